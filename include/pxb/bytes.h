@@ -1,0 +1,45 @@
+// Byte buffers and views used across every layer.
+//
+// Bytes owns memory; ByteView and MutableByteView are non-owning spans that
+// hot-path primitives take so that they never allocate.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pxb {
+
+using Bytes = std::vector<std::byte>;
+using ByteView = std::span<const std::byte>;
+using MutableByteView = std::span<std::byte>;
+
+inline ByteView AsBytes(std::string_view s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+inline std::string_view AsChars(ByteView b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+inline Bytes ToBytes(std::string_view s) {
+  ByteView v = AsBytes(s);
+  return Bytes(v.begin(), v.end());
+}
+inline Bytes ToBytes(ByteView v) { return Bytes(v.begin(), v.end()); }
+inline std::string ToString(ByteView b) { return std::string(AsChars(b)); }
+inline const uint8_t* U8(ByteView b) { return reinterpret_cast<const uint8_t*>(b.data()); }
+inline uint8_t* U8(MutableByteView b) { return reinterpret_cast<uint8_t*>(b.data()); }
+inline void Append(Bytes& out, ByteView more) { out.insert(out.end(), more.begin(), more.end()); }
+
+// Lower-case hex of bytes.
+std::string ToHex(ByteView bytes);
+// Parses hex (either case) into bytes; false on odd length or a non-hex digit.
+bool FromHex(std::string_view hex, Bytes& out);
+
+// Constant-time comparison of equal-length views (false if lengths differ).
+bool ConstantTimeEqual(ByteView a, ByteView b);
+
+}  // namespace pxb
