@@ -9,7 +9,7 @@ packages=(
   # libraries
   libssl-dev libsodium-dev libisal-dev libzstd-dev libsqlite3-dev
   libcurl4-openssl-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
-  libtomlplusplus-dev libfuse3-dev libacl1-dev libattr1-dev libboost-dev
+  libtomlplusplus-dev libfuse3-dev libacl1-dev libattr1-dev libboost-dev libarchive-dev
   libgtest-dev libgmock-dev libbenchmark-dev libargon2-dev
   # tools the tests compare against
   rsync libarchive-tools acl attr sqlite3 python3

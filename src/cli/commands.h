@@ -1,0 +1,38 @@
+// Registration of every command; one file per command defines one function.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "cli/context.h"
+#include "core/time.h"
+#include "format/tree_format.h"
+
+namespace pxb::cli {
+
+void RegisterInit(CLI::App& app, CliContext& ctx);
+void RegisterBackup(CLI::App& app, CliContext& ctx);
+void RegisterSnapshots(CLI::App& app, CliContext& ctx);
+void RegisterRestore(CLI::App& app, CliContext& ctx);
+void RegisterCheck(CLI::App& app, CliContext& ctx);
+void RegisterLs(CLI::App& app, CliContext& ctx);
+void RegisterFind(CLI::App& app, CliContext& ctx);
+void RegisterDiff(CLI::App& app, CliContext& ctx);
+void RegisterDump(CLI::App& app, CliContext& ctx);
+void RegisterCat(CLI::App& app, CliContext& ctx);
+void RegisterStats(CLI::App& app, CliContext& ctx);
+void RegisterKey(CLI::App& app, CliContext& ctx);
+// The default job: runs when no command is given.
+void RegisterQuickstart(CLI::App& app, CliContext& ctx);
+Status RunQuickstart(CliContext& ctx, const std::vector<std::string>& paths);
+
+// Shared helpers for commands that name a snapshot ("latest", an id prefix,
+// or "ID:PATH").
+struct SnapshotRef {
+  std::string id;
+  std::string path;
+};
+SnapshotRef SplitSnapshotRef(const std::string& text);
+nlohmann::json SnapshotJson(const SnapshotId& id, const Snapshot& s);
+nlohmann::json NodeJson(const std::string& path, const Node& node);
+
+}  // namespace pxb::cli

@@ -1,0 +1,308 @@
+#include "cli/context.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include <toml++/toml.h>
+
+#include "cli/exit_codes.h"
+#include "core/time.h"
+#include "storage/backend.h"
+
+namespace pxb::cli {
+
+namespace {
+
+std::string EnvOr(const char* name, const std::string& fallback = "") {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : fallback;
+}
+
+std::string StripNewline(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+StatusOr<std::string> ReadFirstLine(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return ErrnoError(errno, "reading the passphrase file " + path);
+  std::string line;
+  std::getline(in, line);
+  return StripNewline(line);
+}
+
+StatusOr<std::string> RunForOutput(const std::string& command) {
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return ErrnoError(errno, "running the passphrase command");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
+  int status = ::pclose(pipe);
+  if (status != 0) {
+    return InvalidArgumentError("the passphrase command '" + command + "' failed (status " +
+                                std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")");
+  }
+  return StripNewline(out);
+}
+
+StatusOr<std::string> Prompt(const std::string& question) {
+  if (!::isatty(STDIN_FILENO)) {
+    return InvalidArgumentError(
+        "no passphrase given: set PLEXIBACKUP_PASSWORD, use --password-file or "
+        "--password-command, or run on a terminal to be asked");
+  }
+  std::fprintf(stderr, "%s", question.c_str());
+  std::fflush(stderr);
+  termios old_attrs;
+  bool restore = ::tcgetattr(STDIN_FILENO, &old_attrs) == 0;
+  if (restore) {
+    termios quiet = old_attrs;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  }
+  std::string line;
+  std::getline(std::cin, line);
+  if (restore) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &old_attrs);
+  std::fprintf(stderr, "\n");
+  return StripNewline(line);
+}
+
+}  // namespace
+
+std::string CliContext::DataFolder() {
+  std::string xdg = EnvOr("XDG_DATA_HOME");
+  if (!xdg.empty()) return xdg + "/plexibackup";
+  return EnvOr("HOME", "/root") + "/.local/share/plexibackup";
+}
+
+std::string CliContext::DefaultRepositoryPath() { return DataFolder() + "/repo"; }
+
+StatusOr<FileConfig> CliContext::Config() {
+  if (config_) return *config_;
+  FileConfig config;
+  std::string path = global.config_file.empty() ? EnvOr("PLEXIBACKUP_CONFIG") : global.config_file;
+  if (!path.empty()) {
+    try {
+      toml::table table = toml::parse_file(path);
+      config.repository = table["repository"]["url"].value_or(std::string());
+      config.password_file = table["repository"]["password_file"].value_or(std::string());
+      config.password_command = table["repository"]["password_command"].value_or(std::string());
+      config.compression = table["backup"]["compression"].value_or(std::string());
+      if (auto* excludes = table["backup"]["exclude"].as_array()) {
+        for (const auto& e : *excludes) {
+          if (auto s = e.value<std::string>()) config.excludes.push_back(*s);
+        }
+      }
+    } catch (const toml::parse_error& e) {
+      std::ostringstream where;
+      where << e.source().begin;
+      return InvalidArgumentError("config file " + path + " " + where.str() + ": " +
+                                  std::string(e.description()));
+    }
+  }
+  config_ = config;
+  return config;
+}
+
+StatusOr<std::string> CliContext::RepositoryUrl() {
+  if (!global.repo.empty()) return global.repo;
+  std::string env = EnvOr("PLEXIBACKUP_REPOSITORY");
+  if (!env.empty()) return env;
+  PXB_ASSIGN_OR_RETURN(FileConfig config, Config());
+  if (!config.repository.empty()) return config.repository;
+  return DefaultRepositoryPath();
+}
+
+StatusOr<std::string> CliContext::Passphrase(bool confirm) {
+  std::string env = EnvOr("PLEXIBACKUP_PASSWORD");
+  if (!env.empty()) return env;
+  std::string file = global.password_file.empty() ? EnvOr("PLEXIBACKUP_PASSWORD_FILE")
+                                                  : global.password_file;
+  PXB_ASSIGN_OR_RETURN(FileConfig config, Config());
+  if (file.empty()) file = config.password_file;
+  if (!file.empty()) return ReadFirstLine(file);
+  std::string command = global.password_command.empty() ? config.password_command
+                                                        : global.password_command;
+  if (!command.empty()) return RunForOutput(command);
+  PXB_ASSIGN_OR_RETURN(std::string first, Prompt("Repository passphrase: "));
+  if (confirm) {
+    PXB_ASSIGN_OR_RETURN(std::string second, Prompt("Repeat the passphrase: "));
+    if (first != second) return InvalidArgumentError("the passphrases do not match");
+  }
+  if (first.empty()) return InvalidArgumentError("the passphrase must not be empty");
+  return first;
+}
+
+StatusOr<std::string> CliContext::NewPassphrase(const std::string& from_file) {
+  if (!from_file.empty()) return ReadFirstLine(from_file);
+  std::string env = EnvOr("PLEXIBACKUP_NEW_PASSWORD");
+  if (!env.empty()) return env;
+  PXB_ASSIGN_OR_RETURN(std::string first, Prompt("New passphrase: "));
+  PXB_ASSIGN_OR_RETURN(std::string second, Prompt("Repeat the new passphrase: "));
+  if (first != second) return InvalidArgumentError("the passphrases do not match");
+  if (first.empty()) return InvalidArgumentError("the passphrase must not be empty");
+  return first;
+}
+
+StatusOr<std::unique_ptr<Repository>> CliContext::OpenRepository() {
+  PXB_ASSIGN_OR_RETURN(std::string url, RepositoryUrl());
+  PXB_ASSIGN_OR_RETURN(auto backend, OpenBackend(url));
+  auto exists = backend->Stat("config");
+  if (!exists.ok() && IsNotFound(exists.status())) {
+    exit_override = kExitNoRepository;
+    return NotFoundError("no repository at " + backend->Location() +
+                         ": create one with 'plexibackup init' or check --repo");
+  }
+  PXB_ASSIGN_OR_RETURN(std::string passphrase, Passphrase());
+  auto repo = Repository::Open(std::move(backend), passphrase);
+  if (!repo.ok() && IsNotFound(repo.status())) exit_override = kExitNoRepository;
+  return repo;
+}
+
+void CliContext::Print(const std::string& line) {
+  if (global.quiet) return;
+  std::lock_guard lock(out_mu_);
+  (global.json ? std::cerr : std::cout) << line << "\n";
+}
+
+void CliContext::PrintError(const std::string& line) {
+  std::lock_guard lock(out_mu_);
+  if (global.json) {
+    std::cout << nlohmann::json{{"type", "error"}, {"message", line}}.dump() << "\n";
+  } else {
+    std::cerr << line << "\n";
+  }
+}
+
+void CliContext::PrintJson(const nlohmann::json& value) {
+  std::lock_guard lock(out_mu_);
+  std::cout << value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  std::cout.flush();
+}
+
+ErrorSink CliContext::Errors() {
+  return [this](const std::string& path, const Status& status) {
+    PrintError("warning: " + (path.empty() ? std::string() : path + ": ") +
+               std::string(status.message()));
+  };
+}
+
+void CliContext::StartProgress(const std::string& operation, Progress& progress) {
+  if (global.quiet) return;
+  const bool tty = ::isatty(STDERR_FILENO);
+  if (!global.json && !tty) return;
+  progress_stop_ = false;
+  progress_thread_ = std::thread([this, operation, &progress, tty] {
+    const auto start = std::chrono::steady_clock::now();
+    auto last_json = start;
+    while (!progress_stop_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      const auto now = std::chrono::steady_clock::now();
+      const double seconds = std::chrono::duration<double>(now - start).count();
+      const uint64_t bytes = progress.bytes_done;
+      if (global.json) {
+        if (now - last_json < std::chrono::seconds(1)) continue;
+        last_json = now;
+        nlohmann::json j{{"type", "progress"},
+                         {"operation", operation},
+                         {"seconds", seconds},
+                         {"files_done", progress.files_done.load()},
+                         {"bytes_done", bytes},
+                         {"bytes_new", progress.bytes_new.load()},
+                         {"errors", progress.errors.load()}};
+        if (progress.totals_known) {
+          j["files_total"] = progress.files_total.load();
+          j["bytes_total"] = progress.bytes_total.load();
+          j["fraction"] = progress.Fraction();
+        }
+        PrintJson(j);
+      } else if (tty) {
+        std::string line = operation + " " + std::to_string(progress.files_done.load()) +
+                           " files, " + HumanBytes(bytes);
+        if (progress.totals_known) {
+          const int width = 24;
+          int filled = static_cast<int>(progress.Fraction() * width);
+          line = "[" + std::string(filled, '#') + std::string(width - filled, '.') + "] " +
+                 std::to_string(static_cast<int>(progress.Fraction() * 100)) + "% " + line +
+                 " of " + HumanBytes(progress.bytes_total);
+        }
+        if (seconds > 0.5) {
+          line += ", " + HumanBytes(static_cast<uint64_t>(static_cast<double>(bytes) / seconds)) + "/s";
+        }
+        std::string current = progress.Current();
+        if (current.size() > 40) current = "..." + current.substr(current.size() - 37);
+        line += "  " + current;
+        std::lock_guard lock(out_mu_);
+        std::fprintf(stderr, "\r\033[K%s", line.c_str());
+        std::fflush(stderr);
+      }
+    }
+    if (tty && !global.json) {
+      std::lock_guard lock(out_mu_);
+      std::fprintf(stderr, "\r\033[K");
+      std::fflush(stderr);
+    }
+  });
+}
+
+void CliContext::StopProgress() {
+  progress_stop_ = true;
+  if (progress_thread_.joinable()) progress_thread_.join();
+}
+
+std::string HumanBytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 5) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  if (u == 0) {
+    std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(bytes));
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.1f %s", v, units[u]);
+  }
+  return buf;
+}
+
+std::string HumanDuration(int64_t ns) {
+  double s = static_cast<double>(ns) / 1e9;
+  char buf[32];
+  if (s < 60) {
+    std::snprintf(buf, sizeof(buf), "%.2f s", s);
+  } else {
+    auto total = static_cast<long long>(s);
+    std::snprintf(buf, sizeof(buf), "%lldm%02llds", total / 60, total % 60);
+  }
+  return buf;
+}
+
+namespace {
+std::atomic<bool>* g_cancel = nullptr;
+void OnSignal(int) {
+  if (g_cancel == nullptr) return;
+  if (g_cancel->exchange(true)) _exit(kExitCancelled);
+}
+}  // namespace
+
+void InstallSignalHandlers(CliContext& ctx) {
+  g_cancel = &ctx.cancel;
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+}  // namespace pxb::cli

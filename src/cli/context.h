@@ -1,0 +1,96 @@
+// What every command shares: global options, opening the repository, the
+// passphrase, output (human or --json), progress display and Ctrl-C.
+//
+// Thread-safety: one CliContext per process; Print* may be called from the
+// progress thread and the main thread (they lock).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "engine/progress.h"
+#include "repo/repository.h"
+
+namespace pxb::cli {
+
+struct GlobalOptions {
+  std::string repo;
+  std::string config_file;
+  std::string password_file;
+  std::string password_command;
+  bool json = false;
+  bool quiet = false;
+  int verbose = 0;
+};
+
+// Settings read from the TOML config file.
+struct FileConfig {
+  std::string repository;
+  std::string password_file;
+  std::string password_command;
+  std::vector<std::string> excludes;
+  std::string compression;
+};
+
+class CliContext {
+ public:
+  GlobalOptions global;
+  Status status;            // the command's outcome
+  int exit_override = -1;   // set for outcomes that are not errors (partial backup)
+  std::atomic<bool> cancel{false};
+
+  // The repository URL from --repo, PLEXIBACKUP_REPOSITORY, the config file,
+  // or the default local repository.
+  StatusOr<std::string> RepositoryUrl();
+  static std::string DefaultRepositoryPath();
+  static std::string DataFolder();
+
+  // The passphrase from PLEXIBACKUP_PASSWORD, a file, a command or a prompt.
+  // `confirm` asks twice on a terminal (for a new passphrase).
+  StatusOr<std::string> Passphrase(bool confirm = false);
+  // Asks for a new passphrase on the terminal, or takes it from `from_file`.
+  StatusOr<std::string> NewPassphrase(const std::string& from_file);
+
+  // Opens the repository; a missing one sets exit code 10.
+  StatusOr<std::unique_ptr<Repository>> OpenRepository();
+
+  StatusOr<FileConfig> Config();
+
+  // Output. In --json mode human text goes to stderr (unless quiet) and
+  // PrintJson to stdout; otherwise PrintJson is unused.
+  void Print(const std::string& line);
+  void PrintError(const std::string& line);
+  void PrintJson(const nlohmann::json& value);
+
+  // Starts a thread that shows progress until StopProgress(); a bar on a
+  // terminal, JSON lines with --json, nothing with --quiet.
+  void StartProgress(const std::string& operation, Progress& progress);
+  void StopProgress();
+
+  // An ErrorSink that prints each problem.
+  ErrorSink Errors();
+
+ private:
+  std::optional<FileConfig> config_;
+  std::mutex out_mu_;
+  std::thread progress_thread_;
+  std::atomic<bool> progress_stop_{false};
+};
+
+// Formats 123456789 as "117.7 MiB".
+std::string HumanBytes(uint64_t bytes);
+// Formats nanoseconds as "1.25 s" or "3m05s".
+std::string HumanDuration(int64_t ns);
+
+// Installs SIGINT/SIGTERM handlers that set ctx.cancel (a second Ctrl-C exits at once).
+void InstallSignalHandlers(CliContext& ctx);
+
+}  // namespace pxb::cli

@@ -1,0 +1,194 @@
+#include "core/compress/zstd_codec.h"
+
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
+namespace pxb {
+namespace {
+
+constexpr int kSampleLevel = 1;
+
+std::string ZstdErrorText(size_t code) { return ZSTD_getErrorName(code); }
+
+// Checks that frame is exactly one complete zstd frame.
+Status CheckSingleFrame(ByteView frame) {
+  const size_t frame_size = ZSTD_findFrameCompressedSize(frame.data(), frame.size());
+  if (ZSTD_isError(frame_size)) {
+    return DataLossError("zstd: not a complete frame: " + ZstdErrorText(frame_size));
+  }
+  if (frame_size != frame.size()) {
+    return DataLossError("zstd: " + std::to_string(frame.size() - frame_size) +
+                         " trailing bytes after the frame");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<CompressionLevel> CompressionLevelFromName(std::string_view name) {
+  for (CompressionLevel level : {CompressionLevel::kOff, CompressionLevel::kFastest,
+                                 CompressionLevel::kDefault, CompressionLevel::kMax}) {
+    if (name == CompressionLevelName(level)) return level;
+  }
+  return InvalidArgumentError("unknown compression level \"" + std::string(name) +
+                              "\" (want off, fastest, default or max)");
+}
+
+std::string_view CompressionLevelName(CompressionLevel level) {
+  switch (level) {
+    case CompressionLevel::kOff:
+      return "off";
+    case CompressionLevel::kFastest:
+      return "fastest";
+    case CompressionLevel::kDefault:
+      return "default";
+    case CompressionLevel::kMax:
+      return "max";
+  }
+  return "unknown";
+}
+
+int ZstdLevel(CompressionLevel level) {
+  switch (level) {
+    case CompressionLevel::kOff:
+      return 0;
+    case CompressionLevel::kFastest:
+      return 1;
+    case CompressionLevel::kDefault:
+      return 3;
+    case CompressionLevel::kMax:
+      return 19;
+  }
+  return 0;
+}
+
+ZstdCompressor::ZstdCompressor(CompressionLevel level)
+    : level_(level),
+      cctx_(ZSTD_createCCtx()),
+      sample_out_(ZSTD_compressBound(kIncompressibleSampleSize)) {}
+
+ZstdCompressor::~ZstdCompressor() { ZSTD_freeCCtx(cctx_); }
+
+bool ZstdCompressor::LooksIncompressible(ByteView in) {
+  if (in.empty()) return true;
+  if (cctx_ == nullptr) return false;
+  const size_t n = std::min(in.size(), kIncompressibleSampleSize);
+  ByteView sample = in.subspan((in.size() - n) / 2, n);
+  const size_t r = ZSTD_compressCCtx(cctx_, sample_out_.data(), sample_out_.size(), sample.data(),
+                                     sample.size(), kSampleLevel);
+  if (ZSTD_isError(r)) return false;  // let the real compression decide
+  // Shrinks by less than 3 %: r > 0.97 * n.
+  return r * 100 > n * 97;
+}
+
+StatusOr<bool> ZstdCompressor::Compress(ByteView in, Bytes& out) {
+  if (level_ == CompressionLevel::kOff || in.empty()) return false;
+  if (cctx_ == nullptr) return ResourceExhaustedError("zstd: cannot allocate a context");
+  if (in.size() > kIncompressibleCheckThreshold && LooksIncompressible(in)) return false;
+  // A frame that does not fit in in.size() - 1 bytes is not worth keeping, so
+  // zstd may stop as soon as it overflows.
+  out.resize(in.size() - 1);
+  const size_t r =
+      ZSTD_compressCCtx(cctx_, out.data(), out.size(), in.data(), in.size(), ZstdLevel(level_));
+  if (ZSTD_isError(r)) {
+    if (ZSTD_getErrorCode(r) == ZSTD_error_dstSize_tooSmall) return false;
+    return InternalError("zstd: compression failed: " + ZstdErrorText(r));
+  }
+  out.resize(r);
+  return true;
+}
+
+ZstdDecompressor::ZstdDecompressor() : dctx_(ZSTD_createDCtx()) {}
+
+ZstdDecompressor::~ZstdDecompressor() { ZSTD_freeDCtx(dctx_); }
+
+Status ZstdDecompressor::Decompress(ByteView frame, MutableByteView out) {
+  if (dctx_ == nullptr) return ResourceExhaustedError("zstd: cannot allocate a context");
+  PXB_RETURN_IF_ERROR(CheckSingleFrame(frame));
+  const unsigned long long content = ZSTD_getFrameContentSize(frame.data(), frame.size());
+  if (content == ZSTD_CONTENTSIZE_ERROR) return DataLossError("zstd: bad frame header");
+  if (content != ZSTD_CONTENTSIZE_UNKNOWN && content != out.size()) {
+    return DataLossError("zstd: frame holds " + std::to_string(content) + " bytes, expected " +
+                         std::to_string(out.size()));
+  }
+  const size_t r = ZSTD_decompressDCtx(dctx_, out.data(), out.size(), frame.data(), frame.size());
+  if (ZSTD_isError(r)) {
+    if (ZSTD_getErrorCode(r) == ZSTD_error_dstSize_tooSmall) {
+      return DataLossError("zstd: frame holds more than the expected " +
+                           std::to_string(out.size()) + " bytes");
+    }
+    return DataLossError("zstd: corrupt frame: " + ZstdErrorText(r));
+  }
+  if (r != out.size()) {
+    return DataLossError("zstd: frame holds " + std::to_string(r) + " bytes, expected " +
+                         std::to_string(out.size()));
+  }
+  return Status::Ok();
+}
+
+StatusOr<Bytes> ZstdCompressAll(ByteView in, int level) {
+  if (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel()) {
+    return InvalidArgumentError("zstd: no compression level " + std::to_string(level));
+  }
+  Bytes out(ZSTD_compressBound(in.size()));
+  const size_t r = ZSTD_compress(out.data(), out.size(), in.data(), in.size(), level);
+  if (ZSTD_isError(r)) return InternalError("zstd: compression failed: " + ZstdErrorText(r));
+  out.resize(r);
+  return out;
+}
+
+StatusOr<Bytes> ZstdDecompressAll(ByteView frame, size_t max_size) {
+  PXB_RETURN_IF_ERROR(CheckSingleFrame(frame));
+  const unsigned long long content = ZSTD_getFrameContentSize(frame.data(), frame.size());
+  if (content == ZSTD_CONTENTSIZE_ERROR) return DataLossError("zstd: bad frame header");
+  if (content != ZSTD_CONTENTSIZE_UNKNOWN) {
+    if (content > max_size) {
+      return DataLossError("zstd: frame holds " + std::to_string(content) +
+                           " bytes, more than the limit of " + std::to_string(max_size));
+    }
+    Bytes out(static_cast<size_t>(content));
+    ZstdDecompressor d;
+    PXB_RETURN_IF_ERROR(d.Decompress(frame, out));
+    return out;
+  }
+
+  // No size in the header (a frame from a streaming writer): grow up to the
+  // limit, one byte past it to tell "exactly max_size" from "more".
+  std::unique_ptr<ZSTD_DStream, decltype(&ZSTD_freeDStream)> ds(ZSTD_createDStream(),
+                                                                &ZSTD_freeDStream);
+  if (ds == nullptr) return ResourceExhaustedError("zstd: cannot allocate a context");
+  Bytes out;
+  ZSTD_inBuffer input{frame.data(), frame.size(), 0};
+  size_t produced = 0;
+  const size_t cap = max_size < SIZE_MAX ? max_size + 1 : max_size;
+  for (;;) {
+    if (produced == out.size()) {
+      if (out.size() > max_size) {
+        return DataLossError("zstd: frame holds more than the limit of " +
+                             std::to_string(max_size) + " bytes");
+      }
+      const size_t grow = std::max<size_t>(out.size(), ZSTD_DStreamOutSize());
+      out.resize(out.size() + std::min(grow, cap - out.size()));
+    }
+    ZSTD_outBuffer output{out.data(), out.size(), produced};
+    const size_t r = ZSTD_decompressStream(ds.get(), &output, &input);
+    produced = output.pos;
+    if (ZSTD_isError(r)) return DataLossError("zstd: corrupt frame: " + ZstdErrorText(r));
+    if (r == 0) break;  // frame complete
+    if (input.pos == input.size && output.pos < output.size) {
+      return DataLossError("zstd: truncated frame");
+    }
+  }
+  if (produced > max_size) {
+    return DataLossError("zstd: frame holds more than the limit of " + std::to_string(max_size) +
+                         " bytes");
+  }
+  out.resize(produced);
+  return out;
+}
+
+}  // namespace pxb

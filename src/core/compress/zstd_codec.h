@@ -1,0 +1,96 @@
+// zstd compression of chunks and of small payloads (doc/design.md, section 5).
+//
+// ZstdCompressor decides per chunk whether compression is worth it: level off,
+// a chunk over 64 KiB whose 16 KiB middle sample shrinks by less than 3 % at
+// level 1, or a compressed form that is not smaller all mean "store raw".
+// ZstdDecompressor turns a stored frame back into exactly the expected number
+// of bytes and reports anything else as kDataLoss.
+//
+//   ZstdCompressor zc(CompressionLevel::kDefault);
+//   PXB_ASSIGN_OR_RETURN(bool compressed, zc.Compress(chunk, frame));
+//
+// Thread-safety: ZstdCompressor and ZstdDecompressor hold a zstd context and
+// are used by one thread at a time (one per worker). The free functions are
+// thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+#include "pxb/bytes.h"
+#include "pxb/status.h"
+
+struct ZSTD_CCtx_s;
+struct ZSTD_DCtx_s;
+
+namespace pxb {
+
+enum class CompressionLevel { kOff, kFastest, kDefault, kMax };
+
+// "off", "fastest", "default" or "max"; kInvalidArgument for anything else.
+[[nodiscard]] StatusOr<CompressionLevel> CompressionLevelFromName(std::string_view name);
+// The inverse of CompressionLevelFromName.
+std::string_view CompressionLevelName(CompressionLevel level);
+// The zstd level: 0 for kOff, then 1, 3, 19.
+int ZstdLevel(CompressionLevel level);
+
+// Chunks larger than this get the sample check before compression.
+inline constexpr size_t kIncompressibleCheckThreshold = 64 * 1024;
+// Size of the sample taken from the middle of the chunk.
+inline constexpr size_t kIncompressibleSampleSize = 16 * 1024;
+
+class ZstdCompressor {
+ public:
+  explicit ZstdCompressor(CompressionLevel level);
+  ~ZstdCompressor();
+  ZstdCompressor(const ZstdCompressor&) = delete;
+  ZstdCompressor& operator=(const ZstdCompressor&) = delete;
+
+  // Compresses in into out (resized to the frame) and returns true, or
+  // returns false, leaving out unspecified, when in should be stored raw
+  // (see the top of this file). The frame records the content size.
+  // kResourceExhausted if the zstd context could not be allocated,
+  // kInternal on an unexpected zstd error.
+  [[nodiscard]] StatusOr<bool> Compress(ByteView in, Bytes& out);
+
+  // The sample check alone: true if the (up to) 16 KiB from the middle of in
+  // shrink by less than 3 % at level 1. True for empty input.
+  bool LooksIncompressible(ByteView in);
+
+  CompressionLevel level() const { return level_; }
+
+ private:
+  CompressionLevel level_;
+  ZSTD_CCtx_s* cctx_;
+  Bytes sample_out_;  // allocated once, reused by every sample check
+};
+
+class ZstdDecompressor {
+ public:
+  ZstdDecompressor();
+  ~ZstdDecompressor();
+  ZstdDecompressor(const ZstdDecompressor&) = delete;
+  ZstdDecompressor& operator=(const ZstdDecompressor&) = delete;
+
+  // Decompresses one zstd frame that must fill out exactly. kDataLoss if
+  // frame is not exactly one valid frame (corrupt, truncated, trailing bytes)
+  // or decompresses to more or fewer than out.size() bytes; the contents of
+  // out are then unspecified. kResourceExhausted if the context could not be
+  // allocated.
+  [[nodiscard]] Status Decompress(ByteView frame, MutableByteView out);
+
+ private:
+  ZSTD_DCtx_s* dctx_;
+};
+
+// Compresses all of in as one frame (with its content size) at a zstd level.
+// For small payloads; allocates. kInvalidArgument for a level zstd does not
+// have, kInternal on a zstd error.
+[[nodiscard]] StatusOr<Bytes> ZstdCompressAll(ByteView in, int level);
+
+// Decompresses exactly one frame. kDataLoss if it is corrupt, truncated, has
+// trailing bytes or decompresses to more than max_size bytes.
+[[nodiscard]] StatusOr<Bytes> ZstdDecompressAll(ByteView frame, size_t max_size);
+
+}  // namespace pxb

@@ -1,0 +1,59 @@
+// A fixed pool of worker threads with a bounded queue.
+//
+// Submit() blocks while the queue is full, which is what bounds the memory a
+// producer (the backup walker) can have in flight. Results come back through
+// std::future.
+//
+//   TaskPool pool(2, 16);
+//   std::future<int> f = pool.Submit([] { return 42; });
+//
+// Thread-safety: Submit() may be called from any thread, including workers
+// (a worker that submits to a full queue runs the task itself). A task must
+// not wait for another task of the same pool that may still be queued.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace pxb {
+
+class TaskPool {
+ public:
+  // threads == 0 means one per hardware thread.
+  TaskPool(size_t threads, size_t max_queued);
+  ~TaskPool();  // finishes queued tasks, then joins
+  TaskPool(const TaskPool&) = delete;
+  TaskPool& operator=(const TaskPool&) = delete;
+
+  template <typename Fn>
+  auto Submit(Fn&& fn) -> std::future<std::invoke_result_t<Fn>> {
+    using R = std::invoke_result_t<Fn>;
+    auto task = std::make_shared<std::packaged_task<R()>>(std::forward<Fn>(fn));
+    std::future<R> result = task->get_future();
+    Enqueue([task] { (*task)(); });
+    return result;
+  }
+
+  size_t thread_count() const { return workers_.size(); }
+
+ private:
+  void Enqueue(std::function<void()> job);
+  void WorkerLoop();
+  bool OnWorkerThread() const;
+
+  const size_t max_queued_;
+  std::mutex mu_;
+  std::condition_variable not_empty_;
+  std::condition_variable not_full_;
+  std::deque<std::function<void()>> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace pxb

@@ -1,0 +1,633 @@
+#include "engine/backup.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <unordered_map>
+
+#include "core/chunker/fastcdc.h"
+#include "core/task_pool.h"
+#include "core/time.h"
+#include "engine/fs/node_reader.h"
+#include "format/tree_format.h"
+
+namespace pxb {
+
+namespace {
+
+constexpr size_t kReadBufferSize = 4 << 20;
+
+// Closes a file descriptor when it goes out of scope.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  Fd& operator=(Fd&& o) noexcept {
+    std::swap(fd_, o.fd_);
+    return *this;
+  }
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
+std::string JoinPath(const std::string& dir, const std::string& name) {
+  if (dir.empty() || dir == "/") return "/" + name;
+  return dir + "/" + name;
+}
+
+std::string CurrentHostName() {
+  char buf[256] = {};
+  gethostname(buf, sizeof(buf) - 1);
+  return buf;
+}
+
+std::string CurrentUserName() {
+  const char* user = getenv("USER");
+  return user ? user : "";
+}
+
+// The component names of source paths, merged into one tree so that several
+// sources share their common ancestors in the snapshot.
+struct PathTrie {
+  std::map<std::string, PathTrie> children;
+  bool is_source = false;
+};
+
+using ChunkFuture = std::future<StatusOr<SaveBlobResult>>;
+
+// A file whose chunks are being saved by the pool.
+struct PendingFile {
+  Node node;
+  std::vector<uint64_t> extent_offsets;
+  std::vector<std::vector<ChunkFuture>> extent_chunks;
+};
+
+class Archiver {
+ public:
+  Archiver(Repository& repo, const BackupOptions& options, CompressionLevel level,
+           Progress& progress, const ErrorSink& on_error, const std::atomic<bool>* cancel)
+      : repo_(repo),
+        options_(options),
+        level_(level),
+        progress_(progress),
+        on_error_(on_error),
+        cancel_(cancel),
+        pool_(options.threads, 2 * (options.threads ? options.threads : std::thread::hardware_concurrency()) + 2) {}
+
+  // Stores the tree of the given sources and returns the root tree id.
+  StatusOr<BlobId> BackupPaths(const std::vector<std::string>& paths, const Tree* parent_root) {
+    PathTrie trie;
+    for (const std::string& p : paths) {
+      PathTrie* at = &trie;
+      for (const auto& part : std::filesystem::path(p).relative_path()) {
+        at = &at->children[part.string()];
+      }
+      at->is_source = true;
+    }
+    if (trie.is_source) {
+      Fd root(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!root.valid()) return ErrnoError(errno, "opening /");
+      return BackupDirectoryContents(root.get(), "/", parent_root, DeviceOf(root.get()));
+    }
+    return BackupTrie(trie, "", parent_root);
+  }
+
+  // Stores standard input (or a command's output) as one file.
+  StatusOr<BlobId> BackupStream(int fd, const std::string& name) {
+    Node node;
+    node.name = name;
+    node.type = NodeType::kFile;
+    node.mode = 0600;
+    node.uid = getuid();
+    node.gid = getgid();
+    node.mtime_ns = node.atime_ns = node.ctime_ns = NowNanos();
+    PendingFile pending;
+    pending.node = node;
+    PXB_RETURN_IF_ERROR(ChunkRange(fd, name, 0, UINT64_MAX, pending, /*stream=*/true));
+    PXB_ASSIGN_OR_RETURN(Node done, CompleteFile(std::move(pending)));
+    summary_.files_new++;
+    Tree tree;
+    tree.nodes.push_back(std::move(done));
+    return SaveTree(tree);
+  }
+
+  SnapshotSummary& summary() { return summary_; }
+  uint64_t errors() const { return errors_; }
+
+ private:
+  static uint64_t DeviceOf(int fd) {
+    struct stat st;
+    return ::fstat(fd, &st) == 0 ? st.st_dev : 0;
+  }
+
+  Status CheckCancel() const {
+    if (cancel_ != nullptr && cancel_->load()) return CancelledError("backup cancelled");
+    return Status::Ok();
+  }
+
+  void ReportError(const std::string& path, const Status& status) {
+    errors_++;
+    progress_.errors++;
+    if (on_error_) on_error_(path, status);
+  }
+
+  StatusOr<BlobId> SaveTree(const Tree& tree) {
+    PXB_ASSIGN_OR_RETURN(Bytes encoded, EncodeTree(tree));
+    PXB_ASSIGN_OR_RETURN(SaveBlobResult saved,
+                         repo_.SaveBlob(BlobType::kTree, encoded, CompressionLevel::kDefault));
+    return saved.id;
+  }
+
+  StatusOr<std::optional<Tree>> LoadParentTree(const Node* parent_node) {
+    if (parent_node == nullptr || parent_node->type != NodeType::kDirectory) {
+      return std::optional<Tree>();
+    }
+    auto blob = repo_.LoadBlob(BlobType::kTree, parent_node->subtree);
+    if (!blob.ok()) {
+      // A damaged parent only costs re-reading files; report it and go on.
+      if (on_error_) on_error_(parent_node->name, blob.status().WithContext("parent tree"));
+      return std::optional<Tree>();
+    }
+    auto tree = DecodeTree(*blob);
+    if (!tree.ok()) return std::optional<Tree>();
+    return std::optional<Tree>(std::move(*tree));
+  }
+
+  static const Node* FindNode(const Tree* tree, const std::string& name) {
+    if (tree == nullptr) return nullptr;
+    auto it = std::lower_bound(tree->nodes.begin(), tree->nodes.end(), name,
+                               [](const Node& n, const std::string& v) { return n.name < v; });
+    if (it != tree->nodes.end() && it->name == name) return &*it;
+    return nullptr;
+  }
+
+  StatusOr<BlobId> BackupTrie(const PathTrie& trie, const std::string& path, const Tree* parent) {
+    Tree tree;
+    const std::string dir_path = path.empty() ? "/" : path;
+    Fd dir(::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir.valid()) return ErrnoError(errno, "opening " + dir_path);
+    for (const auto& [name, child] : trie.children) {
+      const std::string child_path = JoinPath(path, name);
+      auto node = ReadNode(dir.get(), name, child_path, names_, read_options_);
+      if (!node.ok()) return node.status();
+      const Node* parent_node = FindNode(parent, name);
+      if (child.is_source) {
+        PXB_ASSIGN_OR_RETURN(std::optional<Node> done,
+                             BackupEntry(dir.get(), std::move(*node), child_path, parent_node,
+                                         /*root_device=*/0, /*is_root=*/true));
+        if (done) tree.nodes.push_back(std::move(*done));
+      } else {
+        PXB_ASSIGN_OR_RETURN(std::optional<Tree> parent_tree, LoadParentTree(parent_node));
+        PXB_ASSIGN_OR_RETURN(BlobId subtree,
+                             BackupTrie(child, child_path, parent_tree ? &*parent_tree : nullptr));
+        node->subtree = subtree;
+        summary_.dirs++;
+        tree.nodes.push_back(std::move(*node));
+      }
+    }
+    return SaveTree(tree);
+  }
+
+  // Backs up one entry of an open directory. Returns nullopt when the entry
+  // is excluded or could not be read (then it was reported).
+  StatusOr<std::optional<Node>> BackupEntry(int dir_fd, Node node, const std::string& path,
+                                            const Node* parent_node, uint64_t root_device,
+                                            bool is_root) {
+    PXB_RETURN_IF_ERROR(CheckCancel());
+    if (!is_root && options_.excludes.Excluded(path)) return std::optional<Node>();
+    switch (node.type) {
+      case NodeType::kDirectory: {
+        if (!is_root && options_.one_file_system && node.device != root_device) {
+          return std::optional<Node>();
+        }
+        Fd sub(::openat(dir_fd, node.name.c_str(),
+                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!sub.valid()) {
+          ReportError(path, ErrnoError(errno, "opening folder " + path));
+          return std::optional<Node>();
+        }
+        for (const std::string& marker : options_.exclude_if_present) {
+          if (::faccessat(sub.get(), marker.c_str(), F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+            return std::optional<Node>();
+          }
+        }
+        PXB_ASSIGN_OR_RETURN(std::optional<Tree> parent_tree, LoadParentTree(parent_node));
+        auto subtree = BackupDirectoryContents(sub.get(), path,
+                                               parent_tree ? &*parent_tree : nullptr,
+                                               is_root ? node.device : root_device);
+        if (!subtree.ok()) return subtree.status();
+        node.subtree = *subtree;
+        summary_.dirs++;
+        progress_.dirs_done++;
+        return std::optional<Node>(std::move(node));
+      }
+      case NodeType::kFile:
+        return BackupFile(dir_fd, std::move(node), path, parent_node);
+      default:
+        summary_.other_nodes++;
+        return std::optional<Node>(std::move(node));
+    }
+  }
+
+  StatusOr<BlobId> BackupDirectoryContents(int dir_fd, const std::string& path,
+                                           const Tree* parent, uint64_t root_device) {
+    PXB_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDirectory(dir_fd, path));
+    Tree tree;
+    std::vector<std::pair<size_t, PendingFile>> pending;  // slot in tree.nodes, file
+    tree.nodes.reserve(names.size());
+    for (const std::string& name : names) {
+      const std::string child_path = JoinPath(path, name);
+      auto node = ReadNode(dir_fd, name, child_path, names_, read_options_);
+      if (!node.ok()) {
+        if (node.status().code() != StatusCode::kNotFound) ReportError(child_path, node.status());
+        continue;  // vanished since the listing: not an error
+      }
+      const Node* parent_node = FindNode(parent, name);
+      if (node->type == NodeType::kFile) {
+        if (options_.excludes.Excluded(child_path)) continue;
+        PXB_ASSIGN_OR_RETURN(std::optional<PendingFile> started,
+                             StartFile(dir_fd, std::move(*node), child_path, parent_node));
+        if (!started) continue;
+        if (started->extent_chunks.empty()) {
+          tree.nodes.push_back(std::move(started->node));  // unchanged: nothing to wait for
+        } else {
+          pending.emplace_back(tree.nodes.size(), std::move(*started));
+          tree.nodes.emplace_back();
+        }
+        continue;
+      }
+      PXB_ASSIGN_OR_RETURN(std::optional<Node> done,
+                           BackupEntry(dir_fd, std::move(*node), child_path, parent_node,
+                                       root_device, /*is_root=*/false));
+      if (done) tree.nodes.push_back(std::move(*done));
+    }
+    for (auto& [slot, file] : pending) {
+      PXB_ASSIGN_OR_RETURN(tree.nodes[slot], CompleteFile(std::move(file)));
+    }
+    return SaveTree(tree);
+  }
+
+  StatusOr<std::vector<std::string>> ListDirectory(int dir_fd, const std::string& path) {
+    int dup_fd = ::dup(dir_fd);
+    if (dup_fd < 0) return ErrnoError(errno, "listing " + path);
+    DIR* dir = ::fdopendir(dup_fd);
+    if (dir == nullptr) {
+      ::close(dup_fd);
+      return ErrnoError(errno, "listing " + path);
+    }
+    ::rewinddir(dir);
+    std::vector<std::string> names;
+    errno = 0;
+    while (struct dirent* e = ::readdir(dir)) {
+      std::string_view name(e->d_name);
+      if (name != "." && name != "..") names.emplace_back(name);
+      errno = 0;
+    }
+    int err = errno;
+    ::closedir(dir);
+    if (err != 0) {
+      ReportError(path, ErrnoError(err, "listing " + path));
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  StatusOr<std::optional<Node>> BackupFile(int dir_fd, Node node, const std::string& path,
+                                           const Node* parent_node) {
+    PXB_ASSIGN_OR_RETURN(std::optional<PendingFile> started,
+                         StartFile(dir_fd, std::move(node), path, parent_node));
+    if (!started) return std::optional<Node>();
+    PXB_ASSIGN_OR_RETURN(Node done, CompleteFile(std::move(*started)));
+    return std::optional<Node>(std::move(done));
+  }
+
+  bool Unchanged(const Node& node, const Node* parent_node) {
+    if (options_.type == BackupType::kFull || parent_node == nullptr) return false;
+    const Node& p = *parent_node;
+    if (p.type != NodeType::kFile || p.size != node.size || p.mtime_ns != node.mtime_ns ||
+        p.ctime_ns != node.ctime_ns || p.inode != node.inode) {
+      return false;
+    }
+    for (const Extent& e : p.extents) {
+      for (const BlobId& id : e.chunks) {
+        if (!repo_.HasBlob(id)) return false;
+      }
+    }
+    return true;
+  }
+
+  // Opens a file and submits its chunks, or reuses the parent's content.
+  StatusOr<std::optional<PendingFile>> StartFile(int dir_fd, Node node, const std::string& path,
+                                                 const Node* parent_node) {
+    PXB_RETURN_IF_ERROR(CheckCancel());
+    progress_.SetCurrent(path);
+    PendingFile pending;
+    if (Unchanged(node, parent_node)) {
+      node.extents = parent_node->extents;
+      summary_.files_unmodified++;
+      summary_.bytes_total += node.size;
+      progress_.files_done++;
+      progress_.bytes_done += node.size;
+      pending.node = std::move(node);
+      return std::optional<PendingFile>(std::move(pending));
+    }
+    int fd = ::openat(dir_fd, node.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM) {
+      fd = ::openat(dir_fd, node.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0) {
+      ReportError(path, ErrnoError(errno, "opening " + path));
+      return std::optional<PendingFile>();
+    }
+    Fd file(fd);
+    if (parent_node != nullptr && parent_node->type == NodeType::kFile) {
+      summary_.files_changed++;
+    } else {
+      summary_.files_new++;
+    }
+    auto extents = FindDataExtents(file.get(), node.size);
+    std::vector<DataExtent> ranges;
+    if (extents.ok()) {
+      ranges = std::move(*extents);
+    } else {
+      ranges.push_back(DataExtent{0, node.size});
+    }
+    pending.node = std::move(node);
+    for (const DataExtent& range : ranges) {
+      Status read = ChunkRange(file.get(), path, range.offset, range.length, pending, false);
+      if (!read.ok()) {
+        if (read.code() == StatusCode::kCancelled || read.code() == StatusCode::kInternal) {
+          return read;
+        }
+        // The chunks already submitted still finish; the file is left out.
+        for (auto& chunks : pending.extent_chunks) {
+          for (auto& f : chunks) f.wait();
+        }
+        ReportError(path, read);
+        return std::optional<PendingFile>();
+      }
+    }
+    summary_.bytes_total += pending.node.size;
+    progress_.files_done++;
+    return std::optional<PendingFile>(std::move(pending));
+  }
+
+  // Reads [offset, offset+length) (to EOF for streams) and submits its chunks.
+  Status ChunkRange(int fd, const std::string& path, uint64_t offset, uint64_t length,
+                    PendingFile& pending, bool stream) {
+    pending.extent_offsets.push_back(offset);
+    pending.extent_chunks.emplace_back();
+    auto& futures = pending.extent_chunks.back();
+    StreamChunker chunker(repo_.chunker());
+    auto submit = [&](ByteView chunk) -> Status {
+      auto data = std::make_shared<Bytes>(chunk.begin(), chunk.end());
+      futures.push_back(pool_.Submit([this, data]() -> StatusOr<SaveBlobResult> {
+        auto saved = repo_.SaveBlob(BlobType::kData, *data, level_);
+        if (saved.ok()) progress_.bytes_new += saved->added ? data->size() : 0;
+        return saved;
+      }));
+      return CheckCancel();
+    };
+    Bytes buffer(kReadBufferSize);
+    uint64_t done = 0;
+    while (stream || done < length) {
+      size_t want = stream ? buffer.size() : static_cast<size_t>(std::min<uint64_t>(buffer.size(), length - done));
+      ssize_t n = stream ? ::read(fd, buffer.data(), want)
+                         : ::pread(fd, buffer.data(), want, static_cast<off_t>(offset + done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoError(errno, "reading " + path);
+      }
+      if (n == 0) break;  // the file shrank while being read
+      done += static_cast<uint64_t>(n);
+      summary_.bytes_read += static_cast<uint64_t>(n);
+      progress_.bytes_done += static_cast<uint64_t>(n);
+      PXB_RETURN_IF_ERROR(chunker.Feed(ByteView(buffer.data(), static_cast<size_t>(n)), submit));
+    }
+    PXB_RETURN_IF_ERROR(chunker.Finish(submit));
+    if (stream) pending.node.size = done;
+    return Status::Ok();
+  }
+
+  // Waits for a file's chunks and returns its finished node.
+  StatusOr<Node> CompleteFile(PendingFile pending) {
+    Node node = std::move(pending.node);
+    if (pending.extent_chunks.empty()) return node;  // reused from the parent
+    node.extents.clear();
+    Status first_error;
+    for (size_t i = 0; i < pending.extent_chunks.size(); ++i) {
+      Extent extent;
+      extent.offset = pending.extent_offsets[i];
+      for (ChunkFuture& f : pending.extent_chunks[i]) {
+        auto saved = f.get();
+        if (!saved.ok()) {
+          if (first_error.ok()) first_error = saved.status();
+          continue;
+        }
+        extent.chunks.push_back(saved->id);
+      }
+      if (!extent.chunks.empty()) node.extents.push_back(std::move(extent));
+    }
+    // A repository write failure fails the whole backup.
+    if (!first_error.ok()) return first_error;
+    return node;
+  }
+
+  Repository& repo_;
+  const BackupOptions& options_;
+  const CompressionLevel level_;
+  Progress& progress_;
+  const ErrorSink& on_error_;
+  const std::atomic<bool>* cancel_;
+  TaskPool pool_;
+  OwnerNames names_;
+  NodeReadOptions read_options_{options_.xattrs, options_.acls};
+  SnapshotSummary summary_;
+  uint64_t errors_ = 0;
+};
+
+Status NormalisePaths(std::vector<std::string>& paths) {
+  if (paths.empty()) return InvalidArgumentError("no path to back up was given");
+  for (std::string& p : paths) {
+    if (p.empty()) return InvalidArgumentError("an empty path was given");
+    std::error_code ec;
+    std::filesystem::path abs = std::filesystem::absolute(p, ec);
+    if (ec) return InvalidArgumentError("cannot resolve path '" + p + "': " + ec.message());
+    std::string normal = abs.lexically_normal().string();
+    while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+    struct stat st;
+    if (::lstat(normal.c_str(), &st) != 0) {
+      Status s = ErrnoError(errno, "source path " + normal);
+      return InvalidArgumentError(std::string(s.message()) + ": check the path");
+    }
+    p = normal;
+  }
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  // A path inside another source is already covered by it.
+  std::vector<std::string> kept;
+  for (const std::string& p : paths) {
+    bool covered = std::any_of(kept.begin(), kept.end(), [&](const std::string& k) {
+      return k == "/" || p.starts_with(k + "/");
+    });
+    if (!covered) kept.push_back(p);
+  }
+  paths = std::move(kept);
+  return Status::Ok();
+}
+
+// Runs a shell command and returns a pipe to its standard output.
+struct ChildProcess {
+  pid_t pid = -1;
+  int out_fd = -1;
+};
+
+StatusOr<ChildProcess> StartCommand(const std::string& command) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoError(errno, "creating a pipe");
+  pid_t pid = ::fork();
+  if (pid < 0) return ErrnoError(errno, "starting '" + command + "'");
+  if (pid == 0) {
+    ::dup2(fds[1], STDOUT_FILENO);
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ::close(fds[1]);
+  return ChildProcess{pid, fds[0]};
+}
+
+Status WaitCommand(const ChildProcess& child, const std::string& command) {
+  int status = 0;
+  while (::waitpid(child.pid, &status, 0) < 0) {
+    if (errno != EINTR) return ErrnoError(errno, "waiting for '" + command + "'");
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
+  std::string how = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
+                                      : "was killed by signal " + std::to_string(WTERMSIG(status));
+  return AbortedError("command '" + command + "' " + how + "; no snapshot was written");
+}
+
+}  // namespace
+
+StatusOr<std::optional<SnapshotEntry>> FindParentSnapshot(Repository& repo,
+                                                          const ObjectHash& source,
+                                                          BackupType type) {
+  PXB_ASSIGN_OR_RETURN(auto all, repo.ListSnapshots());
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    if (!(it->snapshot.source == source)) continue;
+    if (type == BackupType::kDifferential && it->snapshot.type != BackupType::kFull) continue;
+    return std::optional<SnapshotEntry>(*it);
+  }
+  return std::optional<SnapshotEntry>();
+}
+
+StatusOr<BackupResult> RunBackup(Repository& repo, BackupOptions options, Progress& progress,
+                                 const ErrorSink& on_error, const std::atomic<bool>* cancel) {
+  const int64_t started = NowNanos();
+  const bool from_stream = options.from_stdin || !options.stdin_command.empty();
+  if (from_stream) {
+    PXB_RETURN_IF_ERROR(ValidateNodeName(options.stdin_filename));
+    options.paths = {"/" + options.stdin_filename};
+  } else {
+    PXB_RETURN_IF_ERROR(NormalisePaths(options.paths));
+  }
+  if (options.host.empty()) options.host = CurrentHostName();
+
+  Snapshot snapshot;
+  snapshot.time_ns = options.time_ns.value_or(started);
+  snapshot.host = options.host;
+  snapshot.user = CurrentUserName();
+  snapshot.paths = options.paths;
+  snapshot.tags = options.tags;
+  std::sort(snapshot.tags.begin(), snapshot.tags.end());
+  snapshot.type = options.type;
+  snapshot.source = SourceHash(snapshot.host, snapshot.paths);
+  snapshot.program = "plexibackup " PXB_VERSION;
+
+  PXB_RETURN_IF_ERROR(repo.LoadIndex());
+  PXB_ASSIGN_OR_RETURN(auto newest, FindParentSnapshot(repo, snapshot.source,
+                                                       BackupType::kIncremental));
+  if (newest) snapshot.previous = newest->id;
+
+  std::optional<Tree> parent_root;
+  if (options.parent) {
+    snapshot.parent = options.parent;
+  } else if (options.type != BackupType::kFull && !from_stream) {
+    PXB_ASSIGN_OR_RETURN(auto parent, FindParentSnapshot(repo, snapshot.source, options.type));
+    if (parent) snapshot.parent = parent->id;
+  }
+  if (snapshot.parent) {
+    PXB_ASSIGN_OR_RETURN(Snapshot parent, repo.LoadSnapshot(*snapshot.parent));
+    auto blob = repo.LoadBlob(BlobType::kTree, parent.tree);
+    if (blob.ok()) {
+      auto tree = DecodeTree(*blob);
+      if (tree.ok()) parent_root = std::move(*tree);
+    }
+    if (!parent_root && on_error) {
+      on_error("", DataLossError("the parent snapshot's tree cannot be read; every file is read"));
+    }
+  }
+
+  CompressionLevel level = options.compression.value_or(
+      options.type == BackupType::kEmergency ? CompressionLevel::kFastest
+                                             : CompressionLevel::kDefault);
+  const uint64_t blobs_before = repo.write_stats().blobs_added;
+  const uint64_t added_before = repo.write_stats().bytes_added;
+  const uint64_t stored_before = repo.write_stats().bytes_stored;
+
+  BlobId root;
+  uint64_t errors = 0;
+  {
+    Archiver archiver(repo, options, level, progress, on_error, cancel);
+    if (from_stream) {
+      if (!options.stdin_command.empty()) {
+        PXB_ASSIGN_OR_RETURN(ChildProcess child, StartCommand(options.stdin_command));
+        auto stored = archiver.BackupStream(child.out_fd, options.stdin_filename);
+        ::close(child.out_fd);
+        Status exited = WaitCommand(child, options.stdin_command);
+        if (!stored.ok()) return stored.status();
+        PXB_RETURN_IF_ERROR(exited);
+        root = *stored;
+      } else {
+        PXB_ASSIGN_OR_RETURN(root, archiver.BackupStream(STDIN_FILENO, options.stdin_filename));
+      }
+    } else {
+      PXB_ASSIGN_OR_RETURN(root,
+                           archiver.BackupPaths(options.paths, parent_root ? &*parent_root : nullptr));
+    }
+    snapshot.summary = archiver.summary();
+    errors = archiver.errors();
+  }
+  PXB_RETURN_IF_ERROR(repo.Flush());
+
+  snapshot.tree = root;
+  snapshot.summary.blobs_added = repo.write_stats().blobs_added - blobs_before;
+  snapshot.summary.bytes_added = repo.write_stats().bytes_added - added_before;
+  snapshot.summary.bytes_stored = repo.write_stats().bytes_stored - stored_before;
+  snapshot.summary.errors = errors;
+  snapshot.summary.duration_ns = NowNanos() - started;
+  snapshot.partial = errors > 0;
+  PXB_ASSIGN_OR_RETURN(SnapshotId id, repo.SaveSnapshot(snapshot));
+  BackupResult result;
+  result.id = id;
+  result.parent = snapshot.parent;
+  result.snapshot = std::move(snapshot);
+  result.errors = errors;
+  return result;
+}
+
+}  // namespace pxb

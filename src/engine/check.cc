@@ -1,0 +1,357 @@
+#include "engine/check.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/crypto/random.h"
+#include "core/crypto/sha256.h"
+#include "engine/tree_walker.h"
+#include "format/object_names.h"
+
+namespace pxb {
+
+namespace {
+
+constexpr size_t kMaxFilesPerProblem = 200;
+
+struct SnapshotRef {
+  SnapshotId id;
+  Snapshot snapshot;
+};
+
+class Checker {
+ public:
+  Checker(Repository& repo, const CheckOptions& options, Progress& progress)
+      : repo_(repo), options_(options), progress_(progress) {}
+
+  StatusOr<CheckReport> Run() {
+    PXB_RETURN_IF_ERROR(ListPacks());
+    PXB_RETURN_IF_ERROR(LoadIndexes());
+    PXB_RETURN_IF_ERROR(LoadSnapshots());
+    CheckChains();
+    for (const SnapshotRef& s : snapshots_) CheckSnapshotTrees(s);
+    CheckPacksExist();
+    if (options_.read_data) ReadData();
+    if (!damaged_blobs_.empty()) NameAffectedFiles();
+    return std::move(report_);
+  }
+
+ private:
+  void Problem(std::string object, std::string message) {
+    report_.problems.push_back(CheckProblem{std::move(object), std::move(message), {}, {}});
+  }
+
+  Status ListPacks() {
+    return repo_.backend().List(kDataPrefix, [&](const ObjectInfo& info) {
+      auto id = IdFromObjectName<PackId>(info.name, kDataPrefix);
+      if (!id || PackObjectName(*id) != info.name) {
+        report_.notes.push_back("object " + info.name + " is not a pack name; ignored");
+        return Status::Ok();
+      }
+      stored_packs_[*id] = info.size;
+      return Status::Ok();
+    });
+  }
+
+  Status LoadIndexes() {
+    std::vector<IndexId> ids;
+    PXB_RETURN_IF_ERROR(repo_.backend().List(kIndexPrefix, [&](const ObjectInfo& info) {
+      if (auto id = IdFromObjectName<IndexId>(info.name, kIndexPrefix)) ids.push_back(*id);
+      return Status::Ok();
+    }));
+    for (const IndexId& id : ids) {
+      auto file = repo_.ReadIndexFile(id);
+      if (!file.ok()) {
+        if (file.status().code() == StatusCode::kUnavailable) return file.status();
+        Problem("index " + id.ShortHex(), std::string(file.status().message()));
+        continue;
+      }
+    }
+    // The repository's own index also recovers packs whose index is damaged.
+    Status loaded = repo_.LoadIndex();
+    if (!loaded.ok()) Problem("index", std::string(loaded.message()));
+    report_.packs = stored_packs_.size();
+    return Status::Ok();
+  }
+
+  Status LoadSnapshots() {
+    std::vector<SnapshotId> ids;
+    PXB_RETURN_IF_ERROR(repo_.backend().List(kSnapshotsPrefix, [&](const ObjectInfo& info) {
+      if (auto id = IdFromObjectName<SnapshotId>(info.name, kSnapshotsPrefix)) ids.push_back(*id);
+      return Status::Ok();
+    }));
+    for (const SnapshotId& id : ids) {
+      auto s = repo_.LoadSnapshot(id);
+      if (!s.ok()) {
+        if (s.status().code() == StatusCode::kUnavailable) return s.status();
+        Problem("snapshot " + id.ShortHex(), std::string(s.status().message()));
+        continue;
+      }
+      snapshots_.push_back(SnapshotRef{id, std::move(*s)});
+    }
+    std::sort(snapshots_.begin(), snapshots_.end(), [](const SnapshotRef& a, const SnapshotRef& b) {
+      return a.snapshot.time_ns < b.snapshot.time_ns;
+    });
+    report_.snapshots = snapshots_.size();
+    return Status::Ok();
+  }
+
+  // Each snapshot's `previous` must name an existing snapshot of the same source.
+  void CheckChains() {
+    std::map<SnapshotId, const SnapshotRef*> by_id;
+    for (const SnapshotRef& s : snapshots_) by_id[s.id] = &s;
+    std::map<SnapshotId, int> successors;
+    for (const SnapshotRef& s : snapshots_) {
+      if (!s.snapshot.previous) continue;
+      auto it = by_id.find(*s.snapshot.previous);
+      if (it == by_id.end()) {
+        Problem("snapshot " + s.id.ShortHex(),
+                "its chain link names snapshot " + s.snapshot.previous->ShortHex() +
+                    ", which is missing (deleted or lost)");
+        continue;
+      }
+      if (!(it->second->snapshot.source == s.snapshot.source)) {
+        Problem("snapshot " + s.id.ShortHex(),
+                "its chain link names snapshot " + s.snapshot.previous->ShortHex() +
+                    " of a different source");
+      }
+      if (++successors[*s.snapshot.previous] == 2) {
+        report_.notes.push_back("snapshot " + s.snapshot.previous->ShortHex() +
+                                " has several successors (concurrent backups of one source)");
+      }
+    }
+  }
+
+  void CheckSnapshotTrees(const SnapshotRef& s) {
+    std::vector<std::pair<BlobId, std::string>> stack{{s.snapshot.tree, ""}};
+    while (!stack.empty()) {
+      auto [id, path] = stack.back();
+      stack.pop_back();
+      if (!checked_trees_.insert(id).second) continue;  // shared with an earlier snapshot
+      report_.trees++;
+      auto tree = LoadTree(repo_, id);
+      if (!tree.ok()) {
+        damaged_blobs_.insert(id);
+        Problem("tree blob " + id.ShortHex(),
+                std::string(tree.status().message()) + " (folder '" + (path.empty() ? "/" : path) +
+                    "' of snapshot " + s.id.ShortHex() + ")");
+        continue;
+      }
+      for (const Node& n : tree->nodes) {
+        if (n.type == NodeType::kDirectory) {
+          stack.emplace_back(n.subtree, path + "/" + n.name);
+        } else if (n.type == NodeType::kFile) {
+          for (const Extent& e : n.extents) {
+            for (const BlobId& c : e.chunks) {
+              if (referenced_data_.insert(c).second) report_.data_blobs_referenced++;
+              if (!repo_.HasBlob(c)) damaged_blobs_.insert(c);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  void CheckPacksExist() {
+    for (const PackRecord& pack : repo_.IndexedPacks()) {
+      auto it = stored_packs_.find(pack.id);
+      if (it == stored_packs_.end()) {
+        MarkPackBlobsDamaged(pack.id);
+        Problem("pack " + pack.id.ShortHex(), "is in the index but missing from storage");
+      } else if (it->second != pack.length) {
+        MarkPackBlobsDamaged(pack.id);
+        Problem("pack " + pack.id.ShortHex(), "has " + std::to_string(it->second) +
+                                                  " bytes, the index says " +
+                                                  std::to_string(pack.length));
+      }
+    }
+    std::set<PackId> indexed;
+    for (const PackRecord& pack : repo_.IndexedPacks()) indexed.insert(pack.id);
+    for (const auto& [id, size] : stored_packs_) {
+      if (!indexed.contains(id)) {
+        report_.notes.push_back("pack " + id.ShortHex() +
+                                " is not in any index (left by an interrupted backup); "
+                                "prune removes it");
+      }
+    }
+  }
+
+  void MarkPackBlobsDamaged(const PackId& pack) {
+    repo_.ForEachIndexedBlob([&](const BlobLocation& loc) {
+      if (loc.pack.id == pack) damaged_blobs_.insert(loc.blob.id);
+    });
+  }
+
+  bool InSubset(const PackId& id) {
+    if (options_.subset_group) {
+      auto [n, m] = *options_.subset_group;
+      return (id.Prefix64() % m) == (n - 1);
+    }
+    if (options_.subset_fraction) {
+      uint64_t r;
+      RandomBytes(MutableByteView(reinterpret_cast<std::byte*>(&r), sizeof(r)));
+      return static_cast<double>(r) / static_cast<double>(UINT64_MAX) < *options_.subset_fraction;
+    }
+    return true;
+  }
+
+  void ReadData() {
+    // Group indexed blobs by pack.
+    std::unordered_map<PackId, std::vector<PackBlob>, IdHash> blobs_by_pack;
+    repo_.ForEachIndexedBlob(
+        [&](const BlobLocation& loc) { blobs_by_pack[loc.pack.id].push_back(loc.blob); });
+    uint64_t total = 0;
+    for (const PackRecord& pack : repo_.IndexedPacks()) {
+      if (stored_packs_.contains(pack.id) && InSubset(pack.id)) {
+        selected_.push_back(pack);
+        total += pack.length;
+      }
+    }
+    progress_.bytes_total = total;
+    progress_.files_total = selected_.size();
+    progress_.totals_known = true;
+    for (const PackRecord& pack : selected_) {
+      progress_.SetCurrent("pack " + pack.id.ShortHex());
+      auto bytes = repo_.backend().Get(PackObjectName(pack.id));
+      report_.packs_read++;
+      progress_.files_done++;
+      if (!bytes.ok()) {
+        MarkPackBlobsDamaged(pack.id);
+        Problem("pack " + pack.id.ShortHex(), std::string(bytes.status().message()));
+        continue;
+      }
+      report_.bytes_read += bytes->size();
+      progress_.bytes_done += bytes->size();
+      const bool hash_ok = PackId(ByteView(Sha256(*bytes))) == pack.id;
+      std::vector<std::string> bad;
+      auto& blobs = blobs_by_pack[pack.id];
+      std::sort(blobs.begin(), blobs.end(),
+                [](const PackBlob& a, const PackBlob& b) { return a.offset < b.offset; });
+      for (const PackBlob& b : blobs) {
+        Status s;
+        if (static_cast<uint64_t>(b.offset) + b.stored_length > bytes->size()) {
+          s = DataLossError("beyond the end of the pack");
+        } else {
+          auto plain = repo_.DecodeBlob(
+              pack, b, ByteView(*bytes).subspan(b.offset, b.stored_length));
+          s = plain.status();
+        }
+        if (!s.ok()) {
+          damaged_blobs_.insert(b.id);
+          bad.push_back(std::string(BlobTypeName(b.type)) + " blob " + b.id.ShortHex());
+        }
+      }
+      auto header = repo_.DecodePackBlobs(*bytes);
+      if (!hash_ok || !bad.empty() || !header.ok()) {
+        std::string message = hash_ok ? "" : "content does not match its name";
+        if (!header.ok()) {
+          message += (message.empty() ? "" : "; ") + std::string("header: ") +
+                     std::string(header.status().message());
+        }
+        if (!bad.empty()) {
+          message += (message.empty() ? "" : "; ") + std::to_string(bad.size()) + " of " +
+                     std::to_string(blobs.size()) + " blobs damaged (";
+          for (size_t i = 0; i < bad.size() && i < 5; ++i) message += (i ? ", " : "") + bad[i];
+          message += bad.size() > 5 ? ", ...)" : ")";
+        }
+        Problem("pack " + pack.id.ShortHex(), message);
+      }
+    }
+  }
+
+  // Walks every snapshot again and names the files that need a damaged blob.
+  void NameAffectedFiles() {
+    std::map<BlobId, size_t> problem_of_blob;
+    std::vector<std::pair<BlobId, CheckProblem>> per_blob;
+    for (const SnapshotRef& s : snapshots_) {
+      Status walked = WalkTree(repo_, s.snapshot.tree, "",
+                               [&](const std::string& path, const Node& n) -> StatusOr<bool> {
+        if (n.type == NodeType::kDirectory && damaged_blobs_.contains(n.subtree)) {
+          AddAffected(n.subtree, s.id, path + "/", problem_of_blob, per_blob);
+          return false;
+        }
+        if (n.type != NodeType::kFile) return true;
+        for (const Extent& e : n.extents) {
+          for (const BlobId& c : e.chunks) {
+            if (damaged_blobs_.contains(c)) {
+              AddAffected(c, s.id, path, problem_of_blob, per_blob);
+              return true;
+            }
+          }
+        }
+        return true;
+      });
+      if (damaged_blobs_.contains(s.snapshot.tree)) {
+        AddAffected(s.snapshot.tree, s.id, "/", problem_of_blob, per_blob);
+      }
+      walked.IgnoreError();  // damaged trees were reported above
+    }
+    // One summary problem per damaged data blob that some file needs.
+    for (auto& [id, problem] : per_blob) report_.problems.push_back(std::move(problem));
+  }
+
+  void AddAffected(const BlobId& blob, const SnapshotId& snapshot, const std::string& path,
+                   std::map<BlobId, size_t>& index_of, std::vector<std::pair<BlobId, CheckProblem>>& out) {
+    auto it = index_of.find(blob);
+    if (it == index_of.end()) {
+      auto loc = repo_.FindBlob(blob);
+      CheckProblem p;
+      p.object = std::string(loc ? BlobTypeName(loc->blob.type) : "data") + " blob " + blob.ShortHex();
+      p.message = loc ? "is damaged (in pack " + loc->pack.id.ShortHex() + ")"
+                      : "is missing: no index names it";
+      it = index_of.emplace(blob, out.size()).first;
+      out.emplace_back(blob, std::move(p));
+    }
+    CheckProblem& p = out[it->second].second;
+    if (p.snapshots.empty() || !(p.snapshots.back() == snapshot)) p.snapshots.push_back(snapshot);
+    if (p.files.size() < kMaxFilesPerProblem) p.files.push_back(snapshot.ShortHex() + ":" + path);
+  }
+
+  Repository& repo_;
+  const CheckOptions& options_;
+  Progress& progress_;
+  CheckReport report_;
+  std::map<PackId, uint64_t> stored_packs_;
+  std::vector<SnapshotRef> snapshots_;
+  std::unordered_set<BlobId, IdHash> checked_trees_;
+  std::unordered_set<BlobId, IdHash> referenced_data_;
+  std::unordered_set<BlobId, IdHash> damaged_blobs_;
+  std::vector<PackRecord> selected_;
+};
+
+}  // namespace
+
+Status ParseReadDataSubset(std::string_view text, CheckOptions& options) {
+  auto invalid = [&] {
+    return InvalidArgumentError("--read-data-subset '" + std::string(text) +
+                                "': use n/m (group n of m, e.g. 1/5) or a percentage (e.g. 10%)");
+  };
+  std::string s(text);
+  if (!s.empty() && s.back() == '%') {
+    char* end = nullptr;
+    double percent = std::strtod(s.c_str(), &end);
+    if (end != s.c_str() + s.size() - 1 || !(percent > 0) || percent > 100) return invalid();
+    options.subset_fraction = percent / 100.0;
+    options.read_data = true;
+    return Status::Ok();
+  }
+  unsigned n = 0, m = 0;
+  int consumed = 0;
+  if (std::sscanf(s.c_str(), "%u/%u%n", &n, &m, &consumed) != 2 ||
+      consumed != static_cast<int>(s.size()) || m == 0 || n == 0 || n > m) {
+    return invalid();
+  }
+  options.subset_group = std::make_pair(n, m);
+  options.read_data = true;
+  return Status::Ok();
+}
+
+StatusOr<CheckReport> RunCheck(Repository& repo, const CheckOptions& options, Progress& progress) {
+  Checker checker(repo, options, progress);
+  return checker.Run();
+}
+
+}  // namespace pxb

@@ -1,0 +1,201 @@
+#include "format/pack_format.h"
+
+#include "core/coding.h"
+#include "core/crypto/sha256.h"
+
+namespace pxb {
+
+std::string_view BlobTypeName(BlobType type) {
+  switch (type) {
+    case BlobType::kData: return "data";
+    case BlobType::kTree: return "tree";
+  }
+  return "unknown";
+}
+
+namespace {
+
+void FillNonce(const Aead& aead, uint32_t domain, uint64_t counter,
+               std::array<std::byte, 24>& buf, MutableByteView& nonce) {
+  buf.fill(std::byte{0});
+  nonce = MutableByteView(buf.data(), aead.NonceSize());
+  MakeNonce(domain, counter, nonce);
+}
+
+}  // namespace
+
+PackBuilder::PackBuilder(AeadAlgorithm algorithm, BlobType type, Salt salt,
+                         std::unique_ptr<Aead> aead)
+    : algorithm_(algorithm), type_(type), salt_(salt), aead_(std::move(aead)) {
+  ByteWriter w(bytes_);
+  w.PutRaw(kPackMagic);
+  w.PutU8(kPackVersion);
+  w.PutRaw(salt_);
+}
+
+StatusOr<std::unique_ptr<PackBuilder>> PackBuilder::Create(AeadAlgorithm algorithm,
+                                                           const SecretKey& data_key,
+                                                           BlobType type) {
+  Salt salt = RandomSalt();
+  PXB_ASSIGN_OR_RETURN(SecretKey key, DeriveObjectKey(data_key, salt));
+  PXB_ASSIGN_OR_RETURN(auto aead, Aead::Create(algorithm, key));
+  return std::unique_ptr<PackBuilder>(new PackBuilder(algorithm, type, salt, std::move(aead)));
+}
+
+Status PackBuilder::Add(const BlobId& id, uint32_t raw_length, bool compressed, ByteView payload) {
+  if (blobs_.size() >= kMaxBlobsPerPack) return InvalidArgumentError("pack is full (blob count)");
+  if (raw_length > kMaxBlobRawLength || payload.size() > kMaxBlobRawLength + 1024) {
+    return InvalidArgumentError("blob " + id.ShortHex() + " is too large for a pack");
+  }
+  const size_t stored = payload.size() + Aead::kTagSize;
+  if (bytes_.size() + stored + kMaxPackHeaderEntrySize * (blobs_.size() + 1) + 64 >=
+      kMaxPackSize) {
+    return InvalidArgumentError("pack is full (size)");
+  }
+  std::array<std::byte, 24> nonce_buf;
+  MutableByteView nonce;
+  const size_t offset = bytes_.size();
+  FillNonce(*aead_, kNonceDomainBlob, offset, nonce_buf, nonce);
+  bytes_.resize(offset + stored);
+  PXB_RETURN_IF_ERROR(
+      aead_->Seal(nonce, {}, payload, MutableByteView(bytes_).subspan(offset, stored)));
+  blobs_.push_back(PackBlob{type_, compressed, static_cast<uint32_t>(offset),
+                            static_cast<uint32_t>(stored), raw_length, id});
+  return Status::Ok();
+}
+
+StatusOr<FinishedPack> PackBuilder::Finish() {
+  Bytes header;
+  ByteWriter hw(header);
+  hw.PutU8(kPackHeaderVersion);
+  hw.PutVarint(blobs_.size());
+  for (const PackBlob& b : blobs_) {
+    hw.PutU8(static_cast<uint8_t>(b.type));
+    hw.PutU8(b.compressed ? kBlobFlagCompressed : 0);
+    hw.PutVarint(b.stored_length);
+    hw.PutVarint(b.raw_length);
+    hw.PutRaw(b.id.bytes());
+  }
+  std::array<std::byte, 24> nonce_buf;
+  MutableByteView nonce;
+  FillNonce(*aead_, kNonceDomainPackHeader, 0, nonce_buf, nonce);
+  const size_t offset = bytes_.size();
+  const size_t sealed = header.size() + Aead::kTagSize;
+  bytes_.resize(offset + sealed + kPackTrailerSize);
+  PXB_RETURN_IF_ERROR(aead_->Seal(nonce, ByteView(bytes_.data(), kPackPrefixSize), header,
+                                  MutableByteView(bytes_).subspan(offset, sealed)));
+  StoreLe32(bytes_.data() + offset + sealed, static_cast<uint32_t>(sealed));
+  std::memcpy(bytes_.data() + offset + sealed + 4, kPackTrailerMagic.data(), 4);
+  FinishedPack done;
+  done.id = PackId(ByteView(Sha256(bytes_)));
+  done.salt = salt_;
+  done.blobs = std::move(blobs_);
+  done.bytes = std::move(bytes_);
+  return done;
+}
+
+StatusOr<Salt> DecodePackPrefix(ByteView prefix) {
+  if (prefix.size() < kPackPrefixSize) return DataLossError("pack too short for its prefix");
+  if (AsChars(prefix.first(7)) != kPackMagic) return DataLossError("pack has a wrong magic");
+  if (static_cast<uint8_t>(prefix[7]) != kPackVersion) {
+    return DataLossError("pack version " + std::to_string(static_cast<int>(prefix[7])) +
+                         " is not supported");
+  }
+  Salt salt;
+  std::memcpy(salt.data(), prefix.data() + 8, kSaltSize);
+  return salt;
+}
+
+StatusOr<uint64_t> PackHeaderReadSize(ByteView trailer, uint64_t pack_size) {
+  if (trailer.size() < kPackTrailerSize || pack_size < kPackPrefixSize + kPackTrailerSize) {
+    return DataLossError("pack too short for a trailer");
+  }
+  ByteView t = trailer.last(kPackTrailerSize);
+  if (AsChars(t.subspan(4, 4)) != kPackTrailerMagic) {
+    return DataLossError("pack trailer has a wrong magic (truncated pack?)");
+  }
+  uint64_t header_length = LoadLe32(t.data());
+  if (header_length < Aead::kTagSize + 2 ||
+      header_length + kPackTrailerSize + kPackPrefixSize > pack_size) {
+    return DataLossError("pack header length " + std::to_string(header_length) +
+                         " does not fit a pack of " + std::to_string(pack_size) + " bytes");
+  }
+  return header_length + kPackTrailerSize;
+}
+
+StatusOr<std::vector<PackBlob>> DecodePackHeader(AeadAlgorithm algorithm, const SecretKey& data_key,
+                                                 ByteView salt, ByteView tail, uint64_t pack_size) {
+  PXB_ASSIGN_OR_RETURN(uint64_t read_size, PackHeaderReadSize(tail, pack_size));
+  if (tail.size() < read_size) return DataLossError("pack tail too short for its header");
+  const uint64_t header_offset = pack_size - read_size;
+  ByteView sealed = tail.subspan(tail.size() - read_size, read_size - kPackTrailerSize);
+
+  // The header's AAD is the pack prefix: magic, version and salt.
+  Bytes prefix;
+  ByteWriter pw(prefix);
+  pw.PutRaw(kPackMagic);
+  pw.PutU8(kPackVersion);
+  pw.PutRaw(salt);
+  PXB_ASSIGN_OR_RETURN(SecretKey key, DeriveObjectKey(data_key, salt));
+  PXB_ASSIGN_OR_RETURN(auto aead, Aead::Create(algorithm, key));
+  std::array<std::byte, 24> nonce_buf;
+  MutableByteView nonce;
+  FillNonce(*aead, kNonceDomainPackHeader, 0, nonce_buf, nonce);
+  Bytes header(sealed.size() - Aead::kTagSize);
+  PXB_RETURN_IF_ERROR_CTX(aead->Open(nonce, prefix, sealed, header), "pack header");
+
+  ByteReader r(header);
+  PXB_ASSIGN_OR_RETURN(uint8_t version, r.ReadU8());
+  if (version != kPackHeaderVersion) {
+    return DataLossError("pack header version " + std::to_string(version) + " is not supported");
+  }
+  PXB_ASSIGN_OR_RETURN(uint64_t count, r.ReadBoundedVarint(kMaxBlobsPerPack, "pack blob count"));
+  if (count * 36 > r.remaining()) return DataLossError("pack header blob count exceeds its size");
+  std::vector<PackBlob> blobs;
+  blobs.reserve(count);
+  uint64_t offset = kPackPrefixSize;
+  for (uint64_t i = 0; i < count; ++i) {
+    PackBlob b;
+    PXB_ASSIGN_OR_RETURN(uint8_t type, r.ReadU8());
+    if (type != static_cast<uint8_t>(BlobType::kData) &&
+        type != static_cast<uint8_t>(BlobType::kTree)) {
+      return DataLossError("pack header: blob " + std::to_string(i) + " has unknown type " +
+                           std::to_string(type));
+    }
+    b.type = static_cast<BlobType>(type);
+    PXB_ASSIGN_OR_RETURN(uint8_t flags, r.ReadU8());
+    if ((flags & ~kBlobFlagCompressed) != 0) {
+      return DataLossError("pack header: blob " + std::to_string(i) + " has unknown flags");
+    }
+    b.compressed = (flags & kBlobFlagCompressed) != 0;
+    PXB_ASSIGN_OR_RETURN(uint64_t stored,
+                         r.ReadBoundedVarint(kMaxBlobRawLength + 1024 + Aead::kTagSize, "blob length"));
+    PXB_ASSIGN_OR_RETURN(uint64_t raw, r.ReadBoundedVarint(kMaxBlobRawLength, "blob raw length"));
+    if (stored < Aead::kTagSize) return DataLossError("pack header: blob shorter than its tag");
+    PXB_ASSIGN_OR_RETURN(ByteView id, r.ReadRaw(32));
+    b.id = BlobId(id);
+    b.offset = static_cast<uint32_t>(offset);
+    b.stored_length = static_cast<uint32_t>(stored);
+    b.raw_length = static_cast<uint32_t>(raw);
+    offset += stored;
+    if (offset > header_offset) {
+      return DataLossError("pack header: blob " + std::to_string(i) + " extends past the blob area");
+    }
+    blobs.push_back(b);
+  }
+  PXB_RETURN_IF_ERROR(r.ExpectEnd("pack header"));
+  if (offset != header_offset) {
+    return DataLossError("pack header: blobs cover " + std::to_string(offset) +
+                         " bytes but the header starts at " + std::to_string(header_offset));
+  }
+  return blobs;
+}
+
+Status OpenBlob(Aead& aead, uint32_t offset, ByteView stored, MutableByteView out) {
+  std::array<std::byte, 24> nonce_buf;
+  MutableByteView nonce;
+  FillNonce(aead, kNonceDomainBlob, offset, nonce_buf, nonce);
+  return aead.Open(nonce, {}, stored, out);
+}
+
+}  // namespace pxb

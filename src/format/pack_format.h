@@ -1,0 +1,113 @@
+// Pack files: many encrypted blobs of one type followed by an encrypted
+// header. Implements doc/repository_format.md section 5.
+//
+// PackBuilder assembles a pack in memory; DecodePackHeader and OpenBlob read
+// one back, from the whole object or from ranges of it.
+//
+//   PackBuilder pack(alg, data_key, BlobType::kData);
+//   PXB_RETURN_IF_ERROR(pack.Add(id, raw_length, compressed, payload));
+//   PXB_ASSIGN_OR_RETURN(FinishedPack done, pack.Finish());
+//
+// Thread-safety: a PackBuilder is used by one thread at a time; the free
+// functions are safe to call concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "core/crypto/aead.h"
+#include "core/crypto/secret.h"
+#include "format/crypto_format.h"
+#include "pxb/bytes.h"
+#include "pxb/ids.h"
+#include "pxb/status.h"
+
+namespace pxb {
+
+inline constexpr std::string_view kPackMagic = "PXBPACK";
+inline constexpr uint8_t kPackVersion = 1;
+inline constexpr size_t kPackPrefixSize = 40;  // magic(7) version(1) salt(32)
+inline constexpr std::string_view kPackTrailerMagic = "PXBE";
+inline constexpr size_t kPackTrailerSize = 8;  // header length u32, "PXBE"
+inline constexpr uint8_t kPackHeaderVersion = 1;
+inline constexpr uint32_t kMaxBlobsPerPack = 1u << 20;
+inline constexpr uint64_t kMaxPackSize = uint64_t{1} << 32;
+inline constexpr uint32_t kMaxBlobRawLength = 64u << 20;
+// Bytes per blob in the header at most: type, flags, two 5-byte varints, id.
+inline constexpr size_t kMaxPackHeaderEntrySize = 2 + 5 + 5 + 32;
+
+enum class BlobType : uint8_t { kData = 1, kTree = 2 };
+std::string_view BlobTypeName(BlobType type);
+
+inline constexpr uint8_t kBlobFlagCompressed = 1;
+
+// One blob as listed in a pack header or an index.
+struct PackBlob {
+  BlobType type = BlobType::kData;
+  bool compressed = false;
+  uint32_t offset = 0;         // from the start of the pack
+  uint32_t stored_length = 0;  // ciphertext + tag
+  uint32_t raw_length = 0;     // plaintext before compression
+  BlobId id;
+
+  // Length of the blob's plaintext as stored (compressed or raw).
+  uint32_t payload_length() const { return stored_length - static_cast<uint32_t>(Aead::kTagSize); }
+};
+
+struct FinishedPack {
+  Bytes bytes;
+  PackId id;  // SHA-256 of bytes
+  Salt salt;
+  std::vector<PackBlob> blobs;
+};
+
+class PackBuilder {
+ public:
+  // Fails only if the algorithm cannot be instantiated.
+  static StatusOr<std::unique_ptr<PackBuilder>> Create(AeadAlgorithm algorithm,
+                                                       const SecretKey& data_key, BlobType type);
+
+  // Encrypts payload (the blob's zstd frame if compressed, else its raw bytes)
+  // and appends it. kInvalidArgument when the pack is full or the blob too big.
+  Status Add(const BlobId& id, uint32_t raw_length, bool compressed, ByteView payload);
+
+  BlobType type() const { return type_; }
+  size_t blob_count() const { return blobs_.size(); }
+  // Bytes the pack will have without its header.
+  size_t size() const { return bytes_.size(); }
+  bool empty() const { return blobs_.empty(); }
+
+  // Seals the header and returns the complete pack. The builder is spent.
+  StatusOr<FinishedPack> Finish();
+
+ private:
+  PackBuilder(AeadAlgorithm algorithm, BlobType type, Salt salt, std::unique_ptr<Aead> aead);
+
+  AeadAlgorithm algorithm_;
+  BlobType type_;
+  Salt salt_;
+  std::unique_ptr<Aead> aead_;
+  Bytes bytes_;
+  std::vector<PackBlob> blobs_;
+};
+
+// Reads the salt from a pack's first 40 bytes. kDataLoss on a wrong magic or version.
+StatusOr<Salt> DecodePackPrefix(ByteView prefix);
+
+// Decodes the header from the pack's tail. `tail` holds the last bytes of the
+// pack (at least the header, trailer included; the whole pack works), and
+// pack_size is the size of the whole pack. kDataLoss on any inconsistency.
+StatusOr<std::vector<PackBlob>> DecodePackHeader(AeadAlgorithm algorithm, const SecretKey& data_key,
+                                                 ByteView salt, ByteView tail, uint64_t pack_size);
+
+// How many bytes from the end of a pack to read to get its header, given the
+// trailer (the last 8 bytes). kDataLoss if the trailer is malformed.
+StatusOr<uint64_t> PackHeaderReadSize(ByteView trailer, uint64_t pack_size);
+
+// Decrypts the blob stored at `offset` of its pack into out, whose size must
+// be payload_length(). kDataLoss "authentication failed" on tampering.
+Status OpenBlob(Aead& aead, uint32_t offset, ByteView stored, MutableByteView out);
+
+}  // namespace pxb

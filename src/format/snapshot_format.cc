@@ -1,0 +1,132 @@
+#include "format/snapshot_format.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/crypto/sha256.h"
+#include "core/time.h"
+
+namespace pxb {
+
+namespace {
+constexpr int kSnapshotVersion = 1;
+}
+
+std::string_view BackupTypeName(BackupType type) {
+  switch (type) {
+    case BackupType::kFull: return "full";
+    case BackupType::kIncremental: return "incremental";
+    case BackupType::kDifferential: return "differential";
+    case BackupType::kSnapshot: return "snapshot";
+    case BackupType::kEmergency: return "emergency";
+  }
+  return "unknown";
+}
+
+StatusOr<BackupType> BackupTypeFromName(std::string_view name) {
+  for (BackupType t : {BackupType::kFull, BackupType::kIncremental, BackupType::kDifferential,
+                       BackupType::kSnapshot, BackupType::kEmergency}) {
+    if (BackupTypeName(t) == name) return t;
+  }
+  return InvalidArgumentError("unknown backup type '" + std::string(name) +
+                              "': use full, incremental, differential, snapshot or emergency");
+}
+
+ObjectHash SourceHash(std::string_view host, const std::vector<std::string>& sorted_paths) {
+  Sha256Hasher h;
+  h.Update(AsBytes(host));
+  for (const std::string& p : sorted_paths) {
+    const std::byte zero{0};
+    h.Update(ByteView(&zero, 1));
+    h.Update(AsBytes(p));
+  }
+  return ObjectHash(ByteView(h.Finish()));
+}
+
+Bytes EncodeSnapshotPayload(const Snapshot& s) {
+  nlohmann::json j;
+  j["version"] = kSnapshotVersion;
+  j["time"] = FormatRfc3339(s.time_ns);
+  j["host"] = s.host;
+  j["user"] = s.user;
+  j["paths"] = s.paths;
+  j["tags"] = s.tags;
+  j["type"] = BackupTypeName(s.type);
+  j["tree"] = s.tree.Hex();
+  j["parent"] = s.parent ? nlohmann::json(s.parent->Hex()) : nlohmann::json(nullptr);
+  j["source"] = s.source.Hex();
+  j["previous"] = s.previous ? nlohmann::json(s.previous->Hex()) : nlohmann::json(nullptr);
+  const SnapshotSummary& m = s.summary;
+  j["summary"] = {{"files_new", m.files_new},       {"files_changed", m.files_changed},
+                  {"files_unmodified", m.files_unmodified},
+                  {"dirs", m.dirs},                 {"other_nodes", m.other_nodes},
+                  {"bytes_read", m.bytes_read},     {"bytes_total", m.bytes_total},
+                  {"bytes_added", m.bytes_added},   {"bytes_stored", m.bytes_stored},
+                  {"blobs_added", m.blobs_added},   {"errors", m.errors},
+                  {"duration_ns", m.duration_ns}};
+  j["partial"] = s.partial;
+  j["program"] = s.program;
+  // Invalid UTF-8 in paths is replaced rather than failing the backup.
+  return ToBytes(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+namespace {
+
+template <typename Id>
+StatusOr<std::optional<Id>> OptionalId(const nlohmann::json& j, const char* field) {
+  if (!j.contains(field) || j[field].is_null()) return std::optional<Id>();
+  PXB_ASSIGN_OR_RETURN(Id id, Id::FromHex(j[field].get<std::string>()));
+  return std::optional<Id>(id);
+}
+
+StatusOr<Snapshot> DecodeJson(const nlohmann::json& j) {
+  if (!j.is_object()) return DataLossError("snapshot is not a JSON object");
+  if (j.at("version").get<int>() != kSnapshotVersion) {
+    return DataLossError("snapshot version " + j.at("version").dump() + " is not supported");
+  }
+  Snapshot s;
+  PXB_ASSIGN_OR_RETURN(s.time_ns, ParseTime(j.at("time").get<std::string>()));
+  s.host = j.at("host").get<std::string>();
+  s.user = j.value("user", "");
+  s.paths = j.at("paths").get<std::vector<std::string>>();
+  s.tags = j.value("tags", std::vector<std::string>{});
+  PXB_ASSIGN_OR_RETURN(s.type, BackupTypeFromName(j.at("type").get<std::string>()));
+  PXB_ASSIGN_OR_RETURN(s.tree, BlobId::FromHex(j.at("tree").get<std::string>()));
+  PXB_ASSIGN_OR_RETURN(s.parent, OptionalId<SnapshotId>(j, "parent"));
+  PXB_ASSIGN_OR_RETURN(s.source, ObjectHash::FromHex(j.at("source").get<std::string>()));
+  PXB_ASSIGN_OR_RETURN(s.previous, OptionalId<SnapshotId>(j, "previous"));
+  if (j.contains("summary")) {
+    const auto& m = j["summary"];
+    s.summary.files_new = m.value("files_new", uint64_t{0});
+    s.summary.files_changed = m.value("files_changed", uint64_t{0});
+    s.summary.files_unmodified = m.value("files_unmodified", uint64_t{0});
+    s.summary.dirs = m.value("dirs", uint64_t{0});
+    s.summary.other_nodes = m.value("other_nodes", uint64_t{0});
+    s.summary.bytes_read = m.value("bytes_read", uint64_t{0});
+    s.summary.bytes_total = m.value("bytes_total", uint64_t{0});
+    s.summary.bytes_added = m.value("bytes_added", uint64_t{0});
+    s.summary.bytes_stored = m.value("bytes_stored", uint64_t{0});
+    s.summary.blobs_added = m.value("blobs_added", uint64_t{0});
+    s.summary.errors = m.value("errors", uint64_t{0});
+    s.summary.duration_ns = m.value("duration_ns", int64_t{0});
+  }
+  s.partial = j.value("partial", false);
+  s.program = j.value("program", "");
+  return s;
+}
+
+}  // namespace
+
+StatusOr<Snapshot> DecodeSnapshotPayload(ByteView payload) {
+  try {
+    auto j = nlohmann::json::parse(AsChars(payload));
+    auto s = DecodeJson(j);
+    if (!s.ok() && s.status().code() != StatusCode::kDataLoss) {
+      return DataLossError("snapshot: " + std::string(s.status().message()));
+    }
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    return DataLossError(std::string("snapshot is malformed: ") + e.what());
+  }
+}
+
+}  // namespace pxb

@@ -1,0 +1,547 @@
+#include "repo/repository.h"
+
+#include <algorithm>
+
+#include "core/crypto/random.h"
+#include "core/crypto/sha256.h"
+#include "core/time.h"
+#include "format/envelope_format.h"
+#include "format/index_format.h"
+#include "format/object_names.h"
+
+namespace pxb {
+
+namespace {
+
+// Packs written before an index object is written for them.
+constexpr size_t kPacksPerIndex = 64;
+
+size_t TypeSlot(BlobType type) { return type == BlobType::kData ? 0 : 1; }
+
+template <typename Id>
+Id HashId(ByteView bytes) {
+  return Id(ByteView(Sha256(bytes)));
+}
+
+ZstdCompressor& ThreadCompressor(CompressionLevel level) {
+  thread_local std::array<std::unique_ptr<ZstdCompressor>, 4> compressors;
+  auto& c = compressors[static_cast<size_t>(level)];
+  if (!c) c = std::make_unique<ZstdCompressor>(level);
+  return *c;
+}
+
+}  // namespace
+
+Repository::Repository(std::unique_ptr<Backend> backend, RepositoryConfig config,
+                       const SecretKey& master, RepositoryKeys keys,
+                       std::shared_ptr<const GearTable> gear, KeySlotId unlocked_slot)
+    : backend_(std::move(backend)),
+      config_(std::move(config)),
+      master_(master),
+      keys_(std::move(keys)),
+      blob_id_mac_(keys_.blob_id),
+      gear_(std::move(gear)),
+      chunker_(std::make_unique<Chunker>(gear_)),
+      unlocked_slot_(unlocked_slot) {}
+
+Repository::~Repository() = default;
+
+StatusOr<std::unique_ptr<Repository>> Repository::Init(std::unique_ptr<Backend> backend,
+                                                       std::string_view passphrase,
+                                                       const InitOptions& options) {
+  PXB_RETURN_IF_ERROR(InitCrypto());
+  PXB_RETURN_IF_ERROR(ValidateChunkerParams(options.chunker));
+  if (passphrase.empty()) return InvalidArgumentError("the passphrase must not be empty");
+  auto existing = backend->Stat(kConfigObjectName);
+  if (existing.ok()) {
+    return AlreadyExistsError("a repository already exists at " + backend->Location());
+  }
+  Status created = backend->Create(/*exclusive=*/true);
+  if (!created.ok()) {
+    if (created.code() == StatusCode::kAlreadyExists) {
+      return AlreadyExistsError(backend->Location() +
+                                " is not empty: choose an empty or new location");
+    }
+    return created;
+  }
+  RepositoryConfig config;
+  RandomBytes(config.id.mutable_bytes());
+  config.created_ns = NowNanos();
+  config.cipher = options.cipher;
+  config.chunker = options.chunker;
+  config.pack_size = options.pack_size;
+  SecretKey master = SecretKey::Random();
+  PXB_ASSIGN_OR_RETURN(RepositoryKeys keys, DeriveRepositoryKeys(master, config.id));
+
+  // The key slot goes first and the config last: a config means the
+  // repository is complete.
+  PXB_ASSIGN_OR_RETURN(KeySlot slot,
+                       MakePassphraseSlot(master, config.id, passphrase, options.kdf));
+  slot.label = options.key_label;
+  Bytes slot_bytes = EncodeKeySlot(slot);
+  KeySlotId slot_id = HashId<KeySlotId>(slot_bytes);
+  PXB_RETURN_IF_ERROR(backend->Put(KeySlotObjectName(slot_id), slot_bytes));
+  PXB_ASSIGN_OR_RETURN(Bytes config_bytes, EncodeConfig(config, keys.data));
+  PXB_RETURN_IF_ERROR(backend->Put(kConfigObjectName, config_bytes));
+
+  PXB_ASSIGN_OR_RETURN(GearTable gear, GearTable::Derive(keys.chunker.bytes(), config.chunker));
+  return std::unique_ptr<Repository>(
+      new Repository(std::move(backend), std::move(config), master, std::move(keys),
+                     std::make_shared<const GearTable>(std::move(gear)), slot_id));
+}
+
+StatusOr<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Backend> backend,
+                                                       std::string_view passphrase) {
+  PXB_RETURN_IF_ERROR(InitCrypto());
+  auto config_bytes = backend->Get(kConfigObjectName);
+  if (!config_bytes.ok()) {
+    if (IsNotFound(config_bytes.status())) {
+      return NotFoundError("no repository at " + backend->Location() +
+                           ": create one with 'plexibackup init'");
+    }
+    return config_bytes.status().WithContext("reading config of " + backend->Location());
+  }
+  PXB_ASSIGN_OR_RETURN(ConfigHeader header, DecodeConfigHeader(*config_bytes));
+
+  std::vector<std::pair<KeySlotId, KeySlot>> slots;
+  Status listed = backend->List(kKeysPrefix, [&](const ObjectInfo& info) -> Status {
+    auto id = IdFromObjectName<KeySlotId>(info.name, kKeysPrefix);
+    if (!id) return Status::Ok();
+    PXB_ASSIGN_OR_RETURN(Bytes bytes, backend->Get(info.name));
+    auto slot = DecodeKeySlot(bytes);
+    // A damaged slot must not stop the others from opening the repository.
+    if (slot.ok() && slot->repository == header.id) slots.emplace_back(*id, std::move(*slot));
+    return Status::Ok();
+  });
+  PXB_RETURN_IF_ERROR_CTX(listed, "listing key slots");
+  std::optional<SecretKey> master;
+  KeySlotId unlocked;
+  for (const auto& [id, slot] : slots) {
+    if (slot.kind != kPassphraseSlotKind) continue;
+    auto key = UnwrapPassphraseSlot(slot, passphrase);
+    if (key.ok()) {
+      master = *key;
+      unlocked = id;
+      break;
+    }
+    if (key.status().code() != StatusCode::kUnauthenticated) return key.status();
+  }
+  if (!master) {
+    return UnauthenticatedError("wrong passphrase: none of the " + std::to_string(slots.size()) +
+                                " key slots of the repository at " + backend->Location() +
+                                " opens with it");
+  }
+  PXB_ASSIGN_OR_RETURN(RepositoryKeys keys, DeriveRepositoryKeys(*master, header.id));
+  PXB_ASSIGN_OR_RETURN(RepositoryConfig config, DecodeConfig(*config_bytes, keys.data));
+  PXB_ASSIGN_OR_RETURN(GearTable gear, GearTable::Derive(keys.chunker.bytes(), config.chunker));
+  return std::unique_ptr<Repository>(
+      new Repository(std::move(backend), std::move(config), *master, std::move(keys),
+                     std::make_shared<const GearTable>(std::move(gear)), unlocked));
+}
+
+BlobId Repository::ComputeBlobId(ByteView plaintext) const {
+  return BlobId(ByteView(blob_id_mac_.Compute(plaintext)));
+}
+
+// --- Index ---
+
+StatusOr<IndexFile> Repository::ReadIndexFile(const IndexId& id) {
+  const std::string name = IndexObjectName(id);
+  PXB_ASSIGN_OR_RETURN(Bytes bytes, backend_->Get(name));
+  if (!(HashId<IndexId>(bytes) == id)) {
+    return DataLossError("index " + id.ShortHex() + ": object does not match its name");
+  }
+  PXB_ASSIGN_OR_RETURN(Bytes payload,
+                       OpenEnvelope(EnvelopeKind::kIndex, config_.cipher, keys_.data, bytes));
+  auto file = DecodeIndexPayload(payload);
+  if (!file.ok()) return file.status().WithContext("index " + id.ShortHex());
+  return file;
+}
+
+Status Repository::LoadIndex() {
+  std::vector<IndexId> ids;
+  PXB_RETURN_IF_ERROR(backend_->List(kIndexPrefix, [&](const ObjectInfo& info) {
+    if (auto id = IdFromObjectName<IndexId>(info.name, kIndexPrefix)) ids.push_back(*id);
+    return Status::Ok();
+  }));
+  std::vector<std::pair<IndexId, IndexFile>> files;
+  std::set<IndexId> superseded;
+  size_t damaged = 0;
+  for (const IndexId& id : ids) {
+    auto file = ReadIndexFile(id);
+    if (!file.ok()) {
+      if (file.status().code() != StatusCode::kDataLoss) {
+        return file.status().WithContext("loading the index");
+      }
+      damaged++;  // recovered below from the packs themselves
+      continue;
+    }
+    for (const IndexId& s : file->superseded) superseded.insert(s);
+    files.emplace_back(id, std::move(*file));
+  }
+  MasterIndex index;
+  for (const auto& [id, file] : files) {
+    if (superseded.contains(id)) continue;
+    for (const IndexedPack& pack : file.packs) index.AddPack(pack);
+  }
+  if (damaged > 0) {
+    // A damaged index must not make data unreachable: read the headers of
+    // the packs that no readable index names.
+    std::vector<ObjectInfo> packs;
+    PXB_RETURN_IF_ERROR(backend_->List(kDataPrefix, [&](const ObjectInfo& info) {
+      packs.push_back(info);
+      return Status::Ok();
+    }));
+    for (const ObjectInfo& info : packs) {
+      auto id = IdFromObjectName<PackId>(info.name, kDataPrefix);
+      if (!id || index.HasPack(*id)) continue;
+      PXB_ASSIGN_OR_RETURN(Bytes prefix, backend_->Get(info.name, 0, std::min<uint64_t>(info.size, kPackPrefixSize)));
+      auto salt = DecodePackPrefix(prefix);
+      auto blobs = ReadPackHeader(*id, info.size);
+      if (!salt.ok() || !blobs.ok()) continue;  // a damaged pack; check reports it
+      index.AddPack(IndexedPack{*id, info.size, *salt, std::move(*blobs)});
+    }
+  }
+  index.Merge();
+  std::unique_lock lock(index_mu_);
+  index_ = std::move(index);
+  damaged_index_files_ = damaged;
+  return Status::Ok();
+}
+
+std::optional<BlobLocation> Repository::FindBlob(const BlobId& id) const {
+  std::shared_lock lock(index_mu_);
+  return index_.Find(id);
+}
+
+size_t Repository::IndexedBlobCount() const {
+  std::shared_lock lock(index_mu_);
+  return index_.blob_count();
+}
+
+size_t Repository::IndexMemoryBytes() const {
+  std::shared_lock lock(index_mu_);
+  return index_.MemoryBytes();
+}
+
+std::vector<PackRecord> Repository::IndexedPacks() const {
+  std::shared_lock lock(index_mu_);
+  return index_.packs();
+}
+
+void Repository::ForEachIndexedBlob(const std::function<void(const BlobLocation&)>& fn) const {
+  std::shared_lock lock(index_mu_);
+  index_.ForEachBlob(fn);
+}
+
+// --- Blobs ---
+
+StatusOr<Bytes> Repository::DecodeBlob(const PackRecord& pack, const PackBlob& blob,
+                                       ByteView stored) const {
+  const std::string what = std::string(BlobTypeName(blob.type)) + " blob " + blob.id.ShortHex() +
+                           " in pack " + pack.id.ShortHex();
+  if (stored.size() != blob.stored_length || stored.size() < Aead::kTagSize) {
+    return DataLossError(what + ": stored length mismatch");
+  }
+  PXB_ASSIGN_OR_RETURN(SecretKey key, DeriveObjectKey(keys_.data, pack.salt));
+  PXB_ASSIGN_OR_RETURN(auto aead, Aead::Create(config_.cipher, key));
+  Bytes payload(blob.payload_length());
+  PXB_RETURN_IF_ERROR_CTX(OpenBlob(*aead, blob.offset, stored, payload), what);
+  Bytes plain;
+  if (blob.compressed) {
+    plain.resize(blob.raw_length);
+    thread_local ZstdDecompressor decompressor;
+    PXB_RETURN_IF_ERROR_CTX(decompressor.Decompress(payload, plain), what);
+  } else {
+    if (payload.size() != blob.raw_length) return DataLossError(what + ": length mismatch");
+    plain = std::move(payload);
+  }
+  if (!(ComputeBlobId(plain) == blob.id)) {
+    return DataLossError(what + ": content does not match its id");
+  }
+  return plain;
+}
+
+StatusOr<Bytes> Repository::LoadBlob(BlobType type, const BlobId& id) {
+  auto loc = FindBlob(id);
+  if (!loc) {
+    return NotFoundError(std::string(BlobTypeName(type)) + " blob " + id.ShortHex() +
+                         " is not in the index");
+  }
+  if (loc->blob.type != type) {
+    return DataLossError("blob " + id.ShortHex() + " is indexed as " +
+                         std::string(BlobTypeName(loc->blob.type)) + ", expected " +
+                         std::string(BlobTypeName(type)));
+  }
+  auto stored = backend_->Get(PackObjectName(loc->pack.id), loc->blob.offset,
+                              loc->blob.stored_length);
+  if (!stored.ok()) {
+    Status s = stored.status();
+    // A pack the index names but the backend lacks, or a short one, is lost data.
+    if (s.code() == StatusCode::kNotFound || s.code() == StatusCode::kOutOfRange) {
+      s = DataLossError(std::string(s.message()));
+    }
+    return s.WithContext(std::string(BlobTypeName(type)) + " blob " + id.ShortHex() + " in pack " +
+                         loc->pack.id.ShortHex());
+  }
+  return DecodeBlob(loc->pack, loc->blob, *stored);
+}
+
+StatusOr<std::vector<PackBlob>> Repository::ReadPackHeader(const PackId& id, uint64_t pack_size) {
+  const std::string name = PackObjectName(id);
+  const std::string what = "pack " + id.ShortHex();
+  if (pack_size < kPackPrefixSize + kPackTrailerSize) {
+    return DataLossError(what + ": too short (" + std::to_string(pack_size) + " bytes)");
+  }
+  PXB_ASSIGN_OR_RETURN(Bytes prefix, backend_->Get(name, 0, kPackPrefixSize));
+  PXB_ASSIGN_OR_RETURN(Salt salt, DecodePackPrefix(prefix));
+  PXB_ASSIGN_OR_RETURN(Bytes trailer,
+                       backend_->Get(name, pack_size - kPackTrailerSize, kPackTrailerSize));
+  auto read_size = PackHeaderReadSize(trailer, pack_size);
+  if (!read_size.ok()) return read_size.status().WithContext(what);
+  PXB_ASSIGN_OR_RETURN(Bytes tail, backend_->Get(name, pack_size - *read_size, *read_size));
+  auto blobs = DecodePackHeader(config_.cipher, keys_.data, salt, tail, pack_size);
+  if (!blobs.ok()) return blobs.status().WithContext(what);
+  return blobs;
+}
+
+StatusOr<std::vector<PackBlob>> Repository::DecodePackBlobs(ByteView pack) const {
+  PXB_ASSIGN_OR_RETURN(Salt salt, DecodePackPrefix(pack));
+  return DecodePackHeader(config_.cipher, keys_.data, salt, pack, pack.size());
+}
+
+StatusOr<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteView plaintext,
+                                              CompressionLevel level) {
+  SaveBlobResult result;
+  result.id = ComputeBlobId(plaintext);
+  if (plaintext.size() > kMaxBlobRawLength) {
+    return InvalidArgumentError("blob of " + std::to_string(plaintext.size()) +
+                                " bytes exceeds the limit of 64 MiB");
+  }
+  if (HasBlob(result.id)) return result;
+  {
+    std::lock_guard lock(pending_mu_);
+    if (!pending_.insert(result.id).second) return result;
+  }
+  auto release_pending = [&] {
+    std::lock_guard lock(pending_mu_);
+    pending_.erase(result.id);
+  };
+
+  Bytes compressed;
+  auto use_compressed = ThreadCompressor(level).Compress(plaintext, compressed);
+  if (!use_compressed.ok()) {
+    release_pending();
+    return use_compressed.status();
+  }
+  ByteView payload = *use_compressed ? ByteView(compressed) : plaintext;
+
+  std::optional<FinishedPack> full;
+  {
+    const size_t slot = TypeSlot(type);
+    std::lock_guard lock(builder_mu_[slot]);
+    auto& builder = builders_[slot];
+    if (!builder) {
+      auto created = PackBuilder::Create(config_.cipher, keys_.data, type);
+      if (!created.ok()) {
+        release_pending();
+        return created.status();
+      }
+      builder = std::move(*created);
+    }
+    Status added = builder->Add(result.id, static_cast<uint32_t>(plaintext.size()),
+                                *use_compressed, payload);
+    if (!added.ok()) {
+      release_pending();
+      return added;
+    }
+    if (builder->size() >= config_.pack_size) {
+      PXB_ASSIGN_OR_RETURN(FinishedPack done, builder->Finish());
+      builder.reset();
+      full = std::move(done);
+    }
+  }
+  result.added = true;
+  result.stored_length = payload.size() + Aead::kTagSize;
+  stats_.blobs_added++;
+  stats_.bytes_added += plaintext.size();
+  stats_.bytes_stored += result.stored_length;
+  if (full) PXB_RETURN_IF_ERROR(StorePack(std::move(*full)));
+  return result;
+}
+
+Status Repository::StorePack(FinishedPack pack) {
+  const std::string name = PackObjectName(pack.id);
+  PXB_RETURN_IF_ERROR_CTX(backend_->Put(name, pack.bytes), "storing pack " + pack.id.ShortHex());
+  stats_.packs_written++;
+  IndexedPack indexed{pack.id, pack.bytes.size(), pack.salt, std::move(pack.blobs)};
+  {
+    std::unique_lock lock(index_mu_);
+    index_.AddPack(indexed);
+  }
+  {
+    std::lock_guard lock(pending_mu_);
+    for (const PackBlob& b : indexed.blobs) pending_.erase(b.id);
+  }
+  std::lock_guard lock(unindexed_mu_);
+  unindexed_.push_back(std::move(indexed));
+  if (unindexed_.size() >= kPacksPerIndex) return WriteIndexLocked();
+  return Status::Ok();
+}
+
+Status Repository::WriteIndexLocked() {
+  if (unindexed_.empty()) return Status::Ok();
+  IndexFile file;
+  file.packs = std::move(unindexed_);
+  unindexed_.clear();
+  PXB_ASSIGN_OR_RETURN(Bytes object, SealEnvelope(EnvelopeKind::kIndex, config_.cipher, keys_.data,
+                                                  EncodeIndexPayload(file)));
+  IndexId id = HashId<IndexId>(object);
+  Status put = backend_->Put(IndexObjectName(id), object);
+  if (!put.ok()) {
+    // Keep the packs so that a retry of Flush() can index them.
+    unindexed_ = std::move(file.packs);
+    return put.WithContext("storing index " + id.ShortHex());
+  }
+  stats_.index_files_written++;
+  return Status::Ok();
+}
+
+Status Repository::Flush() {
+  for (size_t slot = 0; slot < builders_.size(); ++slot) {
+    std::unique_ptr<PackBuilder> builder;
+    {
+      std::lock_guard lock(builder_mu_[slot]);
+      builder = std::move(builders_[slot]);
+    }
+    if (builder && !builder->empty()) {
+      PXB_ASSIGN_OR_RETURN(FinishedPack done, builder->Finish());
+      PXB_RETURN_IF_ERROR(StorePack(std::move(done)));
+    }
+  }
+  std::lock_guard lock(unindexed_mu_);
+  return WriteIndexLocked();
+}
+
+// --- Snapshots ---
+
+StatusOr<Snapshot> Repository::LoadSnapshot(const SnapshotId& id) {
+  const std::string what = "snapshot " + id.ShortHex();
+  auto bytes = backend_->Get(SnapshotObjectName(id));
+  if (!bytes.ok()) return bytes.status().WithContext(what);
+  if (!(HashId<SnapshotId>(*bytes) == id)) {
+    return DataLossError(what + ": object does not match its name");
+  }
+  auto payload = OpenEnvelope(EnvelopeKind::kSnapshot, config_.cipher, keys_.data, *bytes);
+  if (!payload.ok()) return payload.status().WithContext(what);
+  auto snapshot = DecodeSnapshotPayload(*payload);
+  if (!snapshot.ok()) return snapshot.status().WithContext(what);
+  return snapshot;
+}
+
+StatusOr<std::vector<SnapshotEntry>> Repository::ListSnapshots() {
+  std::vector<SnapshotId> ids;
+  PXB_RETURN_IF_ERROR(backend_->List(kSnapshotsPrefix, [&](const ObjectInfo& info) {
+    if (auto id = IdFromObjectName<SnapshotId>(info.name, kSnapshotsPrefix)) ids.push_back(*id);
+    return Status::Ok();
+  }));
+  std::vector<SnapshotEntry> out;
+  out.reserve(ids.size());
+  for (const SnapshotId& id : ids) {
+    PXB_ASSIGN_OR_RETURN(Snapshot s, LoadSnapshot(id));
+    out.push_back(SnapshotEntry{id, std::move(s)});
+  }
+  std::sort(out.begin(), out.end(), [](const SnapshotEntry& a, const SnapshotEntry& b) {
+    if (a.snapshot.time_ns != b.snapshot.time_ns) return a.snapshot.time_ns < b.snapshot.time_ns;
+    return a.id < b.id;
+  });
+  return out;
+}
+
+StatusOr<SnapshotId> Repository::SaveSnapshot(const Snapshot& snapshot) {
+  PXB_ASSIGN_OR_RETURN(Bytes object,
+                       SealEnvelope(EnvelopeKind::kSnapshot, config_.cipher, keys_.data,
+                                    EncodeSnapshotPayload(snapshot)));
+  SnapshotId id = HashId<SnapshotId>(object);
+  PXB_RETURN_IF_ERROR_CTX(backend_->Put(SnapshotObjectName(id), object),
+                          "storing snapshot " + id.ShortHex());
+  return id;
+}
+
+Status Repository::DeleteSnapshot(const SnapshotId& id) {
+  return backend_->Delete(SnapshotObjectName(id));
+}
+
+StatusOr<SnapshotId> Repository::ResolveSnapshot(std::string_view reference) {
+  if (reference == "latest") {
+    PXB_ASSIGN_OR_RETURN(auto all, ListSnapshots());
+    if (all.empty()) return NotFoundError("the repository has no snapshots yet");
+    return all.back().id;
+  }
+  if (reference.size() < 4 || reference.size() > 64 ||
+      reference.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+    return InvalidArgumentError("'" + std::string(reference) +
+                                "' is not a snapshot id: give 'latest' or at least 4 lower-case "
+                                "hex digits of an id");
+  }
+  std::vector<SnapshotId> matches;
+  PXB_RETURN_IF_ERROR(backend_->List(kSnapshotsPrefix, [&](const ObjectInfo& info) {
+    auto id = IdFromObjectName<SnapshotId>(info.name, kSnapshotsPrefix);
+    if (id && id->Hex().starts_with(reference)) matches.push_back(*id);
+    return Status::Ok();
+  }));
+  if (matches.empty()) return NotFoundError("no snapshot matches '" + std::string(reference) + "'");
+  if (matches.size() > 1) {
+    return InvalidArgumentError("'" + std::string(reference) + "' matches " +
+                                std::to_string(matches.size()) + " snapshots: give more digits");
+  }
+  return matches.front();
+}
+
+// --- Key slots ---
+
+StatusOr<std::vector<KeySlotEntry>> Repository::ListKeySlots() {
+  std::vector<KeySlotEntry> out;
+  PXB_RETURN_IF_ERROR(backend_->List(kKeysPrefix, [&](const ObjectInfo& info) -> Status {
+    auto id = IdFromObjectName<KeySlotId>(info.name, kKeysPrefix);
+    if (!id) return Status::Ok();
+    PXB_ASSIGN_OR_RETURN(Bytes bytes, backend_->Get(info.name));
+    auto slot = DecodeKeySlot(bytes);
+    if (!slot.ok()) return slot.status().WithContext("key slot " + id->ShortHex());
+    out.push_back(KeySlotEntry{*id, std::move(*slot)});
+    return Status::Ok();
+  }));
+  std::sort(out.begin(), out.end(), [](const KeySlotEntry& a, const KeySlotEntry& b) {
+    return a.slot.created_ns < b.slot.created_ns;
+  });
+  return out;
+}
+
+StatusOr<KeySlotId> Repository::StoreKeySlot(const KeySlot& slot) {
+  Bytes bytes = EncodeKeySlot(slot);
+  KeySlotId id = HashId<KeySlotId>(bytes);
+  PXB_RETURN_IF_ERROR(backend_->Put(KeySlotObjectName(id), bytes));
+  return id;
+}
+
+StatusOr<KeySlotId> Repository::AddPassphraseSlot(std::string_view passphrase,
+                                                  const Argon2idParams& params, std::string label) {
+  if (passphrase.empty()) return InvalidArgumentError("the passphrase must not be empty");
+  PXB_ASSIGN_OR_RETURN(KeySlot slot, MakePassphraseSlot(master_, config_.id, passphrase, params));
+  slot.label = std::move(label);
+  return StoreKeySlot(slot);
+}
+
+Status Repository::RemoveKeySlot(const KeySlotId& id) {
+  PXB_ASSIGN_OR_RETURN(auto slots, ListKeySlots());
+  bool found = false;
+  for (const auto& s : slots) found |= (s.id == id);
+  if (!found) return NotFoundError("no key slot " + id.ShortHex());
+  if (slots.size() <= 1) {
+    return FailedPreconditionError("key slot " + id.ShortHex() +
+                                   " is the only one: add another before removing it");
+  }
+  return backend_->Delete(KeySlotObjectName(id));
+}
+
+}  // namespace pxb

@@ -1,0 +1,179 @@
+// Repository: the content-addressed, encrypted store that the engine uses.
+//
+// It opens a repository with a passphrase (trying every key slot), derives
+// the subkeys, loads the index, reads and writes blobs (deduplicating,
+// compressing, encrypting and packing them) and reads and writes snapshots
+// and key slots. It takes no lock: every object it writes has a new name
+// (see doc/design.md section 6).
+//
+//   PXB_ASSIGN_OR_RETURN(auto repo, Repository::Open(std::move(backend), passphrase));
+//   PXB_RETURN_IF_ERROR(repo->LoadIndex());
+//   PXB_ASSIGN_OR_RETURN(Bytes tree, repo->LoadBlob(BlobType::kTree, id));
+//
+// Thread-safety: every method may be called concurrently from several
+// threads, except Flush(), which must not run concurrently with SaveBlob().
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "core/chunker/fastcdc.h"
+#include "core/compress/zstd_codec.h"
+#include "core/crypto/argon2.h"
+#include "core/crypto/hmac.h"
+#include "format/config_format.h"
+#include "format/crypto_format.h"
+#include "format/keyslot_format.h"
+#include "format/pack_format.h"
+#include "format/snapshot_format.h"
+#include "repo/master_index.h"
+#include "storage/backend.h"
+
+namespace pxb {
+
+struct InitOptions {
+  AeadAlgorithm cipher = AeadAlgorithm::kAes256Gcm;
+  ChunkerParams chunker;
+  uint64_t pack_size = kDefaultPackSize;
+  Argon2idParams kdf = kDefaultArgon2idParams;
+  std::string key_label;
+};
+
+struct SaveBlobResult {
+  BlobId id;
+  bool added = false;          // false: the repository already had it
+  uint64_t stored_length = 0;  // bytes this call added to a pack (0 if not added)
+};
+
+struct SnapshotEntry {
+  SnapshotId id;
+  Snapshot snapshot;
+};
+
+struct KeySlotEntry {
+  KeySlotId id;
+  KeySlot slot;
+};
+
+// Counters of what this process wrote.
+struct WriteStats {
+  std::atomic<uint64_t> blobs_added{0};
+  std::atomic<uint64_t> bytes_added{0};   // plaintext
+  std::atomic<uint64_t> bytes_stored{0};  // in packs, after compression and encryption
+  std::atomic<uint64_t> packs_written{0};
+  std::atomic<uint64_t> index_files_written{0};
+};
+
+class Repository {
+ public:
+  ~Repository();
+
+  // Creates a new repository on an empty backend with one passphrase slot.
+  // kAlreadyExists if the backend already holds a repository or other objects.
+  static StatusOr<std::unique_ptr<Repository>> Init(std::unique_ptr<Backend> backend,
+                                                    std::string_view passphrase,
+                                                    const InitOptions& options);
+
+  // Opens an existing repository. kNotFound if there is none at the backend;
+  // kUnauthenticated if no key slot opens with the passphrase;
+  // kFailedPrecondition for a newer format; kDataLoss for a damaged config.
+  static StatusOr<std::unique_ptr<Repository>> Open(std::unique_ptr<Backend> backend,
+                                                    std::string_view passphrase);
+
+  const RepositoryConfig& config() const { return config_; }
+  Backend& backend() { return *backend_; }
+  const Chunker& chunker() const { return *chunker_; }
+  const KeySlotId& unlocked_slot() const { return unlocked_slot_; }
+  BlobId ComputeBlobId(ByteView plaintext) const;
+
+  // --- Index ---
+  // Reads every index object (dropping superseded ones) into memory. Damaged
+  // index objects are skipped and the packs they named are recovered from
+  // their own headers (see damaged_index_files()).
+  Status LoadIndex();
+  size_t damaged_index_files() const { return damaged_index_files_; }
+  std::optional<BlobLocation> FindBlob(const BlobId& id) const;
+  bool HasBlob(const BlobId& id) const { return FindBlob(id).has_value(); }
+  size_t IndexedBlobCount() const;
+  size_t IndexMemoryBytes() const;
+  std::vector<PackRecord> IndexedPacks() const;
+  // Calls fn(location) for every indexed blob, under the index's read lock.
+  void ForEachIndexedBlob(const std::function<void(const BlobLocation&)>& fn) const;
+  // Reads and decodes one index object.
+  StatusOr<IndexFile> ReadIndexFile(const IndexId& id);
+
+  // --- Blobs ---
+  // Loads a blob through the index, decrypts, decompresses and checks its id.
+  // kNotFound if not indexed; kDataLoss if stored bytes are damaged.
+  StatusOr<Bytes> LoadBlob(BlobType type, const BlobId& id);
+  // Decodes a blob from its stored bytes (from a pack read as a whole).
+  StatusOr<Bytes> DecodeBlob(const PackRecord& pack, const PackBlob& blob, ByteView stored) const;
+  // Reads a pack's header from the backend.
+  StatusOr<std::vector<PackBlob>> ReadPackHeader(const PackId& id, uint64_t pack_size);
+  // Decodes the header of a whole pack held in memory.
+  StatusOr<std::vector<PackBlob>> DecodePackBlobs(ByteView pack) const;
+
+  // Stores a blob unless the repository (or a pending pack) has it. Full
+  // packs are written as they fill; call Flush() to write the rest.
+  StatusOr<SaveBlobResult> SaveBlob(BlobType type, ByteView plaintext, CompressionLevel level);
+  // Writes every open pack, then an index naming all packs not yet indexed.
+  Status Flush();
+  const WriteStats& write_stats() const { return stats_; }
+
+  // --- Snapshots ---
+  StatusOr<std::vector<SnapshotEntry>> ListSnapshots();  // sorted by time, oldest first
+  StatusOr<Snapshot> LoadSnapshot(const SnapshotId& id);
+  StatusOr<SnapshotId> SaveSnapshot(const Snapshot& snapshot);
+  // Resolves "latest", a full id or a unique prefix (at least 4 hex digits).
+  // kNotFound, or kInvalidArgument for an ambiguous or malformed reference.
+  StatusOr<SnapshotId> ResolveSnapshot(std::string_view reference);
+  Status DeleteSnapshot(const SnapshotId& id);
+
+  // --- Key slots ---
+  StatusOr<std::vector<KeySlotEntry>> ListKeySlots();
+  StatusOr<KeySlotId> AddPassphraseSlot(std::string_view passphrase, const Argon2idParams& params,
+                                        std::string label);
+  // kFailedPrecondition when it would remove the last slot that opens the repository.
+  Status RemoveKeySlot(const KeySlotId& id);
+
+ private:
+  Repository(std::unique_ptr<Backend> backend, RepositoryConfig config, const SecretKey& master,
+             RepositoryKeys keys, std::shared_ptr<const GearTable> gear, KeySlotId unlocked_slot);
+  Status StorePack(FinishedPack pack);
+  Status WriteIndexLocked();
+  StatusOr<KeySlotId> StoreKeySlot(const KeySlot& slot);
+
+  std::unique_ptr<Backend> backend_;
+  RepositoryConfig config_;
+  SecretKey master_;  // kept to wrap new key slots
+  RepositoryKeys keys_;
+  HmacSha256 blob_id_mac_;
+  std::shared_ptr<const GearTable> gear_;
+  std::unique_ptr<Chunker> chunker_;
+  KeySlotId unlocked_slot_;
+
+  mutable std::shared_mutex index_mu_;
+  MasterIndex index_;
+  size_t damaged_index_files_ = 0;
+
+  std::mutex pending_mu_;
+  std::unordered_set<BlobId, IdHash> pending_;  // blobs in packs not yet stored
+
+  std::array<std::mutex, 2> builder_mu_;  // one per blob type
+  std::array<std::unique_ptr<PackBuilder>, 2> builders_;
+
+  std::mutex unindexed_mu_;
+  std::vector<IndexedPack> unindexed_;  // stored packs not yet named by an index object
+
+  WriteStats stats_;
+};
+
+}  // namespace pxb

@@ -1,0 +1,376 @@
+#include "storage/local/local_backend.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <utility>
+#include <vector>
+
+namespace pxb {
+namespace {
+
+template <typename F>
+auto RetryOnEintr(F f) {
+  auto r = f();
+  while (r == -1 && errno == EINTR) r = f();
+  return r;
+}
+
+class ScopedFd {
+ public:
+  explicit ScopedFd(int fd) : fd_(fd) {}
+  ScopedFd(const ScopedFd&) = delete;
+  ScopedFd& operator=(const ScopedFd&) = delete;
+  ~ScopedFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  // Closes now and returns 0 or the errno of close (which can report a
+  // delayed write error on some file systems).
+  int Close() {
+    int fd = std::exchange(fd_, -1);
+    // On Linux the descriptor is released even when close reports EINTR.
+    if (::close(fd) != 0 && errno != EINTR) return errno;
+    return 0;
+  }
+
+ private:
+  int fd_;
+};
+
+struct DirCloser {
+  void operator()(DIR* dir) const { ::closedir(dir); }
+};
+
+// Returns 0 or the errno of fsyncing a folder, which makes the renames,
+// creations and removals of its entries durable.
+int SyncFolder(const std::string& path) {
+  ScopedFd fd(
+      RetryOnEintr([&] { return ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); }));
+  if (fd.get() < 0) return errno;
+  if (RetryOnEintr([&] { return ::fsync(fd.get()); }) != 0) return errno;
+  return fd.Close();
+}
+
+std::string ParentOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string RandomHex() {
+  static std::atomic<uint64_t> counter{0};
+  uint64_t v = 0;
+  if (::getrandom(&v, sizeof(v), 0) != static_cast<ssize_t>(sizeof(v))) {
+    // O_EXCL catches the rare collision of this fallback.
+    v = counter.fetch_add(1) ^
+        static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+        (static_cast<uint64_t>(::getpid()) << 40);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) out[i] = kHex[v & 0xf];
+  return out;
+}
+
+std::string MakeRoot(std::string root) {
+  std::error_code ec;
+  std::filesystem::path absolute = std::filesystem::absolute(root, ec);
+  if (!ec) root = absolute.lexically_normal().string();
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  return root;
+}
+
+}  // namespace
+
+LocalBackend::LocalBackend(std::string root, Options options)
+    : root_(MakeRoot(std::move(root))), options_(options) {}
+
+std::string LocalBackend::Location() const { return "file://" + root_; }
+
+std::string LocalBackend::Context(std::string_view op, std::string_view name) const {
+  std::string out = Location();
+  out += ": ";
+  out += op;
+  if (!name.empty()) {
+    out += " ";
+    out += name;
+  }
+  return out;
+}
+
+Status LocalBackend::Create(bool exclusive) {
+  const std::string context = Context("create", "");
+  // Like mkdir -p, fsyncing the parent of every folder created.
+  for (size_t slash = root_.find('/', 1);; slash = root_.find('/', slash + 1)) {
+    std::string folder = slash == std::string::npos ? root_ : root_.substr(0, slash);
+    if (::mkdir(folder.c_str(), options_.folder_mode) == 0) {
+      if (int err = SyncFolder(ParentOf(folder)); err != 0) {
+        return ErrnoError(err, context + ": sync folder " + ParentOf(folder));
+      }
+    } else if (errno != EEXIST) {
+      return ErrnoError(errno, context + ": create folder " + folder);
+    }
+    if (slash == std::string::npos) break;
+  }
+  struct stat st;
+  if (::stat(root_.c_str(), &st) != 0) return ErrnoError(errno, context);
+  if (!S_ISDIR(st.st_mode)) return FailedPreconditionError(context + ": not a folder");
+  const std::string tmp = root_ + "/tmp";
+  if (::mkdir(tmp.c_str(), options_.folder_mode) != 0 && errno != EEXIST) {
+    return ErrnoError(errno, context + ": create folder tmp");
+  }
+  if (!exclusive) return Status::Ok();
+
+  bool found = false;
+  Status s = List("", [&](const ObjectInfo&) {
+    found = true;
+    return AbortedError("stop");  // one object is enough
+  });
+  if (found) return AlreadyExistsError(context + ": objects exist already");
+  return s;
+}
+
+StatusOr<std::string> LocalBackend::WriteTemporary(ByteView data, std::string_view context) {
+  const std::string tmp = root_ + "/tmp";
+  for (int attempt = 0;; ++attempt) {
+    std::string path = tmp + "/" + RandomHex();
+    ScopedFd fd(RetryOnEintr([&] {
+      return ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, options_.file_mode);
+    }));
+    if (fd.get() < 0) {
+      int err = errno;
+      if (err == EEXIST && attempt < 8) continue;
+      if (err == ENOENT && attempt < 8) {
+        // tmp/ is missing, e.g. removed by hand; the root must exist.
+        if (::mkdir(tmp.c_str(), options_.folder_mode) == 0 || errno == EEXIST) continue;
+        if (errno == ENOENT) {
+          return FailedPreconditionError(std::string(context) + ": folder " + root_ +
+                                         " does not exist");
+        }
+        return ErrnoError(errno, std::string(context) + ": create folder tmp");
+      }
+      return ErrnoError(err, std::string(context) + ": create temporary file");
+    }
+
+    int err = 0;
+    const std::byte* p = data.data();
+    size_t left = data.size();
+    while (left > 0 && err == 0) {
+      ssize_t n = RetryOnEintr(
+          [&] { return ::write(fd.get(), p, std::min<size_t>(left, size_t{1} << 30)); });
+      if (n < 0) {
+        err = errno;
+      } else {
+        p += n;
+        left -= static_cast<size_t>(n);
+      }
+    }
+    if (err == 0 && RetryOnEintr([&] { return ::fsync(fd.get()); }) != 0) err = errno;
+    if (err == 0) err = fd.Close();
+    if (err != 0) {
+      ::unlink(path.c_str());
+      return ErrnoError(err, context);
+    }
+    return path;
+  }
+}
+
+Status LocalBackend::MakeParentFolders(std::string_view name, std::string_view context) {
+  for (size_t slash = name.find('/'); slash != std::string_view::npos;
+       slash = name.find('/', slash + 1)) {
+    std::string folder = PathOf(name.substr(0, slash));
+    if (::mkdir(folder.c_str(), options_.folder_mode) == 0) {
+      if (int err = SyncFolder(ParentOf(folder)); err != 0) {
+        return ErrnoError(err, std::string(context) + ": sync folder " + ParentOf(folder));
+      }
+      continue;
+    }
+    int err = errno;
+    if (err == EEXIST) continue;  // a file here fails the next step with ENOTDIR
+    if (err == ENOTDIR) {
+      return FailedPreconditionError(std::string(context) + ": " +
+                                     std::string(name.substr(0, slash)) + " is not a folder");
+    }
+    return ErrnoError(
+        err, std::string(context) + ": create folder " + std::string(name.substr(0, slash)));
+  }
+  return Status::Ok();
+}
+
+Status LocalBackend::Put(std::string_view name, ByteView data) {
+  const std::string context = Context("put", name);
+  PXB_RETURN_IF_ERROR_CTX(ValidateObjectName(name), context);
+  PXB_ASSIGN_OR_RETURN(std::string tmp, WriteTemporary(data, context));
+
+  const std::string path = PathOf(name);
+  int err = ::rename(tmp.c_str(), path.c_str()) == 0 ? 0 : errno;
+  if (err == ENOENT) {
+    if (Status s = MakeParentFolders(name, context); !s.ok()) {
+      ::unlink(tmp.c_str());
+      return s;
+    }
+    err = ::rename(tmp.c_str(), path.c_str()) == 0 ? 0 : errno;
+  }
+  if (err != 0) {
+    ::unlink(tmp.c_str());
+    if (err == ENOTDIR) {
+      return FailedPreconditionError(context + ": a folder of the name is an object");
+    }
+    if (err == EISDIR || err == ENOTEMPTY || err == EEXIST) {
+      return FailedPreconditionError(context + ": the name is a folder of other objects");
+    }
+    return ErrnoError(err, context);
+  }
+  if (int sync_err = SyncFolder(ParentOf(path)); sync_err != 0) {
+    return ErrnoError(sync_err, context + ": sync folder");
+  }
+  return Status::Ok();
+}
+
+StatusOr<Bytes> LocalBackend::Get(std::string_view name, uint64_t offset, uint64_t length) {
+  const std::string context = Context("get", name);
+  PXB_RETURN_IF_ERROR_CTX(ValidateObjectName(name), context);
+  const std::string path = PathOf(name);
+  ScopedFd fd(RetryOnEintr([&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); }));
+  if (fd.get() < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return NotFoundError(context + ": not found");
+    return ErrnoError(errno, context);
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoError(errno, context);
+  if (!S_ISREG(st.st_mode)) return NotFoundError(context + ": not found (a folder)");
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (offset > size || (length != kWholeObject && length > size - offset)) {
+    return OutOfRangeError(context + ": range at " + std::to_string(offset) +
+                           (length == kWholeObject ? "" : " length " + std::to_string(length)) +
+                           " exceeds size " + std::to_string(size));
+  }
+  const uint64_t n = length == kWholeObject ? size - offset : length;
+  Bytes out(n);
+  uint64_t done = 0;
+  while (done < n) {
+    ssize_t r = RetryOnEintr([&] {
+      return ::pread(fd.get(), out.data() + done, std::min<uint64_t>(n - done, uint64_t{1} << 30),
+                     static_cast<off_t>(offset + done));
+    });
+    if (r < 0) return ErrnoError(errno, context);
+    // Objects never change in place, so a short file was damaged on disk.
+    if (r == 0) {
+      return DataLossError(context + ": file ended at " + std::to_string(offset + done) +
+                           ", expected size " + std::to_string(size));
+    }
+    done += static_cast<uint64_t>(r);
+  }
+  return out;
+}
+
+StatusOr<ObjectInfo> LocalBackend::Stat(std::string_view name) {
+  const std::string context = Context("stat", name);
+  PXB_RETURN_IF_ERROR_CTX(ValidateObjectName(name), context);
+  struct stat st;
+  if (::stat(PathOf(name).c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return NotFoundError(context + ": not found");
+    return ErrnoError(errno, context);
+  }
+  if (!S_ISREG(st.st_mode)) return NotFoundError(context + ": not found (a folder)");
+  return ObjectInfo{std::string(name), static_cast<uint64_t>(st.st_size)};
+}
+
+Status LocalBackend::List(std::string_view prefix,
+                          const std::function<Status(const ObjectInfo&)>& fn) {
+  PXB_RETURN_IF_ERROR_CTX(ValidateObjectPrefix(prefix), Context("list", prefix));
+  size_t slash = prefix.rfind('/');
+  std::vector<FolderId> ancestors;
+  if (slash == std::string_view::npos) return Walk(root_, "", prefix, ancestors, fn);
+  std::string folder(prefix.substr(0, slash));
+  return Walk(PathOf(folder), folder + "/", prefix, ancestors, fn);
+}
+
+Status LocalBackend::Walk(const std::string& folder, const std::string& relative,
+                          std::string_view prefix, std::vector<FolderId>& ancestors,
+                          const std::function<Status(const ObjectInfo&)>& fn) {
+  int fd = RetryOnEintr([&] { return ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return Status::Ok();  // nothing there
+    return ErrnoError(errno, Context("list", prefix) + ": open folder " + folder);
+  }
+  struct stat folder_st;
+  if (::fstat(fd, &folder_st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return ErrnoError(err, Context("list", prefix) + ": stat folder " + folder);
+  }
+  // Folders may be symlinks (e.g. data/ on another disk); skipping a folder
+  // already being walked keeps a symlink cycle from recursing forever.
+  const FolderId id{folder_st.st_dev, folder_st.st_ino};
+  if (std::find(ancestors.begin(), ancestors.end(), id) != ancestors.end()) {
+    ::close(fd);
+    return Status::Ok();
+  }
+  ancestors.push_back(id);
+  struct PopOnExit {
+    std::vector<FolderId>& ancestors;
+    ~PopOnExit() { ancestors.pop_back(); }
+  } pop_on_exit{ancestors};
+  std::unique_ptr<DIR, DirCloser> dir(::fdopendir(fd));
+  if (dir == nullptr) {
+    int err = errno;
+    ::close(fd);
+    return ErrnoError(err, Context("list", prefix) + ": open folder " + folder);
+  }
+  while (true) {
+    errno = 0;
+    const dirent* entry = ::readdir(dir.get());
+    if (entry == nullptr) {
+      if (errno != 0) return ErrnoError(errno, Context("list", prefix) + ": read folder " + folder);
+      return Status::Ok();
+    }
+    std::string_view entry_name = entry->d_name;
+    if (entry_name == "." || entry_name == "..") continue;
+    if (relative.empty() && entry_name == "tmp") continue;
+    std::string name = relative + std::string(entry_name);
+
+    struct stat st;
+    if (::fstatat(::dirfd(dir.get()), entry->d_name, &st, 0) != 0) {
+      if (errno == ENOENT) continue;  // deleted meanwhile
+      return ErrnoError(errno, Context("list", prefix) + ": stat " + name);
+    }
+    if (S_ISDIR(st.st_mode)) {
+      std::string as_folder = name + "/";
+      if (as_folder.starts_with(prefix) || prefix.starts_with(as_folder)) {
+        PXB_RETURN_IF_ERROR(Walk(folder + "/" + entry->d_name, as_folder, prefix, ancestors, fn));
+      }
+    } else if (S_ISREG(st.st_mode) && name.starts_with(prefix) && ValidateObjectName(name).ok()) {
+      PXB_RETURN_IF_ERROR(fn(ObjectInfo{name, static_cast<uint64_t>(st.st_size)}));
+    }
+  }
+}
+
+Status LocalBackend::Delete(std::string_view name) {
+  const std::string context = Context("delete", name);
+  PXB_RETURN_IF_ERROR_CTX(ValidateObjectName(name), context);
+  const std::string path = PathOf(name);
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR) {
+      return NotFoundError(context + ": not found");
+    }
+    return ErrnoError(errno, context);
+  }
+  if (int err = SyncFolder(ParentOf(path)); err != 0) {
+    return ErrnoError(err, context + ": sync folder");
+  }
+  return Status::Ok();
+}
+
+}  // namespace pxb

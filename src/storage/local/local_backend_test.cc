@@ -1,0 +1,257 @@
+#include "storage/local/local_backend.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "storage/testing/status_testing.h"
+#include "storage/testing/temp_folder.h"
+#include "storage/testing/test_objects.h"
+
+namespace pxb {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+std::vector<std::string> FilesIn(const std::string& folder) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    names.push_back(entry.path().filename().string());
+  }
+  return names;
+}
+
+mode_t ModeOf(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
+}
+
+void WriteFile(const std::string& path, std::string_view content) {
+  std::ofstream(path, std::ios::binary) << content;
+}
+
+class LocalBackendTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(folder_.path().empty());
+    ASSERT_OK(backend_.Create(/*exclusive=*/true));
+  }
+
+  TempFolder folder_;
+  const std::string root_ = folder_.path() + "/repo";
+  LocalBackend backend_{root_};
+};
+
+TEST_F(LocalBackendTest, LocationIsTheFileUrlOfTheRoot) {
+  EXPECT_EQ(backend_.root(), root_);
+  EXPECT_EQ(backend_.Location(), "file://" + root_);
+}
+
+TEST_F(LocalBackendTest, ObjectsAreFilesBelowTheRoot) {
+  ASSERT_OK(backend_.Put("data/ab/abcd", AsBytes("pack bytes")));
+  std::ifstream file(root_ + "/data/ab/abcd", std::ios::binary);
+  std::string content((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "pack bytes");
+  EXPECT_THAT(FilesIn(root_ + "/tmp"), IsEmpty());
+}
+
+TEST_F(LocalBackendTest, FilesAre0600AndFolders0700) {
+  ASSERT_OK(backend_.Put("data/ab/abcd", AsBytes("x")));
+  EXPECT_EQ(ModeOf(root_ + "/data/ab/abcd"), 0600u);
+  for (const std::string& folder : {root_, root_ + "/tmp", root_ + "/data", root_ + "/data/ab"}) {
+    EXPECT_EQ(ModeOf(folder), 0700u) << folder;
+  }
+}
+
+TEST_F(LocalBackendTest, OptionsRelaxModes) {
+  mode_t old_umask = ::umask(0);
+  LocalBackend relaxed(folder_.path() + "/shared", {.file_mode = 0640, .folder_mode = 0750});
+  Status created = relaxed.Create(/*exclusive=*/true);
+  Status put = relaxed.Put("index/0001", AsBytes("x"));
+  ::umask(old_umask);
+  ASSERT_OK(created);
+  ASSERT_OK(put);
+  EXPECT_EQ(ModeOf(relaxed.root()), 0750u);
+  EXPECT_EQ(ModeOf(relaxed.root() + "/index"), 0750u);
+  EXPECT_EQ(ModeOf(relaxed.root() + "/index/0001"), 0640u);
+}
+
+TEST_F(LocalBackendTest, FailedPutUnderAnObjectLeavesNothing) {
+  ASSERT_OK(backend_.Put("data/ab", AsBytes("an object, not a folder")));
+  Status s = backend_.Put("data/ab/abcd", AsBytes("x"));
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr(backend_.Location() + ": put data/ab/abcd"));
+  EXPECT_THAT(FilesIn(root_ + "/tmp"), IsEmpty());
+  EXPECT_EQ(CodeOf(backend_.Stat("data/ab/abcd")), StatusCode::kNotFound);
+  StatusOr<Bytes> kept = backend_.Get("data/ab");
+  ASSERT_OK(kept);
+  EXPECT_EQ(AsChars(*kept), "an object, not a folder");
+}
+
+TEST_F(LocalBackendTest, FailedPutOntoAFolderLeavesNothing) {
+  ASSERT_OK(backend_.Put("data/ab/abcd", AsBytes("x")));
+  Status s = backend_.Put("data/ab", AsBytes("y"));
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("put data/ab"));
+  EXPECT_THAT(FilesIn(root_ + "/tmp"), IsEmpty());
+  EXPECT_EQ(CodeOf(backend_.Get("data/ab")), StatusCode::kNotFound);
+  EXPECT_THAT(*ListNames(backend_, ""), ElementsAre("data/ab/abcd"));
+}
+
+// RLIMIT_FSIZE makes write() fail part-way (EFBIG), as a full disk would.
+TEST_F(LocalBackendTest, FailedWriteRemovesTheTemporaryFileAndKeepsTheOldObject) {
+  ASSERT_OK(backend_.Put("config", AsBytes("old")));
+  const Bytes big = TestBytes(1 << 20, 1);
+
+  struct rlimit old_limit;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  struct rlimit limit = old_limit;
+  limit.rlim_cur = 64 << 10;
+  sighandler_t old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  Status replace = backend_.Put("config", big);
+  Status fresh = backend_.Put("data/00/big", big);
+  ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  ::signal(SIGXFSZ, old_handler);
+
+  for (const Status& s : {replace, fresh}) {
+    EXPECT_FALSE(s.ok());
+    EXPECT_THAT(std::string(s.message()), HasSubstr(backend_.Location() + ": put "));
+    EXPECT_THAT(std::string(s.message()), HasSubstr(std::strerror(EFBIG)));
+  }
+  EXPECT_THAT(FilesIn(root_ + "/tmp"), IsEmpty());
+  EXPECT_EQ(CodeOf(backend_.Stat("data/00/big")), StatusCode::kNotFound);
+  StatusOr<Bytes> old = backend_.Get("config");
+  ASSERT_OK(old);
+  EXPECT_EQ(AsChars(*old), "old");
+}
+
+TEST_F(LocalBackendTest, PutWithoutRootIsFailedPrecondition) {
+  const std::string missing = folder_.path() + "/missing";
+  LocalBackend backend(missing);
+  Status s = backend.Put("config", AsBytes("x"));
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr(missing));
+  EXPECT_FALSE(fs::exists(missing));
+  EXPECT_EQ(CodeOf(backend.Get("config")), StatusCode::kNotFound);
+  EXPECT_EQ(backend.Delete("config").code(), StatusCode::kNotFound);
+  StatusOr<std::vector<std::string>> names = ListNames(backend, "");
+  ASSERT_OK(names);
+  EXPECT_THAT(*names, IsEmpty());
+}
+
+TEST_F(LocalBackendTest, PutRecreatesAMissingTmpFolder) {
+  fs::remove(root_ + "/tmp");
+  ASSERT_OK(backend_.Put("config", AsBytes("x")));
+  EXPECT_EQ(ModeOf(root_ + "/tmp"), 0700u);
+}
+
+TEST_F(LocalBackendTest, TruncatedFileIsReportedWithItsRealSize) {
+  const Bytes data = TestBytes(1000, 2);
+  const std::string name = PackName(data);
+  ASSERT_OK(backend_.Put(name, data));
+  ASSERT_EQ(::truncate((root_ + "/" + name).c_str(), 10), 0);
+
+  StatusOr<ObjectInfo> info = backend_.Stat(name);
+  ASSERT_OK(info);
+  EXPECT_EQ(info->size, 10u);
+  StatusOr<std::vector<ObjectInfo>> listed = ListObjects(backend_, "data/");
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].size, 10u);
+  StatusOr<Bytes> got = backend_.Get(name);
+  ASSERT_OK(got);
+  EXPECT_TRUE(*got == Bytes(data.begin(), data.begin() + 10));
+  EXPECT_EQ(CodeOf(backend_.Get(name, 0, 1000)), StatusCode::kOutOfRange);
+}
+
+TEST_F(LocalBackendTest, ObjectsSurviveReopening) {
+  const Bytes pack = TestBytes(5000, 3);
+  ASSERT_OK(backend_.Put(PackName(pack), pack));
+  ASSERT_OK(backend_.Put("config", AsBytes("config")));
+
+  for (const std::string& url : {root_, "file://" + root_, root_ + "/"}) {
+    StatusOr<std::unique_ptr<Backend>> reopened = OpenBackend(url);
+    ASSERT_OK(reopened);
+    Backend& backend = **reopened;
+    EXPECT_EQ(backend.Location(), backend_.Location());
+    StatusOr<Bytes> got = backend.Get(PackName(pack));
+    ASSERT_OK(got);
+    EXPECT_TRUE(*got == pack);
+    EXPECT_THAT(*ListNames(backend, ""), ElementsAre("config", PackName(pack)));
+    EXPECT_EQ(backend.Create(/*exclusive=*/true).code(), StatusCode::kAlreadyExists);
+  }
+}
+
+TEST_F(LocalBackendTest, StrayFilesAreNotListed) {
+  ASSERT_OK(backend_.Put("data/ab/abcd", AsBytes("x")));
+  WriteFile(root_ + "/tmp/0123456789abcdef", "left by a crashed put");
+  WriteFile(root_ + "/README.md", "uppercase: not an object name");
+  WriteFile(root_ + "/data/ab/Thumbs.db", "");
+  fs::create_directories(root_ + "/index/empty-folder");
+  EXPECT_THAT(*ListNames(backend_, ""), ElementsAre("data/ab/abcd"));
+  EXPECT_THAT(*ListNames(backend_, "tmp/"), IsEmpty());
+}
+
+TEST_F(LocalBackendTest, CreateExclusiveIgnoresTemporaryLeftovers) {
+  WriteFile(root_ + "/tmp/0123456789abcdef", "left by a crashed put");
+  LocalBackend again(root_);
+  ASSERT_OK(again.Create(/*exclusive=*/true));
+}
+
+TEST_F(LocalBackendTest, CreateMakesMissingParentFolders) {
+  LocalBackend nested(folder_.path() + "/a/b/c");
+  ASSERT_OK(nested.Create(/*exclusive=*/true));
+  EXPECT_EQ(ModeOf(folder_.path() + "/a/b/c"), 0700u);
+  EXPECT_EQ(ModeOf(folder_.path() + "/a/b/c/tmp"), 0700u);
+}
+
+TEST_F(LocalBackendTest, CreateOnAFileIsFailedPrecondition) {
+  WriteFile(folder_.path() + "/file", "");
+  LocalBackend on_file(folder_.path() + "/file");
+  EXPECT_EQ(on_file.Create(/*exclusive=*/false).code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(LocalBackendTest, ListFollowsSymlinkedFoldersWithoutLooping) {
+  // data/ on another disk, and a cycle back to the root.
+  const std::string elsewhere = folder_.path() + "/elsewhere";
+  fs::create_directories(elsewhere + "/ab");
+  WriteFile(elsewhere + "/ab/abcd", "12345");
+  fs::create_directory_symlink(elsewhere, root_ + "/data");
+  fs::create_directory_symlink(root_, root_ + "/index");
+  ASSERT_OK(backend_.Put("config", AsBytes("x")));
+
+  StatusOr<std::vector<ObjectInfo>> listed = ListObjects(backend_, "");
+  ASSERT_OK(listed);
+  std::vector<std::string> names;
+  for (const ObjectInfo& info : *listed) names.push_back(info.name);
+  EXPECT_THAT(names, ElementsAre("config", "data/ab/abcd"));
+  EXPECT_THAT(*ListNames(backend_, "data/"), ElementsAre("data/ab/abcd"));
+  StatusOr<Bytes> got = backend_.Get("data/ab/abcd");
+  ASSERT_OK(got);
+  EXPECT_EQ(AsChars(*got), "12345");
+}
+
+TEST_F(LocalBackendTest, DeleteRemovesTheFile) {
+  ASSERT_OK(backend_.Put("snapshots/0001", AsBytes("x")));
+  ASSERT_OK(backend_.Delete("snapshots/0001"));
+  EXPECT_FALSE(fs::exists(root_ + "/snapshots/0001"));
+  EXPECT_TRUE(fs::is_directory(root_ + "/snapshots"));  // kept for later puts
+}
+
+}  // namespace
+}  // namespace pxb
