@@ -10,7 +10,7 @@ struct InitArgs {
   std::string cipher = "aes-256-gcm";
   uint32_t kdf_memory_mib = 64;
   uint32_t kdf_iterations = 3;
-  uint32_t avg_chunk_kib = 1024;
+  uint32_t avg_chunk_kib = kDefaultRepositoryChunker.avg_size / 1024;
   uint32_t pack_size_mib = 16;
   std::string label;
 };

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <future>
 #include <map>
+#include <thread>
 #include <unordered_map>
 
 #include "core/chunker/fastcdc.h"
@@ -56,8 +58,48 @@ std::string CurrentHostName() {
 }
 
 std::string CurrentUserName() {
+  struct passwd pw;
+  struct passwd* found = nullptr;
+  char buf[4096];
+  if (::getpwuid_r(::getuid(), &pw, buf, sizeof(buf), &found) == 0 && found != nullptr) {
+    return found->pw_name;
+  }
   const char* user = getenv("USER");
   return user ? user : "";
+}
+
+// Counts the files and bytes below the sources so progress can show a
+// fraction; runs beside the backup and gives up quietly on any error.
+void ScanTotals(const std::vector<std::string>& paths, const PathFilter& excludes,
+                Progress& progress, const std::atomic<bool>& stop) {
+  uint64_t files = 0, bytes = 0;
+  for (const std::string& root : paths) {
+    std::error_code ec;
+    auto status = std::filesystem::symlink_status(root, ec);
+    if (ec) continue;
+    if (std::filesystem::is_regular_file(status)) {
+      files++;
+      bytes += std::filesystem::file_size(root, ec);
+      continue;
+    }
+    auto it = std::filesystem::recursive_directory_iterator(
+        root, std::filesystem::directory_options::skip_permission_denied, ec);
+    for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      if (stop) return;
+      const std::string path = it->path().string();
+      if (excludes.Excluded(path)) {
+        if (it->is_directory(ec)) it.disable_recursion_pending();
+        continue;
+      }
+      if (it->is_regular_file(ec) && !it->is_symlink(ec)) {
+        files++;
+        bytes += it->file_size(ec);
+      }
+    }
+  }
+  progress.files_total = files;
+  progress.bytes_total = bytes;
+  progress.totals_known = true;
 }
 
 // The component names of source paths, merged into one tree so that several
@@ -591,6 +633,20 @@ StatusOr<BackupResult> RunBackup(Repository& repo, BackupOptions options, Progre
 
   BlobId root;
   uint64_t errors = 0;
+  std::atomic<bool> stop_scan{false};
+  std::thread scanner;
+  if (!from_stream) {
+    scanner = std::thread(ScanTotals, std::cref(options.paths), std::cref(options.excludes),
+                          std::ref(progress), std::cref(stop_scan));
+  }
+  struct JoinScanner {
+    std::thread& thread;
+    std::atomic<bool>& stop;
+    ~JoinScanner() {
+      stop = true;
+      if (thread.joinable()) thread.join();
+    }
+  } join_scanner{scanner, stop_scan};
   {
     Archiver archiver(repo, options, level, progress, on_error, cancel);
     if (from_stream) {

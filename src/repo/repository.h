@@ -39,9 +39,13 @@
 
 namespace pxb {
 
+// The default average chunk size of new repositories (doc/design.md section
+// 4 gives the measurement behind it).
+inline constexpr ChunkerParams kDefaultRepositoryChunker{128 * 1024, 512 * 1024, 2048 * 1024, 2};
+
 struct InitOptions {
   AeadAlgorithm cipher = AeadAlgorithm::kAes256Gcm;
-  ChunkerParams chunker;
+  ChunkerParams chunker = kDefaultRepositoryChunker;
   uint64_t pack_size = kDefaultPackSize;
   Argon2idParams kdf = kDefaultArgon2idParams;
   std::string key_label;
