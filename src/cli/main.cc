@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   CLI::App app{"plexibackup: encrypted, deduplicating backups for PlexiChat servers"};
   app.set_version_flag("--version", "plexibackup " PXB_VERSION);
   app.option_defaults()->always_capture_default();
+  app.fallthrough();  // global options may follow the command: "backup --json"
   app.add_option("-r,--repo", ctx.global.repo,
                  "repository: a path or file:///path (env PLEXIBACKUP_REPOSITORY)");
   app.add_option("--config", ctx.global.config_file, "TOML config file (env PLEXIBACKUP_CONFIG)");

@@ -601,6 +601,8 @@ StatusOr<BackupResult> RunBackup(Repository& repo, BackupOptions options, Progre
   snapshot.program = "plexibackup " PXB_VERSION;
 
   PXB_RETURN_IF_ERROR(repo.LoadIndex());
+  // Packs left by an interrupted backup are reused, not uploaded again.
+  PXB_RETURN_IF_ERROR(repo.AdoptUnindexedPacks().status());
   PXB_ASSIGN_OR_RETURN(auto newest, FindParentSnapshot(repo, snapshot.source,
                                                        BackupType::kIncremental));
   if (newest) snapshot.previous = newest->id;

@@ -187,26 +187,53 @@ Status Repository::LoadIndex() {
   if (damaged > 0) {
     // A damaged index must not make data unreachable: read the headers of
     // the packs that no readable index names.
-    std::vector<ObjectInfo> packs;
-    PXB_RETURN_IF_ERROR(backend_->List(kDataPrefix, [&](const ObjectInfo& info) {
-      packs.push_back(info);
-      return Status::Ok();
-    }));
-    for (const ObjectInfo& info : packs) {
-      auto id = IdFromObjectName<PackId>(info.name, kDataPrefix);
-      if (!id || index.HasPack(*id)) continue;
-      PXB_ASSIGN_OR_RETURN(Bytes prefix, backend_->Get(info.name, 0, std::min<uint64_t>(info.size, kPackPrefixSize)));
-      auto salt = DecodePackPrefix(prefix);
-      auto blobs = ReadPackHeader(*id, info.size);
-      if (!salt.ok() || !blobs.ok()) continue;  // a damaged pack; check reports it
-      index.AddPack(IndexedPack{*id, info.size, *salt, std::move(*blobs)});
-    }
+    PXB_ASSIGN_OR_RETURN(auto recovered, ReadUnindexedPacks(index));
+    for (const IndexedPack& pack : recovered) index.AddPack(pack);
   }
   index.Merge();
   std::unique_lock lock(index_mu_);
   index_ = std::move(index);
   damaged_index_files_ = damaged;
   return Status::Ok();
+}
+
+StatusOr<std::vector<IndexedPack>> Repository::ReadUnindexedPacks(const MasterIndex& index) {
+  std::vector<ObjectInfo> packs;
+  PXB_RETURN_IF_ERROR(backend_->List(kDataPrefix, [&](const ObjectInfo& info) {
+    packs.push_back(info);
+    return Status::Ok();
+  }));
+  std::vector<IndexedPack> found;
+  for (const ObjectInfo& info : packs) {
+    auto id = IdFromObjectName<PackId>(info.name, kDataPrefix);
+    if (!id || index.HasPack(*id)) continue;
+    auto prefix = backend_->Get(info.name, 0, std::min<uint64_t>(info.size, kPackPrefixSize));
+    if (!prefix.ok()) {
+      if (prefix.status().code() == StatusCode::kUnavailable) return prefix.status();
+      continue;  // deleted meanwhile, or damaged: check reports it
+    }
+    auto salt = DecodePackPrefix(*prefix);
+    auto blobs = ReadPackHeader(*id, info.size);
+    if (!salt.ok() || !blobs.ok()) continue;
+    found.push_back(IndexedPack{*id, info.size, *salt, std::move(*blobs)});
+  }
+  return found;
+}
+
+StatusOr<size_t> Repository::AdoptUnindexedPacks() {
+  std::vector<IndexedPack> found;
+  {
+    std::shared_lock lock(index_mu_);
+    PXB_ASSIGN_OR_RETURN(found, ReadUnindexedPacks(index_));
+  }
+  if (found.empty()) return size_t{0};
+  {
+    std::unique_lock lock(index_mu_);
+    for (const IndexedPack& pack : found) index_.AddPack(pack);
+  }
+  std::lock_guard lock(unindexed_mu_);
+  for (IndexedPack& pack : found) unindexed_.push_back(std::move(pack));
+  return found.size();
 }
 
 std::optional<BlobLocation> Repository::FindBlob(const BlobId& id) const {

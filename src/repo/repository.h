@@ -104,6 +104,11 @@ class Repository {
   // their own headers (see damaged_index_files()).
   Status LoadIndex();
   size_t damaged_index_files() const { return damaged_index_files_; }
+  // Adds packs that are stored but named by no index (left by an interrupted
+  // backup) to the in-memory index, and to the next index this process
+  // writes, so their blobs are reused instead of uploaded again. Returns how
+  // many packs were adopted.
+  StatusOr<size_t> AdoptUnindexedPacks();
   std::optional<BlobLocation> FindBlob(const BlobId& id) const;
   bool HasBlob(const BlobId& id) const { return FindBlob(id).has_value(); }
   size_t IndexedBlobCount() const;
@@ -152,6 +157,8 @@ class Repository {
   Repository(std::unique_ptr<Backend> backend, RepositoryConfig config, const SecretKey& master,
              RepositoryKeys keys, std::shared_ptr<const GearTable> gear, KeySlotId unlocked_slot);
   Status StorePack(FinishedPack pack);
+  // Reads the headers of stored packs that `index` does not name.
+  StatusOr<std::vector<IndexedPack>> ReadUnindexedPacks(const MasterIndex& index);
   Status WriteIndexLocked();
   StatusOr<KeySlotId> StoreKeySlot(const KeySlot& slot);
 
