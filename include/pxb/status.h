@@ -112,9 +112,10 @@ class [[nodiscard]] StatusOr {
   }
   StatusOr(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
   template <typename U>
-    requires(std::is_constructible_v<T, U &&> && !std::is_same_v<std::decay_t<U>, Status> &&
-             !std::is_same_v<std::decay_t<U>, StatusOr<T>> && !std::is_same_v<std::decay_t<U>, T>)
-  StatusOr(U&& value) : value_(T(std::forward<U>(value))) {}  // NOLINT
+  requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, Status> &&
+           !std::is_same_v<std::decay_t<U>, StatusOr<T>> && !std::is_same_v<std::decay_t<U>, T>)
+      StatusOr(U&& value)
+      : value_(T(std::forward<U>(value))) {}  // NOLINT
 
   bool ok() const { return std::holds_alternative<T>(value_); }
   Status status() const { return ok() ? Status::Ok() : std::get<Status>(value_); }
@@ -146,17 +147,17 @@ Status AsStatus(const StatusOr<T>& s) {
 #define PXB_STATUS_CONCAT(a, b) PXB_STATUS_CONCAT_INNER(a, b)
 
 // Returns from the enclosing function if expr (a Status or StatusOr) fails.
-#define PXB_RETURN_IF_ERROR(expr)                                         \
-  do {                                                                    \
-    ::pxb::Status pxb_status_ = ::pxb::internal::AsStatus((expr));        \
-    if (!pxb_status_.ok()) return pxb_status_;                            \
+#define PXB_RETURN_IF_ERROR(expr)                                  \
+  do {                                                             \
+    ::pxb::Status pxb_status_ = ::pxb::internal::AsStatus((expr)); \
+    if (!pxb_status_.ok()) return pxb_status_;                     \
   } while (0)
 
 // Like PXB_RETURN_IF_ERROR, adding context to the message on failure.
-#define PXB_RETURN_IF_ERROR_CTX(expr, context)                            \
-  do {                                                                    \
-    ::pxb::Status pxb_status_ = ::pxb::internal::AsStatus((expr));        \
-    if (!pxb_status_.ok()) return pxb_status_.WithContext(context);       \
+#define PXB_RETURN_IF_ERROR_CTX(expr, context)                      \
+  do {                                                              \
+    ::pxb::Status pxb_status_ = ::pxb::internal::AsStatus((expr));  \
+    if (!pxb_status_.ok()) return pxb_status_.WithContext(context); \
   } while (0)
 
 // PXB_ASSIGN_OR_RETURN(auto x, Foo()): evaluates Foo(); on error returns its

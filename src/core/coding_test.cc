@@ -8,7 +8,14 @@ namespace pxb {
 namespace {
 
 TEST(CodingTest, VarintRoundTripAtBoundaries) {
-  const uint64_t values[] = {0, 1, 127, 128, 16383, 16384, (1ull << 32) - 1, 1ull << 32,
+  const uint64_t values[] = {0,
+                             1,
+                             127,
+                             128,
+                             16383,
+                             16384,
+                             (1ull << 32) - 1,
+                             1ull << 32,
                              std::numeric_limits<uint64_t>::max()};
   Bytes buf;
   ByteWriter w(buf);

@@ -6,21 +6,36 @@ namespace pxb {
 
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "ok";
-    case StatusCode::kCancelled: return "cancelled";
-    case StatusCode::kUnknown: return "unknown";
-    case StatusCode::kInvalidArgument: return "invalid_argument";
-    case StatusCode::kNotFound: return "not_found";
-    case StatusCode::kAlreadyExists: return "already_exists";
-    case StatusCode::kPermissionDenied: return "permission_denied";
-    case StatusCode::kResourceExhausted: return "resource_exhausted";
-    case StatusCode::kFailedPrecondition: return "failed_precondition";
-    case StatusCode::kAborted: return "aborted";
-    case StatusCode::kOutOfRange: return "out_of_range";
-    case StatusCode::kInternal: return "internal";
-    case StatusCode::kUnavailable: return "unavailable";
-    case StatusCode::kDataLoss: return "data_loss";
-    case StatusCode::kUnauthenticated: return "unauthenticated";
+    case StatusCode::kOk:
+      return "ok";
+    case StatusCode::kCancelled:
+      return "cancelled";
+    case StatusCode::kUnknown:
+      return "unknown";
+    case StatusCode::kInvalidArgument:
+      return "invalid_argument";
+    case StatusCode::kNotFound:
+      return "not_found";
+    case StatusCode::kAlreadyExists:
+      return "already_exists";
+    case StatusCode::kPermissionDenied:
+      return "permission_denied";
+    case StatusCode::kResourceExhausted:
+      return "resource_exhausted";
+    case StatusCode::kFailedPrecondition:
+      return "failed_precondition";
+    case StatusCode::kAborted:
+      return "aborted";
+    case StatusCode::kOutOfRange:
+      return "out_of_range";
+    case StatusCode::kInternal:
+      return "internal";
+    case StatusCode::kUnavailable:
+      return "unavailable";
+    case StatusCode::kDataLoss:
+      return "data_loss";
+    case StatusCode::kUnauthenticated:
+      return "unauthenticated";
   }
   return "unknown";
 }
@@ -78,25 +93,41 @@ Status ErrnoError(int err, std::string_view what) {
   StatusCode code;
   switch (err) {
     case ENOENT:
-    case ENOTDIR: code = StatusCode::kNotFound; break;
-    case EEXIST: code = StatusCode::kAlreadyExists; break;
+    case ENOTDIR:
+      code = StatusCode::kNotFound;
+      break;
+    case EEXIST:
+      code = StatusCode::kAlreadyExists;
+      break;
     case EACCES:
     case EPERM:
-    case EROFS: code = StatusCode::kPermissionDenied; break;
+    case EROFS:
+      code = StatusCode::kPermissionDenied;
+      break;
     case ENOSPC:
     case EDQUOT:
     case ENOMEM:
     case EMFILE:
-    case ENFILE: code = StatusCode::kResourceExhausted; break;
+    case ENFILE:
+      code = StatusCode::kResourceExhausted;
+      break;
     case EINTR:
     case EAGAIN:
     case ETIMEDOUT:
     case ECONNRESET:
-    case ECONNREFUSED: code = StatusCode::kUnavailable; break;
+    case ECONNREFUSED:
+      code = StatusCode::kUnavailable;
+      break;
     case EINVAL:
-    case ENAMETOOLONG: code = StatusCode::kInvalidArgument; break;
-    case EIO: code = StatusCode::kDataLoss; break;
-    default: code = StatusCode::kUnknown; break;
+    case ENAMETOOLONG:
+      code = StatusCode::kInvalidArgument;
+      break;
+    case EIO:
+      code = StatusCode::kDataLoss;
+      break;
+    default:
+      code = StatusCode::kUnknown;
+      break;
   }
   std::string message(what);
   message += ": ";

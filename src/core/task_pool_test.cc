@@ -19,7 +19,10 @@ TEST(TaskPoolTest, QueueBoundLimitsTasksInFlight) {
   std::atomic<int> started{0};
   std::promise<void> gate;
   std::shared_future<void> open = gate.get_future().share();
-  auto first = pool.Submit([&] { started++; open.wait(); });
+  auto first = pool.Submit([&] {
+    started++;
+    open.wait();
+  });
   // The worker holds one task; two more fit in the queue.
   auto second = pool.Submit([&] { started++; });
   auto third = pool.Submit([&] { started++; });

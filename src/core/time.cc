@@ -114,6 +114,13 @@ StatusOr<int64_t> ParseTime(std::string_view text) {
     tm.tm_isdst = -1;
     t = mktime(&tm);
   }
+  // Nanoseconds in an int64 reach from 1677-09-21 to 2262-04-11; beyond,
+  // the product would overflow.
+  constexpr int64_t kMaxSeconds = INT64_MAX / 1000000000 - 1;
+  if (t > kMaxSeconds || t < -kMaxSeconds) {
+    return InvalidArgumentError("time '" + std::string(text) +
+                                "' is outside 1677-09-21 to 2262-04-11");
+  }
   return static_cast<int64_t>(t) * 1000000000 + fraction_ns;
 }
 

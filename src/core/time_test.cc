@@ -37,5 +37,20 @@ TEST(TimeTest, RejectsGarbageWithHelpfulMessage) {
   }
 }
 
+// Regression: years past 2262 overflowed the nanosecond count (undefined
+// behaviour, found by fuzzing the snapshot decoder).
+TEST(TimeTest, RejectsTimesOutsideTheNanosecondRange) {
+  for (const char* bad : {"2263-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z",
+                          "1677-01-01T00:00:00Z", "0000-01-01T00:00:00Z"}) {
+    EXPECT_EQ(ParseTime(bad).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+  auto late = ParseTime("2261-12-31T23:59:59.999999999Z");
+  ASSERT_TRUE(late.ok());
+  EXPECT_EQ(FormatRfc3339(*late), "2261-12-31T23:59:59.999999999Z");
+  auto early = ParseTime("1678-01-01T00:00:00Z");
+  ASSERT_TRUE(early.ok());
+  EXPECT_EQ(FormatRfc3339(*early), "1678-01-01T00:00:00.000000000Z");
+}
+
 }  // namespace
 }  // namespace pxb

@@ -5,6 +5,7 @@
 #include "core/coding.h"
 #include "core/time.h"
 #include "format/envelope_format.h"
+#include "format/json_fields.h"
 
 namespace pxb {
 
@@ -15,8 +16,7 @@ StatusOr<ConfigHeader> DecodeConfigHeader(ByteView object) {
   ConfigHeader h;
   h.format_version = LoadLe32(object.data() + 8);
   if (h.format_version > kFormatVersion) {
-    return FailedPreconditionError("repository format version " +
-                                   std::to_string(h.format_version) +
+    return FailedPreconditionError("repository format version " + std::to_string(h.format_version) +
                                    " is newer than this program supports (version " +
                                    std::to_string(kFormatVersion) + "): upgrade plexibackup");
   }
@@ -39,8 +39,8 @@ StatusOr<Bytes> EncodeConfig(const RepositoryConfig& c, const SecretKey& data_ke
                   {"max_size", c.chunker.max_size},
                   {"normalization", c.chunker.normalization}};
   j["pack_size"] = c.pack_size;
-  PXB_ASSIGN_OR_RETURN(Bytes body, SealEnvelope(EnvelopeKind::kConfig, c.cipher, data_key,
-                                                AsBytes(j.dump())));
+  PXB_ASSIGN_OR_RETURN(Bytes body,
+                       SealEnvelope(EnvelopeKind::kConfig, c.cipher, data_key, AsBytes(j.dump())));
   Bytes out;
   ByteWriter w(out);
   w.PutRaw(kConfigMagic);
@@ -52,9 +52,14 @@ StatusOr<Bytes> EncodeConfig(const RepositoryConfig& c, const SecretKey& data_ke
 
 namespace {
 
+uint32_t U32Field(const nlohmann::json& j, const char* name) {
+  return static_cast<uint32_t>(UnsignedField(j, name, UINT32_MAX));
+}
+
 StatusOr<RepositoryConfig> ParseConfigJson(const nlohmann::json& j, const ConfigHeader& header) {
+  if (!j.is_object()) return DataLossError("config is not a JSON object");
   RepositoryConfig c;
-  c.format_version = j.at("version").get<uint32_t>();
+  c.format_version = U32Field(j, "version");
   if (c.format_version != header.format_version) {
     return DataLossError("config body version does not match its header");
   }
@@ -78,12 +83,12 @@ StatusOr<RepositoryConfig> ParseConfigJson(const nlohmann::json& j, const Config
                                    ch.at("algorithm").get<std::string>() +
                                    "', which this program does not support");
   }
-  c.chunker.min_size = ch.at("min_size").get<uint32_t>();
-  c.chunker.avg_size = ch.at("avg_size").get<uint32_t>();
-  c.chunker.max_size = ch.at("max_size").get<uint32_t>();
-  c.chunker.normalization = ch.at("normalization").get<uint32_t>();
+  c.chunker.min_size = U32Field(ch, "min_size");
+  c.chunker.avg_size = U32Field(ch, "avg_size");
+  c.chunker.max_size = U32Field(ch, "max_size");
+  c.chunker.normalization = U32Field(ch, "normalization");
   PXB_RETURN_IF_ERROR_CTX(ValidateChunkerParams(c.chunker), "config");
-  c.pack_size = j.at("pack_size").get<uint64_t>();
+  c.pack_size = UnsignedField(j, "pack_size", UINT64_MAX);
   if (c.pack_size < (1 << 20) || c.pack_size > (1ull << 31)) {
     return DataLossError("config pack_size " + std::to_string(c.pack_size) + " is out of range");
   }
@@ -107,6 +112,10 @@ StatusOr<RepositoryConfig> DecodeConfig(ByteView object, const SecretKey& data_k
       auto parsed = ParseConfigJson(nlohmann::json::parse(AsChars(*payload)), header);
       if (parsed.ok() && parsed->cipher != alg) {
         return DataLossError("config is sealed with a cipher other than the one it names");
+      }
+      // A bad id, time or chunker parameter is damage, not the caller's mistake.
+      if (!parsed.ok() && parsed.status().code() == StatusCode::kInvalidArgument) {
+        return DataLossError("config: " + std::string(parsed.status().message()));
       }
       return parsed;
     } catch (const nlohmann::json::exception& e) {

@@ -8,9 +8,12 @@ namespace pxb {
 
 std::string_view EnvelopeKindName(EnvelopeKind kind) {
   switch (kind) {
-    case EnvelopeKind::kConfig: return "config";
-    case EnvelopeKind::kIndex: return "index";
-    case EnvelopeKind::kSnapshot: return "snapshot";
+    case EnvelopeKind::kConfig:
+      return "config";
+    case EnvelopeKind::kIndex:
+      return "index";
+    case EnvelopeKind::kSnapshot:
+      return "snapshot";
   }
   return "unknown";
 }
@@ -65,8 +68,8 @@ StatusOr<Bytes> OpenEnvelope(EnvelopeKind kind, AeadAlgorithm algorithm, const S
   MakeNonce(kNonceDomainEnvelope, 0, nonce);
   ByteView sealed = object.subspan(kEnvelopeHeaderSize);
   Bytes compressed(sealed.size() - Aead::kTagSize);
-  PXB_RETURN_IF_ERROR_CTX(
-      aead->Open(nonce, object.first(kEnvelopeHeaderSize), sealed, compressed), what);
+  PXB_RETURN_IF_ERROR_CTX(aead->Open(nonce, object.first(kEnvelopeHeaderSize), sealed, compressed),
+                          what);
   auto payload = ZstdDecompressAll(compressed, kMaxEnvelopePayload);
   if (!payload.ok()) return payload.status().WithContext(what + " payload");
   return payload;

@@ -52,9 +52,9 @@ StatusOr<IndexFile> DecodeIndexPayload(ByteView payload) {
     PXB_ASSIGN_OR_RETURN(pack.length, r.ReadBoundedVarint(kMaxPackSize, "pack length"));
     PXB_ASSIGN_OR_RETURN(ByteView salt, r.ReadRaw(kSaltSize));
     std::memcpy(pack.salt.data(), salt.data(), kSaltSize);
-    PXB_ASSIGN_OR_RETURN(uint64_t blobs,
-                         r.ReadBoundedVarint(std::min<uint64_t>(kMaxBlobsPerPack, r.remaining() / 38),
-                                             "blob count"));
+    PXB_ASSIGN_OR_RETURN(uint64_t blobs, r.ReadBoundedVarint(std::min<uint64_t>(kMaxBlobsPerPack,
+                                                                                r.remaining() / 38),
+                                                             "blob count"));
     pack.blobs.reserve(blobs);
     uint64_t previous_end = kPackPrefixSize;
     for (uint64_t i = 0; i < blobs; ++i) {

@@ -7,6 +7,7 @@
 #include "core/crypto/aead.h"
 #include "core/crypto/random.h"
 #include "core/time.h"
+#include "format/json_fields.h"
 
 namespace pxb {
 
@@ -42,6 +43,42 @@ Bytes HexField(const nlohmann::json& j, const char* name, size_t expected_size) 
   return out;
 }
 
+StatusOr<KeySlot> DecodeJson(const nlohmann::json& j) {
+  if (!j.is_object()) return DataLossError("key slot is not a JSON object");
+  if (UnsignedField(j, "version", INT32_MAX) != kKeySlotVersion) {
+    return DataLossError("key slot version " + j.at("version").dump() + " is not supported");
+  }
+  KeySlot s;
+  s.kind = j.at("kind").get<std::string>();
+  PXB_ASSIGN_OR_RETURN(s.repository, RepositoryId::FromHex(j.at("repository").get<std::string>()));
+  PXB_ASSIGN_OR_RETURN(s.created_ns, ParseTime(j.at("created").get<std::string>()));
+  s.host = j.value("host", "");
+  s.user = j.value("user", "");
+  s.label = j.value("label", "");
+  if (s.kind == kPassphraseSlotKind) {
+    const auto& kdf = j.at("kdf");
+    if (kdf.at("algorithm").get<std::string>() != "argon2id" ||
+        UnsignedField(kdf, "version", UINT32_MAX) != 19) {
+      return DataLossError("passphrase key slot uses an unknown KDF");
+    }
+    // Slots are read before any key is known: bound what a forged slot can
+    // make Open() spend.
+    s.kdf.memory_kib =
+        static_cast<uint32_t>(UnsignedField(kdf, "memory_kib", kMaxSlotArgon2MemoryKib));
+    s.kdf.iterations =
+        static_cast<uint32_t>(UnsignedField(kdf, "iterations", kMaxSlotArgon2Iterations));
+    s.kdf.parallelism = static_cast<uint32_t>(UnsignedField(kdf, "parallelism", UINT32_MAX));
+    s.kdf_salt = HexField(kdf, "salt", kKdfSaltSize);
+    const auto& wrap = j.at("wrap");
+    if (wrap.at("algorithm").get<std::string>() != "xchacha20-poly1305") {
+      return DataLossError("passphrase key slot uses an unknown wrapping algorithm");
+    }
+    s.wrap_nonce = HexField(wrap, "nonce", kWrapNonceSize);
+    s.wrapped = HexField(wrap, "ciphertext", SecretKey::kSize + Aead::kTagSize);
+  }
+  return s;
+}
+
 std::string CurrentUser() {
   const char* user = getenv("USER");
   return user ? user : "";
@@ -65,12 +102,9 @@ Bytes EncodeKeySlot(const KeySlot& s) {
   j["user"] = s.user;
   j["label"] = s.label;
   if (s.kind == kPassphraseSlotKind) {
-    j["kdf"] = {{"algorithm", "argon2id"},
-                {"version", 19},
-                {"memory_kib", s.kdf.memory_kib},
-                {"iterations", s.kdf.iterations},
-                {"parallelism", s.kdf.parallelism},
-                {"salt", ToHex(s.kdf_salt)}};
+    j["kdf"] = {{"algorithm", "argon2id"},          {"version", 19},
+                {"memory_kib", s.kdf.memory_kib},   {"iterations", s.kdf.iterations},
+                {"parallelism", s.kdf.parallelism}, {"salt", ToHex(s.kdf_salt)}};
     j["wrap"] = {{"algorithm", "xchacha20-poly1305"},
                  {"nonce", ToHex(s.wrap_nonce)},
                  {"ciphertext", ToHex(s.wrapped)}};
@@ -80,35 +114,12 @@ Bytes EncodeKeySlot(const KeySlot& s) {
 
 StatusOr<KeySlot> DecodeKeySlot(ByteView object) {
   try {
-    auto j = nlohmann::json::parse(AsChars(object));
-    if (!j.is_object()) return DataLossError("key slot is not a JSON object");
-    if (j.at("version").get<int>() != kKeySlotVersion) {
-      return DataLossError("key slot version " + j.at("version").dump() + " is not supported");
+    auto slot = DecodeJson(nlohmann::json::parse(AsChars(object)));
+    // A bad id or time is damage to the slot, not the caller's mistake.
+    if (!slot.ok() && slot.status().code() != StatusCode::kDataLoss) {
+      return DataLossError("key slot: " + std::string(slot.status().message()));
     }
-    KeySlot s;
-    s.kind = j.at("kind").get<std::string>();
-    PXB_ASSIGN_OR_RETURN(s.repository, RepositoryId::FromHex(j.at("repository").get<std::string>()));
-    PXB_ASSIGN_OR_RETURN(s.created_ns, ParseTime(j.at("created").get<std::string>()));
-    s.host = j.value("host", "");
-    s.user = j.value("user", "");
-    s.label = j.value("label", "");
-    if (s.kind == kPassphraseSlotKind) {
-      const auto& kdf = j.at("kdf");
-      if (kdf.at("algorithm").get<std::string>() != "argon2id" || kdf.at("version").get<int>() != 19) {
-        return DataLossError("passphrase key slot uses an unknown KDF");
-      }
-      s.kdf.memory_kib = kdf.at("memory_kib").get<uint32_t>();
-      s.kdf.iterations = kdf.at("iterations").get<uint32_t>();
-      s.kdf.parallelism = kdf.at("parallelism").get<uint32_t>();
-      s.kdf_salt = HexField(kdf, "salt", kKdfSaltSize);
-      const auto& wrap = j.at("wrap");
-      if (wrap.at("algorithm").get<std::string>() != "xchacha20-poly1305") {
-        return DataLossError("passphrase key slot uses an unknown wrapping algorithm");
-      }
-      s.wrap_nonce = HexField(wrap, "nonce", kWrapNonceSize);
-      s.wrapped = HexField(wrap, "ciphertext", SecretKey::kSize + Aead::kTagSize);
-    }
-    return s;
+    return slot;
   } catch (const nlohmann::json::exception& e) {
     return DataLossError(std::string("key slot is malformed: ") + e.what());
   }

@@ -26,6 +26,11 @@ inline constexpr int kKeySlotVersion = 1;
 // Defaults: 64 MiB, 3 passes (OWASP's Argon2id guidance is at least 19 MiB / 2 passes).
 inline constexpr Argon2idParams kDefaultArgon2idParams{65536, 3, 1};
 
+// Largest Argon2id cost a slot may ask for (4 GiB, 100 passes); a slot
+// beyond them is damaged (kDataLoss).
+inline constexpr uint32_t kMaxSlotArgon2MemoryKib = 4u << 20;
+inline constexpr uint32_t kMaxSlotArgon2Iterations = 100;
+
 struct KeySlot {
   std::string kind;
   RepositoryId repository;

@@ -7,16 +7,18 @@ namespace pxb {
 
 std::string_view BlobTypeName(BlobType type) {
   switch (type) {
-    case BlobType::kData: return "data";
-    case BlobType::kTree: return "tree";
+    case BlobType::kData:
+      return "data";
+    case BlobType::kTree:
+      return "tree";
   }
   return "unknown";
 }
 
 namespace {
 
-void FillNonce(const Aead& aead, uint32_t domain, uint64_t counter,
-               std::array<std::byte, 24>& buf, MutableByteView& nonce) {
+void FillNonce(const Aead& aead, uint32_t domain, uint64_t counter, std::array<std::byte, 24>& buf,
+               MutableByteView& nonce) {
   buf.fill(std::byte{0});
   nonce = MutableByteView(buf.data(), aead.NonceSize());
   MakeNonce(domain, counter, nonce);
@@ -48,8 +50,7 @@ Status PackBuilder::Add(const BlobId& id, uint32_t raw_length, bool compressed, 
     return InvalidArgumentError("blob " + id.ShortHex() + " is too large for a pack");
   }
   const size_t stored = payload.size() + Aead::kTagSize;
-  if (bytes_.size() + stored + kMaxPackHeaderEntrySize * (blobs_.size() + 1) + 64 >=
-      kMaxPackSize) {
+  if (bytes_.size() + stored + kMaxPackHeaderEntrySize * (blobs_.size() + 1) + 64 >= kMaxPackSize) {
     return InvalidArgumentError("pack is full (size)");
   }
   std::array<std::byte, 24> nonce_buf;
@@ -110,6 +111,10 @@ StatusOr<uint64_t> PackHeaderReadSize(ByteView trailer, uint64_t pack_size) {
   if (trailer.size() < kPackTrailerSize || pack_size < kPackPrefixSize + kPackTrailerSize) {
     return DataLossError("pack too short for a trailer");
   }
+  // Blob offsets are 32-bit: a larger object cannot be a pack.
+  if (pack_size > kMaxPackSize) {
+    return DataLossError("pack of " + std::to_string(pack_size) + " bytes exceeds the 4 GiB limit");
+  }
   ByteView t = trailer.last(kPackTrailerSize);
   if (AsChars(t.subspan(4, 4)) != kPackTrailerMagic) {
     return DataLossError("pack trailer has a wrong magic (truncated pack?)");
@@ -168,8 +173,9 @@ StatusOr<std::vector<PackBlob>> DecodePackHeader(AeadAlgorithm algorithm, const 
       return DataLossError("pack header: blob " + std::to_string(i) + " has unknown flags");
     }
     b.compressed = (flags & kBlobFlagCompressed) != 0;
-    PXB_ASSIGN_OR_RETURN(uint64_t stored,
-                         r.ReadBoundedVarint(kMaxBlobRawLength + 1024 + Aead::kTagSize, "blob length"));
+    PXB_ASSIGN_OR_RETURN(
+        uint64_t stored,
+        r.ReadBoundedVarint(kMaxBlobRawLength + 1024 + Aead::kTagSize, "blob length"));
     PXB_ASSIGN_OR_RETURN(uint64_t raw, r.ReadBoundedVarint(kMaxBlobRawLength, "blob raw length"));
     if (stored < Aead::kTagSize) return DataLossError("pack header: blob shorter than its tag");
     PXB_ASSIGN_OR_RETURN(ByteView id, r.ReadRaw(32));
@@ -179,7 +185,8 @@ StatusOr<std::vector<PackBlob>> DecodePackHeader(AeadAlgorithm algorithm, const 
     b.raw_length = static_cast<uint32_t>(raw);
     offset += stored;
     if (offset > header_offset) {
-      return DataLossError("pack header: blob " + std::to_string(i) + " extends past the blob area");
+      return DataLossError("pack header: blob " + std::to_string(i) +
+                           " extends past the blob area");
     }
     blobs.push_back(b);
   }

@@ -4,6 +4,7 @@
 
 #include "core/crypto/sha256.h"
 #include "core/time.h"
+#include "format/json_fields.h"
 
 namespace pxb {
 
@@ -13,11 +14,16 @@ constexpr int kSnapshotVersion = 1;
 
 std::string_view BackupTypeName(BackupType type) {
   switch (type) {
-    case BackupType::kFull: return "full";
-    case BackupType::kIncremental: return "incremental";
-    case BackupType::kDifferential: return "differential";
-    case BackupType::kSnapshot: return "snapshot";
-    case BackupType::kEmergency: return "emergency";
+    case BackupType::kFull:
+      return "full";
+    case BackupType::kIncremental:
+      return "incremental";
+    case BackupType::kDifferential:
+      return "differential";
+    case BackupType::kSnapshot:
+      return "snapshot";
+    case BackupType::kEmergency:
+      return "emergency";
   }
   return "unknown";
 }
@@ -56,12 +62,17 @@ Bytes EncodeSnapshotPayload(const Snapshot& s) {
   j["source"] = s.source.Hex();
   j["previous"] = s.previous ? nlohmann::json(s.previous->Hex()) : nlohmann::json(nullptr);
   const SnapshotSummary& m = s.summary;
-  j["summary"] = {{"files_new", m.files_new},       {"files_changed", m.files_changed},
+  j["summary"] = {{"files_new", m.files_new},
+                  {"files_changed", m.files_changed},
                   {"files_unmodified", m.files_unmodified},
-                  {"dirs", m.dirs},                 {"other_nodes", m.other_nodes},
-                  {"bytes_read", m.bytes_read},     {"bytes_total", m.bytes_total},
-                  {"bytes_added", m.bytes_added},   {"bytes_stored", m.bytes_stored},
-                  {"blobs_added", m.blobs_added},   {"errors", m.errors},
+                  {"dirs", m.dirs},
+                  {"other_nodes", m.other_nodes},
+                  {"bytes_read", m.bytes_read},
+                  {"bytes_total", m.bytes_total},
+                  {"bytes_added", m.bytes_added},
+                  {"bytes_stored", m.bytes_stored},
+                  {"blobs_added", m.blobs_added},
+                  {"errors", m.errors},
                   {"duration_ns", m.duration_ns}};
   j["partial"] = s.partial;
   j["program"] = s.program;
@@ -70,6 +81,10 @@ Bytes EncodeSnapshotPayload(const Snapshot& s) {
 }
 
 namespace {
+
+uint64_t Counter(const nlohmann::json& summary, const char* name) {
+  return summary.contains(name) ? UnsignedField(summary, name, UINT64_MAX) : 0;
+}
 
 template <typename Id>
 StatusOr<std::optional<Id>> OptionalId(const nlohmann::json& j, const char* field) {
@@ -80,7 +95,7 @@ StatusOr<std::optional<Id>> OptionalId(const nlohmann::json& j, const char* fiel
 
 StatusOr<Snapshot> DecodeJson(const nlohmann::json& j) {
   if (!j.is_object()) return DataLossError("snapshot is not a JSON object");
-  if (j.at("version").get<int>() != kSnapshotVersion) {
+  if (UnsignedField(j, "version", INT32_MAX) != kSnapshotVersion) {
     return DataLossError("snapshot version " + j.at("version").dump() + " is not supported");
   }
   Snapshot s;
@@ -96,18 +111,25 @@ StatusOr<Snapshot> DecodeJson(const nlohmann::json& j) {
   PXB_ASSIGN_OR_RETURN(s.previous, OptionalId<SnapshotId>(j, "previous"));
   if (j.contains("summary")) {
     const auto& m = j["summary"];
-    s.summary.files_new = m.value("files_new", uint64_t{0});
-    s.summary.files_changed = m.value("files_changed", uint64_t{0});
-    s.summary.files_unmodified = m.value("files_unmodified", uint64_t{0});
-    s.summary.dirs = m.value("dirs", uint64_t{0});
-    s.summary.other_nodes = m.value("other_nodes", uint64_t{0});
-    s.summary.bytes_read = m.value("bytes_read", uint64_t{0});
-    s.summary.bytes_total = m.value("bytes_total", uint64_t{0});
-    s.summary.bytes_added = m.value("bytes_added", uint64_t{0});
-    s.summary.bytes_stored = m.value("bytes_stored", uint64_t{0});
-    s.summary.blobs_added = m.value("blobs_added", uint64_t{0});
-    s.summary.errors = m.value("errors", uint64_t{0});
-    s.summary.duration_ns = m.value("duration_ns", int64_t{0});
+    if (!m.is_object()) return DataLossError("snapshot summary is not a JSON object");
+    s.summary.files_new = Counter(m, "files_new");
+    s.summary.files_changed = Counter(m, "files_changed");
+    s.summary.files_unmodified = Counter(m, "files_unmodified");
+    s.summary.dirs = Counter(m, "dirs");
+    s.summary.other_nodes = Counter(m, "other_nodes");
+    s.summary.bytes_read = Counter(m, "bytes_read");
+    s.summary.bytes_total = Counter(m, "bytes_total");
+    s.summary.bytes_added = Counter(m, "bytes_added");
+    s.summary.bytes_stored = Counter(m, "bytes_stored");
+    s.summary.blobs_added = Counter(m, "blobs_added");
+    s.summary.errors = Counter(m, "errors");
+    if (m.contains("duration_ns")) {
+      const auto& d = m["duration_ns"];
+      if (!d.is_number_integer() || (d.is_number_unsigned() && d.get<uint64_t>() > INT64_MAX)) {
+        return DataLossError("snapshot duration_ns is not an integer in range");
+      }
+      s.summary.duration_ns = d.get<int64_t>();
+    }
   }
   s.partial = j.value("partial", false);
   s.program = j.value("program", "");

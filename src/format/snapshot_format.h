@@ -29,10 +29,10 @@ struct SnapshotSummary {
   uint64_t files_unmodified = 0;
   uint64_t dirs = 0;
   uint64_t other_nodes = 0;
-  uint64_t bytes_read = 0;      // file bytes read from the source
-  uint64_t bytes_total = 0;     // apparent size of all files in the snapshot
-  uint64_t bytes_added = 0;     // plaintext bytes of new blobs
-  uint64_t bytes_stored = 0;    // stored (compressed, encrypted) bytes of new blobs
+  uint64_t bytes_read = 0;    // file bytes read from the source
+  uint64_t bytes_total = 0;   // apparent size of all files in the snapshot
+  uint64_t bytes_added = 0;   // plaintext bytes of new blobs
+  uint64_t bytes_stored = 0;  // stored (compressed, encrypted) bytes of new blobs
   uint64_t blobs_added = 0;
   uint64_t errors = 0;
   int64_t duration_ns = 0;

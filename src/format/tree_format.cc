@@ -6,13 +6,20 @@ namespace pxb {
 
 std::string_view NodeTypeName(NodeType type) {
   switch (type) {
-    case NodeType::kFile: return "file";
-    case NodeType::kDirectory: return "dir";
-    case NodeType::kSymlink: return "symlink";
-    case NodeType::kFifo: return "fifo";
-    case NodeType::kCharDevice: return "chardev";
-    case NodeType::kBlockDevice: return "blockdev";
-    case NodeType::kSocket: return "socket";
+    case NodeType::kFile:
+      return "file";
+    case NodeType::kDirectory:
+      return "dir";
+    case NodeType::kSymlink:
+      return "symlink";
+    case NodeType::kFifo:
+      return "fifo";
+    case NodeType::kCharDevice:
+      return "chardev";
+    case NodeType::kBlockDevice:
+      return "blockdev";
+    case NodeType::kSocket:
+      return "socket";
   }
   return "unknown";
 }
@@ -25,6 +32,53 @@ Status ValidateNodeName(std::string_view name) {
   return Status::Ok();
 }
 
+namespace {
+
+constexpr size_t kMaxXattrName = 255;
+
+// Extents are sorted: each starts at or after the previous start, and after
+// it when the previous one holds data.
+Status ValidateExtents(const std::vector<Extent>& extents) {
+  uint64_t end = 0;
+  for (const Extent& e : extents) {
+    if (e.offset < end) return InvalidArgumentError("file extents overlap or are unsorted");
+    end = e.offset;
+    if (!e.chunks.empty()) {
+      if (end == UINT64_MAX) {
+        return InvalidArgumentError("file extent starts past the largest size");
+      }
+      end += 1;
+    }
+  }
+  return Status::Ok();
+}
+
+// What DecodeTree would refuse, so that no tree is written that cannot be read.
+Status ValidateNode(const Node& n) {
+  PXB_RETURN_IF_ERROR(ValidateNodeName(n.name));
+  const std::string what = "entry '" + n.name + "': ";
+  if (static_cast<uint8_t>(n.type) < 1 || static_cast<uint8_t>(n.type) > 7) {
+    return InvalidArgumentError(what + "unknown node type");
+  }
+  if (n.mode > 07777) return InvalidArgumentError(what + "mode has bits other than 07777");
+  if (n.user.size() > kMaxNameLength || n.group.size() > kMaxNameLength ||
+      n.link_target.size() > kMaxNameLength) {
+    return InvalidArgumentError(what + "owner name or link target too long");
+  }
+  for (const auto& [name, value] : n.xattrs) {
+    if (name.size() > kMaxXattrName || value.size() > kMaxXattrValue) {
+      return InvalidArgumentError(what + "extended attribute too long");
+    }
+  }
+  if (n.acl_access.size() > kMaxXattrValue || n.acl_default.size() > kMaxXattrValue) {
+    return InvalidArgumentError(what + "ACL too long");
+  }
+  if (n.type == NodeType::kFile) PXB_RETURN_IF_ERROR_CTX(ValidateExtents(n.extents), what);
+  return Status::Ok();
+}
+
+}  // namespace
+
 StatusOr<Bytes> EncodeTree(const Tree& tree) {
   Bytes out;
   ByteWriter w(out);
@@ -33,7 +87,7 @@ StatusOr<Bytes> EncodeTree(const Tree& tree) {
   w.PutVarint(tree.nodes.size());
   const Node* previous = nullptr;
   for (const Node& n : tree.nodes) {
-    PXB_RETURN_IF_ERROR(ValidateNodeName(n.name));
+    PXB_RETURN_IF_ERROR(ValidateNode(n));
     if (previous != nullptr && !(previous->name < n.name)) {
       return InvalidArgumentError("tree entries not sorted or not unique at '" + n.name + "'");
     }
@@ -109,7 +163,7 @@ Status DecodeNode(ByteReader& r, Node& n) {
   PXB_ASSIGN_OR_RETURN(uint64_t xattrs, r.ReadBoundedVarint(r.remaining() / 2, "xattr count"));
   n.xattrs.resize(xattrs);
   for (auto& [name, value] : n.xattrs) {
-    PXB_RETURN_IF_ERROR(ReadStringInto(r, 255, name));
+    PXB_RETURN_IF_ERROR(ReadStringInto(r, kMaxXattrName, name));
     PXB_RETURN_IF_ERROR(ReadStringInto(r, kMaxXattrValue, value));
   }
   PXB_RETURN_IF_ERROR(ReadStringInto(r, kMaxXattrValue, n.acl_access));
@@ -117,19 +171,17 @@ Status DecodeNode(ByteReader& r, Node& n) {
   if (n.type == NodeType::kFile) {
     PXB_ASSIGN_OR_RETURN(uint64_t extents, r.ReadBoundedVarint(r.remaining() / 2, "extent count"));
     n.extents.resize(extents);
-    uint64_t end = 0;
     for (Extent& e : n.extents) {
       PXB_ASSIGN_OR_RETURN(e.offset, r.ReadVarint());
-      if (e.offset < end) return DataLossError("file extents overlap or are unsorted");
-      end = e.offset;
       PXB_ASSIGN_OR_RETURN(uint64_t chunks, r.ReadBoundedVarint(r.remaining() / 32, "chunk count"));
       e.chunks.reserve(chunks);
       for (uint64_t i = 0; i < chunks; ++i) {
         PXB_ASSIGN_OR_RETURN(ByteView id, r.ReadRaw(32));
         e.chunks.emplace_back(id);
       }
-      if (!e.chunks.empty()) end += 1;  // the next extent starts after this one's first byte
     }
+    Status sorted = ValidateExtents(n.extents);
+    if (!sorted.ok()) return DataLossError(std::string(sorted.message()));
   } else if (n.type == NodeType::kDirectory) {
     PXB_ASSIGN_OR_RETURN(ByteView id, r.ReadRaw(32));
     n.subtree = BlobId(id);

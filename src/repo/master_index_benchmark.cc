@@ -44,7 +44,11 @@ void BM_IndexMemoryPerBlob(benchmark::State& state) {
   }
   state.counters["bytes_per_blob"] = per_blob;
 }
-BENCHMARK(BM_IndexMemoryPerBlob)->Arg(100000)->Arg(1000000)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_IndexMemoryPerBlob)
+    ->Arg(100000)
+    ->Arg(1000000)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
 void BM_IndexLookup(benchmark::State& state) {
   std::vector<BlobId> ids;

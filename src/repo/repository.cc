@@ -116,6 +116,8 @@ StatusOr<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Backend> 
   PXB_RETURN_IF_ERROR_CTX(listed, "listing key slots");
   std::optional<SecretKey> master;
   KeySlotId unlocked;
+  bool refused = false;  // some slot says the passphrase is wrong
+  Status slot_error;     // the first slot that failed for another reason
   for (const auto& [id, slot] : slots) {
     if (slot.kind != kPassphraseSlotKind) continue;
     auto key = UnwrapPassphraseSlot(slot, passphrase);
@@ -124,8 +126,15 @@ StatusOr<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Backend> 
       unlocked = id;
       break;
     }
-    if (key.status().code() != StatusCode::kUnauthenticated) return key.status();
+    // A slot with parameters this machine cannot use (memory, a tampered
+    // field) must not stop the other slots from opening the repository.
+    if (key.status().code() == StatusCode::kUnauthenticated) {
+      refused = true;
+    } else if (slot_error.ok()) {
+      slot_error = key.status().WithContext("key slot " + id.ShortHex());
+    }
   }
+  if (!master && !refused && !slot_error.ok()) return slot_error;
   if (!master) {
     return UnauthenticatedError("wrong passphrase: none of the " + std::to_string(slots.size()) +
                                 " key slots of the repository at " + backend->Location() +
@@ -183,6 +192,11 @@ Status Repository::LoadIndex() {
   for (const auto& [id, file] : files) {
     if (superseded.contains(id)) continue;
     for (const IndexedPack& pack : file.packs) index.AddPack(pack);
+  }
+  {
+    // Packs this process stored but has not named in an index object yet.
+    std::lock_guard lock(unindexed_mu_);
+    for (const IndexedPack& pack : unindexed_) index.AddPack(pack);
   }
   if (damaged > 0) {
     // A damaged index must not make data unreachable: read the headers of
@@ -300,8 +314,8 @@ StatusOr<Bytes> Repository::LoadBlob(BlobType type, const BlobId& id) {
                          std::string(BlobTypeName(loc->blob.type)) + ", expected " +
                          std::string(BlobTypeName(type)));
   }
-  auto stored = backend_->Get(PackObjectName(loc->pack.id), loc->blob.offset,
-                              loc->blob.stored_length);
+  auto stored =
+      backend_->Get(PackObjectName(loc->pack.id), loc->blob.offset, loc->blob.stored_length);
   if (!stored.ok()) {
     Status s = stored.status();
     // A pack the index names but the backend lacks, or a short one, is lost data.
@@ -348,6 +362,9 @@ StatusOr<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteView plaintext,
   if (HasBlob(result.id)) return result;
   {
     std::lock_guard lock(pending_mu_);
+    // StorePack indexes a pack before it clears its blobs from pending_, so
+    // a blob stored since the check above is in the index by now.
+    if (HasBlob(result.id)) return result;
     if (!pending_.insert(result.id).second) return result;
   }
   auto release_pending = [&] {
@@ -376,8 +393,8 @@ StatusOr<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteView plaintext,
       }
       builder = std::move(*created);
     }
-    Status added = builder->Add(result.id, static_cast<uint32_t>(plaintext.size()),
-                                *use_compressed, payload);
+    Status added =
+        builder->Add(result.id, static_cast<uint32_t>(plaintext.size()), *use_compressed, payload);
     if (!added.ok()) {
       release_pending();
       return added;
@@ -399,7 +416,15 @@ StatusOr<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteView plaintext,
 
 Status Repository::StorePack(FinishedPack pack) {
   const std::string name = PackObjectName(pack.id);
-  PXB_RETURN_IF_ERROR_CTX(backend_->Put(name, pack.bytes), "storing pack " + pack.id.ShortHex());
+  Status put = backend_->Put(name, pack.bytes);
+  if (!put.ok()) {
+    // Its blobs stay pending (SaveBlob will not add them again), so the
+    // pack must be kept for Flush to retry, or they would be lost.
+    const std::string what = "storing pack " + pack.id.ShortHex();
+    std::lock_guard lock(unstored_mu_);
+    unstored_.push_back(std::move(pack));
+    return put.WithContext(what);
+  }
   stats_.packs_written++;
   IndexedPack indexed{pack.id, pack.bytes.size(), pack.salt, std::move(pack.blobs)};
   {
@@ -435,6 +460,21 @@ Status Repository::WriteIndexLocked() {
 }
 
 Status Repository::Flush() {
+  std::vector<FinishedPack> retry;
+  {
+    std::lock_guard lock(unstored_mu_);
+    retry = std::move(unstored_);
+    unstored_.clear();
+  }
+  for (size_t i = 0; i < retry.size(); ++i) {
+    Status stored = StorePack(std::move(retry[i]));
+    if (!stored.ok()) {
+      // StorePack kept the failed one; keep the rest too.
+      std::lock_guard lock(unstored_mu_);
+      for (size_t j = i + 1; j < retry.size(); ++j) unstored_.push_back(std::move(retry[j]));
+      return stored;
+    }
+  }
   for (size_t slot = 0; slot < builders_.size(); ++slot) {
     std::unique_ptr<PackBuilder> builder;
     {
@@ -486,9 +526,8 @@ StatusOr<std::vector<SnapshotEntry>> Repository::ListSnapshots() {
 }
 
 StatusOr<SnapshotId> Repository::SaveSnapshot(const Snapshot& snapshot) {
-  PXB_ASSIGN_OR_RETURN(Bytes object,
-                       SealEnvelope(EnvelopeKind::kSnapshot, config_.cipher, keys_.data,
-                                    EncodeSnapshotPayload(snapshot)));
+  PXB_ASSIGN_OR_RETURN(Bytes object, SealEnvelope(EnvelopeKind::kSnapshot, config_.cipher,
+                                                  keys_.data, EncodeSnapshotPayload(snapshot)));
   SnapshotId id = HashId<SnapshotId>(object);
   PXB_RETURN_IF_ERROR_CTX(backend_->Put(SnapshotObjectName(id), object),
                           "storing snapshot " + id.ShortHex());

@@ -133,7 +133,9 @@ class Repository {
   // Stores a blob unless the repository (or a pending pack) has it. Full
   // packs are written as they fill; call Flush() to write the rest.
   StatusOr<SaveBlobResult> SaveBlob(BlobType type, ByteView plaintext, CompressionLevel level);
-  // Writes every open pack, then an index naming all packs not yet indexed.
+  // Writes packs whose earlier write failed, every open pack, then an index
+  // naming all packs not yet indexed. After an error, calling Flush again
+  // retries what is left.
   Status Flush();
   const WriteStats& write_stats() const { return stats_; }
 
@@ -183,6 +185,9 @@ class Repository {
 
   std::mutex unindexed_mu_;
   std::vector<IndexedPack> unindexed_;  // stored packs not yet named by an index object
+
+  std::mutex unstored_mu_;
+  std::vector<FinishedPack> unstored_;  // finished packs whose Put failed; Flush retries them
 
   WriteStats stats_;
 };

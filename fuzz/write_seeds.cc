@@ -1,0 +1,248 @@
+// Writes a first corpus for every fuzz target: valid objects encoded by the
+// library with the fixed keys of fuzz_common.h, so that fuzzing starts past
+// the magic numbers and authentication.
+//
+//   write_seeds <corpus folder>    # makes <folder>/<target>/seed-<n>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/coding.h"
+#include "core/compress/zstd_codec.h"
+#include "core/crypto/random.h"
+#include "core/crypto/sha256.h"
+#include "format/config_format.h"
+#include "format/envelope_format.h"
+#include "format/index_format.h"
+#include "format/keyslot_format.h"
+#include "format/pack_format.h"
+#include "format/snapshot_format.h"
+#include "format/tree_format.h"
+#include "fuzz_common.h"
+
+namespace pxb {
+namespace {
+
+BlobId IdOf(std::string_view text) { return BlobId(ByteView(Sha256(AsBytes(text)))); }
+
+class SeedWriter {
+ public:
+  explicit SeedWriter(std::filesystem::path root) : root_(std::move(root)) {}
+
+  void Write(const std::string& target, ByteView bytes) {
+    std::filesystem::create_directories(root_ / target);
+    const auto path = root_ / target / ("seed-" + std::to_string(counts_[target]++));
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+    if (!out) {
+      std::fprintf(stderr, "cannot write %s\n", path.c_str());
+      failed_ = true;
+    }
+  }
+  // The mode byte, then the bytes.
+  void Write(const std::string& target, uint8_t mode_byte, ByteView bytes) {
+    Bytes with_mode{std::byte{mode_byte}};
+    Append(with_mode, bytes);
+    Write(target, with_mode);
+  }
+  bool failed() const { return failed_; }
+
+ private:
+  std::filesystem::path root_;
+  std::map<std::string, int> counts_;
+  bool failed_ = false;
+};
+
+Tree SampleTree() {
+  Tree t;
+  Node file;
+  file.name = "file";
+  file.type = NodeType::kFile;
+  file.mode = 0644;
+  file.uid = 1000;
+  file.user = "user";
+  file.mtime_ns = 1700000000000000000;
+  file.size = 8192;
+  file.xattrs = {{"user.a", "b"}};
+  file.acl_access = "acl";
+  file.extents = {{0, {IdOf("c1")}}, {8192, {IdOf("c2"), IdOf("c3")}}};
+  Node dir;
+  dir.name = "dir";
+  dir.type = NodeType::kDirectory;
+  dir.subtree = IdOf("subtree");
+  Node link;
+  link.name = "link";
+  link.type = NodeType::kSymlink;
+  link.link_target = "file";
+  Node dev;
+  dev.name = "z-dev";
+  dev.type = NodeType::kCharDevice;
+  dev.rdev = 259;
+  t.nodes = {dir, file, link, dev};
+  return t;
+}
+
+IndexFile SampleIndex() {
+  IndexFile file;
+  file.superseded = {IndexId(IdOf("old").bytes())};
+  IndexedPack pack;
+  pack.id = PackId(IdOf("pack").bytes());
+  pack.length = 4096;
+  pack.salt = fuzz::PackSalt();
+  for (uint32_t i = 0; i < 3; ++i) {
+    PackBlob b;
+    b.type = i == 2 ? BlobType::kTree : BlobType::kData;
+    b.compressed = i == 1;
+    b.offset = 40 + i * 100;
+    b.stored_length = 100;
+    b.raw_length = 84 + i;
+    b.id = IdOf(std::to_string(i));
+    pack.blobs.push_back(b);
+  }
+  file.packs = {pack};
+  return file;
+}
+
+Snapshot SampleSnapshot() {
+  Snapshot s;
+  s.time_ns = 1764001800123456789;
+  s.host = "host";
+  s.user = "user";
+  s.paths = {"/home", "/etc"};
+  s.tags = {"daily"};
+  s.type = BackupType::kFull;
+  s.tree = IdOf("tree");
+  s.parent = SnapshotId(IdOf("parent").bytes());
+  s.source = SourceHash(s.host, s.paths);
+  s.summary.files_new = 3;
+  s.summary.duration_ns = 12345;
+  s.program = "plexibackup";
+  return s;
+}
+
+int Run(const std::filesystem::path& root) {
+  if (!InitCrypto().ok()) return 1;
+  SeedWriter out(root);
+  const SecretKey key = fuzz::DataKey();
+  const AeadAlgorithm ciphers[] = {AeadAlgorithm::kAes256Gcm, AeadAlgorithm::kXChaCha20Poly1305};
+
+  auto tree = EncodeTree(SampleTree());
+  auto empty_tree = EncodeTree(Tree{});
+  if (!tree.ok() || !empty_tree.ok()) return 1;
+  out.Write("fuzz_tree", *tree);
+  out.Write("fuzz_tree", *empty_tree);
+
+  const Bytes index = EncodeIndexPayload(SampleIndex());
+  out.Write("fuzz_index", index);
+  out.Write("fuzz_index", EncodeIndexPayload(IndexFile{}));
+
+  for (AeadAlgorithm alg : ciphers) {
+    // A whole pack of two blobs, and a header plaintext with its blob area.
+    auto builder = PackBuilder::Create(alg, key, BlobType::kData);
+    if (!builder.ok()) return 1;
+    if (!(*builder)->Add(IdOf("a"), 5, false, AsBytes("hello")).ok()) return 1;
+    auto frame = ZstdCompressAll(AsBytes(std::string(1000, 'x')), 3);
+    if (!frame.ok() || !(*builder)->Add(IdOf("b"), 1000, true, *frame).ok()) return 1;
+    auto pack = (*builder)->Finish();
+    if (!pack.ok()) return 1;
+    out.Write("fuzz_pack_header", fuzz::ModeByte(fuzz::kPackModeRaw, alg), pack->bytes);
+    Bytes plain;
+    ByteWriter w(plain);
+    uint32_t area = 0;
+    for (const PackBlob& b : pack->blobs) area += b.stored_length;
+    w.PutU8(static_cast<uint8_t>(area));
+    w.PutU8(static_cast<uint8_t>(area >> 8));
+    w.PutU8(static_cast<uint8_t>(area >> 16));
+    w.PutU8(kPackHeaderVersion);
+    w.PutVarint(pack->blobs.size());
+    for (const PackBlob& b : pack->blobs) {
+      w.PutU8(static_cast<uint8_t>(b.type));
+      w.PutU8(b.compressed ? kBlobFlagCompressed : 0);
+      w.PutVarint(b.stored_length);
+      w.PutVarint(b.raw_length);
+      w.PutRaw(b.id.bytes());
+    }
+    out.Write("fuzz_pack_header", fuzz::ModeByte(fuzz::kPackModePlaintext, alg), plain);
+
+    // Sealed objects of every kind, a zstd frame, and a payload to round-trip.
+    const std::pair<EnvelopeKind, Bytes> payloads[] = {
+        {EnvelopeKind::kIndex, index},
+        {EnvelopeKind::kSnapshot, EncodeSnapshotPayload(SampleSnapshot())},
+        {EnvelopeKind::kConfig, ToBytes("{\"version\":1}")},
+    };
+    for (const auto& [kind, payload] : payloads) {
+      auto sealed = SealEnvelope(kind, alg, key, payload);
+      if (!sealed.ok()) return 1;
+      Bytes input{std::byte{static_cast<uint8_t>(kind)}};
+      Append(input, *sealed);
+      out.Write("fuzz_envelope", fuzz::ModeByte(fuzz::kEnvelopeModeOpen, alg), input);
+    }
+    auto zstd = ZstdCompressAll(index, 3);
+    if (!zstd.ok()) return 1;
+    Bytes zstd_input{std::byte{0}};
+    Append(zstd_input, *zstd);
+    out.Write("fuzz_envelope", fuzz::ModeByte(fuzz::kEnvelopeModeZstd, alg), zstd_input);
+    Bytes round_trip{std::byte{2}};
+    Append(round_trip, AsBytes("payload"));
+    out.Write("fuzz_envelope", fuzz::ModeByte(fuzz::kEnvelopeModeSealOpen, alg), round_trip);
+
+    // A whole config, and the JSON body the config target seals itself.
+    RepositoryConfig config;
+    config.id = fuzz::ConfigId();
+    config.created_ns = 1764001800000000000;
+    config.cipher = alg;
+    auto object = EncodeConfig(config, key);
+    if (!object.ok()) return 1;
+    out.Write("fuzz_config", fuzz::ModeByte(fuzz::kConfigModeRaw, alg), *object);
+    auto body =
+        OpenEnvelope(EnvelopeKind::kConfig, alg, key, ByteView(*object).subspan(kConfigHeaderSize));
+    if (!body.ok()) return 1;
+    out.Write("fuzz_config", fuzz::ModeByte(fuzz::kConfigModeBody, alg), *body);
+  }
+
+  out.Write("fuzz_snapshot", EncodeSnapshotPayload(SampleSnapshot()));
+  Snapshot bare = SampleSnapshot();
+  bare.parent.reset();
+  bare.tags.clear();
+  out.Write("fuzz_snapshot", EncodeSnapshotPayload(bare));
+
+  KeySlot slot;
+  slot.kind = std::string(kPassphraseSlotKind);
+  slot.repository = fuzz::ConfigId();
+  slot.created_ns = 1764001800000000000;
+  slot.host = "host";
+  slot.user = "user";
+  slot.label = "label";
+  slot.kdf = kDefaultArgon2idParams;
+  slot.kdf_salt = Bytes(16, std::byte{1});
+  slot.wrap_nonce = Bytes(24, std::byte{2});
+  slot.wrapped = Bytes(48, std::byte{3});
+  out.Write("fuzz_keyslot", EncodeKeySlot(slot));
+  slot.kind = "mlkem768-x25519";
+  out.Write("fuzz_keyslot", EncodeKeySlot(slot));
+
+  // Reads chosen by the first 16 bytes, over an index payload.
+  Bytes coding(16, std::byte{0x43});
+  Append(coding, index);
+  out.Write("fuzz_coding", coding);
+  Bytes strings(16, std::byte{0x77});
+  Append(strings, *tree);
+  out.Write("fuzz_coding", strings);
+
+  return out.failed() ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace pxb
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s <corpus folder>\n", argv[0]);
+    return 2;
+  }
+  return pxb::Run(argv[1]);
+}

@@ -1,0 +1,724 @@
+#include "repo/repository.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/coding.h"
+#include "core/crypto/sha256.h"
+#include "format/object_names.h"
+#include "format/testing/format_testing.h"
+#include "storage/faulty/faulty_backend.h"
+#include "storage/mem/mem_backend.h"
+#include "storage/testing/status_testing.h"
+
+namespace pxb {
+namespace {
+
+using ::testing::HasSubstr;
+using M = FaultyBackend::Method;
+
+constexpr std::string_view kPassphrase = "correct horse battery staple";
+// The smallest Argon2id parameters, so that opening is instant.
+constexpr Argon2idParams kFastKdf{kArgon2idMinMemoryKib, kArgon2idMinIterations, 1};
+
+InitOptions FastOptions(AeadAlgorithm cipher = AeadAlgorithm::kAes256Gcm) {
+  InitOptions options;
+  options.cipher = cipher;
+  options.kdf = kFastKdf;
+  options.pack_size = 1 << 20;  // the smallest allowed, for many packs
+  options.key_label = "test";
+  return options;
+}
+
+// `size` bytes, different for every seed; `compressible` repeats a short
+// pattern after the seed.
+Bytes Content(size_t size, uint64_t seed, bool compressible = false) {
+  std::mt19937_64 rng(seed);
+  Bytes out(size);
+  for (size_t i = 0; i < size; ++i) {
+    out[i] =
+        compressible ? static_cast<std::byte>("pattern-"[i % 8]) : static_cast<std::byte>(rng());
+  }
+  for (size_t i = 0; i < 8 && i < size; ++i) out[i] = static_cast<std::byte>(seed >> (8 * i));
+  return out;
+}
+
+class RepositoryTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    name_ = std::string("repository-test-") +
+            testing::UnitTest::GetInstance()->current_test_info()->name();
+    MemBackend::ForgetShared(name_);
+  }
+  void TearDown() override { MemBackend::ForgetShared(name_); }
+
+  std::unique_ptr<MemBackend> Store() { return MemBackend::OpenShared(name_); }
+
+  std::unique_ptr<Repository> Init(const InitOptions& options = FastOptions()) {
+    auto repo = Repository::Init(Store(), kPassphrase, options);
+    EXPECT_OK(repo);
+    return repo.ok() ? std::move(*repo) : nullptr;
+  }
+
+  // A repository over a FaultyBackend; `faulty` stays owned by the repository.
+  std::unique_ptr<Repository> InitFaulty(FaultyBackend** faulty,
+                                         const InitOptions& options = FastOptions()) {
+    auto backend = std::make_unique<FaultyBackend>(Store());
+    *faulty = backend.get();
+    auto repo = Repository::Init(std::move(backend), kPassphrase, options);
+    EXPECT_OK(repo);
+    return repo.ok() ? std::move(*repo) : nullptr;
+  }
+
+  std::unique_ptr<Repository> Reopen() {
+    auto repo = Repository::Open(Store(), kPassphrase);
+    EXPECT_OK(repo);
+    if (!repo.ok()) return nullptr;
+    EXPECT_OK((*repo)->LoadIndex());
+    return std::move(*repo);
+  }
+
+  // Every blob id in every pack header, with how many packs hold it.
+  std::map<BlobId, int> BlobsInPacks(Repository& repo) {
+    std::map<BlobId, int> count;
+    auto store = Store();
+    EXPECT_OK(store->List(kDataPrefix, [&](const ObjectInfo& info) -> Status {
+      PXB_ASSIGN_OR_RETURN(Bytes pack, store->Get(info.name));
+      PXB_ASSIGN_OR_RETURN(auto blobs, repo.DecodePackBlobs(pack));
+      for (const PackBlob& b : blobs) count[b.id]++;
+      return Status::Ok();
+    }));
+    return count;
+  }
+
+  size_t CountObjects(std::string_view prefix) {
+    size_t n = 0;
+    EXPECT_OK(Store()->List(prefix, [&](const ObjectInfo&) {
+      ++n;
+      return Status::Ok();
+    }));
+    return n;
+  }
+
+  std::string name_;
+};
+
+// --- Init and Open ---
+
+TEST_F(RepositoryTest, InitThenOpenWithEitherCipher) {
+  for (AeadAlgorithm cipher : {AeadAlgorithm::kAes256Gcm, AeadAlgorithm::kXChaCha20Poly1305}) {
+    MemBackend::ForgetShared(name_);
+    InitOptions options = FastOptions(cipher);
+    options.chunker = ChunkerParams{64 * 1024, 256 * 1024, 1024 * 1024, 1};
+    auto created = Init(options);
+    ASSERT_NE(created, nullptr);
+    auto opened = Repository::Open(Store(), kPassphrase);
+    ASSERT_OK(opened);
+    const RepositoryConfig& c = (*opened)->config();
+    EXPECT_EQ(c.id, created->config().id);
+    EXPECT_EQ(c.cipher, cipher);
+    EXPECT_EQ(c.pack_size, 1u << 20);
+    EXPECT_EQ(c.chunker.avg_size, 256u * 1024);
+    EXPECT_EQ(c.chunker.normalization, 1u);
+    EXPECT_EQ((*opened)->unlocked_slot(), created->unlocked_slot());
+    // The same keys: ids and chunk boundaries agree.
+    const Bytes data = Content(1000, 1);
+    EXPECT_EQ((*opened)->ComputeBlobId(data), created->ComputeBlobId(data));
+    EXPECT_EQ(CountObjects(kKeysPrefix), 1u);
+  }
+}
+
+TEST_F(RepositoryTest, OpenWithWrongPassphraseIsUnauthenticated) {
+  ASSERT_NE(Init(), nullptr);
+  auto opened = Repository::Open(Store(), "wrong");
+  EXPECT_EQ(CodeOf(opened), StatusCode::kUnauthenticated);
+  EXPECT_THAT(std::string(opened.status().message()), HasSubstr("passphrase"));
+}
+
+TEST_F(RepositoryTest, OpenOnAnEmptyBackendIsNotFound) {
+  EXPECT_EQ(CodeOf(Repository::Open(Store(), kPassphrase)), StatusCode::kNotFound);
+}
+
+TEST_F(RepositoryTest, InitTwiceIsAlreadyExists) {
+  ASSERT_NE(Init(), nullptr);
+  EXPECT_EQ(CodeOf(Repository::Init(Store(), kPassphrase, FastOptions())),
+            StatusCode::kAlreadyExists);
+  // A non-empty location without a config is refused too.
+  auto backend = std::make_unique<MemBackend>();
+  ASSERT_OK(backend->Put("unrelated", AsBytes("x")));
+  EXPECT_EQ(CodeOf(Repository::Init(std::move(backend), kPassphrase, FastOptions())),
+            StatusCode::kAlreadyExists);
+}
+
+TEST_F(RepositoryTest, InitRefusesBadArguments) {
+  EXPECT_EQ(CodeOf(Repository::Init(Store(), "", FastOptions())), StatusCode::kInvalidArgument);
+  InitOptions bad = FastOptions();
+  bad.chunker.avg_size = 300000;
+  EXPECT_EQ(CodeOf(Repository::Init(Store(), kPassphrase, bad)), StatusCode::kInvalidArgument);
+  EXPECT_EQ(CountObjects(""), 0u);
+}
+
+TEST_F(RepositoryTest, OpenRefusesANewerFormat) {
+  ASSERT_NE(Init(), nullptr);
+  auto store = Store();
+  auto config = store->Get(kConfigObjectName);
+  ASSERT_OK(config);
+  StoreLe32(config->data() + 8, kFormatVersion + 1);
+  ASSERT_OK(store->Put(kConfigObjectName, *config));
+  EXPECT_EQ(CodeOf(Repository::Open(Store(), kPassphrase)), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(RepositoryTest, OpenReportsADamagedConfigAsDataLoss) {
+  ASSERT_NE(Init(), nullptr);
+  auto store = Store();
+  auto config = store->Get(kConfigObjectName);
+  ASSERT_OK(config);
+  config->back() ^= std::byte{1};
+  ASSERT_OK(store->Put(kConfigObjectName, *config));
+  EXPECT_EQ(CodeOf(Repository::Open(Store(), kPassphrase)), StatusCode::kDataLoss);
+}
+
+// --- Blobs ---
+
+TEST_F(RepositoryTest, SaveBlobDeduplicates) {
+  auto repo = Init();
+  const Bytes data = Content(5000, 1);
+  auto first = repo->SaveBlob(BlobType::kData, data, CompressionLevel::kDefault);
+  ASSERT_OK(first);
+  EXPECT_TRUE(first->added);
+  EXPECT_EQ(first->id, repo->ComputeBlobId(data));
+  EXPECT_GT(first->stored_length, 0u);
+  auto second = repo->SaveBlob(BlobType::kData, data, CompressionLevel::kDefault);
+  ASSERT_OK(second);
+  EXPECT_FALSE(second->added);
+  EXPECT_EQ(second->id, first->id);
+  EXPECT_EQ(second->stored_length, 0u);
+  ASSERT_OK(repo->Flush());
+  auto third = repo->SaveBlob(BlobType::kData, data, CompressionLevel::kOff);
+  ASSERT_OK(third);
+  EXPECT_FALSE(third->added);
+  EXPECT_EQ(repo->write_stats().blobs_added.load(), 1u);
+  EXPECT_EQ(CountObjects(kDataPrefix), 1u);
+  EXPECT_EQ(CountObjects(kIndexPrefix), 1u);
+}
+
+TEST_F(RepositoryTest, BlobsSurviveFlushReopenAndLoadIndex) {
+  std::vector<std::pair<BlobType, Bytes>> saved;
+  {
+    auto repo = Init();
+    for (uint64_t i = 0; i < 200; ++i) {
+      BlobType type = i % 5 == 0 ? BlobType::kTree : BlobType::kData;
+      Bytes data = Content(1000 + i * 97, i, /*compressible=*/i % 2 == 0);
+      auto r = repo->SaveBlob(type, data, CompressionLevel::kDefault);
+      ASSERT_OK(r);
+      ASSERT_TRUE(r->added);
+      saved.emplace_back(type, std::move(data));
+    }
+    // Incompressible blobs big enough to fill several 1 MiB packs.
+    for (uint64_t i = 0; i < 12; ++i) {
+      Bytes data = Content(300 * 1024, 1000 + i);
+      ASSERT_OK(repo->SaveBlob(BlobType::kData, data, CompressionLevel::kDefault));
+      saved.emplace_back(BlobType::kData, std::move(data));
+    }
+    saved.emplace_back(BlobType::kData, Bytes());
+    ASSERT_OK(repo->SaveBlob(BlobType::kData, Bytes(), CompressionLevel::kDefault));
+    ASSERT_OK(repo->Flush());
+    EXPECT_GE(repo->write_stats().packs_written.load(), 4u);
+  }
+  EXPECT_GE(CountObjects(kDataPrefix), 4u);
+  auto repo = Reopen();
+  ASSERT_NE(repo, nullptr);
+  EXPECT_EQ(repo->IndexedBlobCount(), saved.size());
+  EXPECT_EQ(repo->damaged_index_files(), 0u);
+  for (const auto& [type, data] : saved) {
+    const BlobId id = repo->ComputeBlobId(data);
+    auto loaded = repo->LoadBlob(type, id);
+    ASSERT_OK(loaded);
+    EXPECT_EQ(*loaded, data);
+    auto loc = repo->FindBlob(id);
+    ASSERT_TRUE(loc.has_value());
+    EXPECT_EQ(loc->blob.type, type);
+    EXPECT_EQ(loc->blob.raw_length, data.size());
+  }
+  // Asking for a blob as the other type is refused.
+  const auto& [type, data] = saved[0];
+  EXPECT_EQ(CodeOf(repo->LoadBlob(BlobType::kData, repo->ComputeBlobId(data))),
+            StatusCode::kDataLoss);
+  EXPECT_EQ(CodeOf(repo->LoadBlob(BlobType::kData, TestId("never saved"))), StatusCode::kNotFound);
+}
+
+TEST_F(RepositoryTest, SaveBlobRefusesBlobsAboveTheLimit) {
+  auto repo = Init();
+  Bytes big(kMaxBlobRawLength + 1);
+  EXPECT_EQ(CodeOf(repo->SaveBlob(BlobType::kData, big, CompressionLevel::kOff)),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_F(RepositoryTest, LoadIndexKeepsPacksNotYetIndexed) {
+  auto repo = Init();
+  // Enough to write full packs, which are stored but not yet in an index object.
+  std::vector<Bytes> saved;
+  for (uint64_t i = 0; i < 8; ++i) {
+    saved.push_back(Content(300 * 1024, i));
+    ASSERT_OK(repo->SaveBlob(BlobType::kData, saved.back(), CompressionLevel::kOff));
+  }
+  ASSERT_GE(repo->write_stats().packs_written.load(), 1u);
+  ASSERT_EQ(CountObjects(kIndexPrefix), 0u);
+  const size_t indexed = repo->IndexedBlobCount();
+  ASSERT_GT(indexed, 0u);
+  ASSERT_OK(repo->LoadIndex());
+  EXPECT_EQ(repo->IndexedBlobCount(), indexed);
+  auto again = repo->SaveBlob(BlobType::kData, saved[0], CompressionLevel::kOff);
+  ASSERT_OK(again);
+  EXPECT_FALSE(again->added);
+  ASSERT_OK(repo->Flush());
+  for (const Bytes& data : saved) {
+    auto loaded = repo->LoadBlob(BlobType::kData, repo->ComputeBlobId(data));
+    ASSERT_OK(loaded);
+    EXPECT_EQ(*loaded, data);
+  }
+  EXPECT_EQ(BlobsInPacks(*repo).size(), saved.size());
+}
+
+TEST_F(RepositoryTest, DamagedPackIsDataLossNamingBlobAndPack) {
+  {
+    auto repo = Init();
+    ASSERT_OK(repo->SaveBlob(BlobType::kData, Content(4000, 1), CompressionLevel::kDefault));
+    ASSERT_OK(repo->SaveBlob(BlobType::kData, Content(4000, 2), CompressionLevel::kDefault));
+    ASSERT_OK(repo->Flush());
+  }
+  auto repo = Reopen();
+  ASSERT_NE(repo, nullptr);
+  const BlobId id = repo->ComputeBlobId(Content(4000, 2));
+  auto loc = repo->FindBlob(id);
+  ASSERT_TRUE(loc.has_value());
+  auto store = Store();
+  const std::string pack_name = PackObjectName(loc->pack.id);
+  auto pack = store->Get(pack_name);
+  ASSERT_OK(pack);
+  const Bytes original = *pack;
+  for (uint32_t at : {loc->blob.offset, loc->blob.offset + loc->blob.stored_length / 2,
+                      loc->blob.offset + loc->blob.stored_length - 1}) {
+    Bytes damaged = original;
+    damaged[at] ^= std::byte{0x20};
+    ASSERT_OK(store->Put(pack_name, damaged));
+    auto loaded = repo->LoadBlob(BlobType::kData, id);
+    EXPECT_EQ(CodeOf(loaded), StatusCode::kDataLoss) << at;
+    EXPECT_THAT(std::string(loaded.status().message()), HasSubstr(id.ShortHex()));
+    EXPECT_THAT(std::string(loaded.status().message()), HasSubstr(loc->pack.id.ShortHex()));
+  }
+  ASSERT_OK(store->Put(pack_name, original));
+  EXPECT_OK(repo->LoadBlob(BlobType::kData, id));
+  ASSERT_OK(store->Delete(pack_name));
+  EXPECT_EQ(CodeOf(repo->LoadBlob(BlobType::kData, id)), StatusCode::kDataLoss);
+}
+
+TEST_F(RepositoryTest, CorruptReadsAreDataLoss) {
+  FaultyBackend* faulty = nullptr;
+  auto repo = InitFaulty(&faulty);
+  const Bytes data = Content(10000, 3, /*compressible=*/true);
+  auto saved = repo->SaveBlob(BlobType::kTree, data, CompressionLevel::kDefault);
+  ASSERT_OK(saved);
+  ASSERT_OK(repo->Flush());
+  ASSERT_OK(repo->LoadBlob(BlobType::kTree, saved->id));
+  faulty->CorruptReads(std::string(kDataPrefix));
+  auto loaded = repo->LoadBlob(BlobType::kTree, saved->id);
+  EXPECT_EQ(CodeOf(loaded), StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(loaded.status().message()), HasSubstr(saved->id.ShortHex()));
+  faulty->ClearFaults();
+  EXPECT_OK(repo->LoadBlob(BlobType::kTree, saved->id));
+}
+
+// Blobs swapped between two packs at the same offset decrypt under neither.
+TEST_F(RepositoryTest, PackSwappedUnderAnotherNameIsDataLoss) {
+  auto repo = Init();
+  auto a = repo->SaveBlob(BlobType::kData, Content(100, 1), CompressionLevel::kOff);
+  ASSERT_OK(a);
+  ASSERT_OK(repo->Flush());
+  auto b = repo->SaveBlob(BlobType::kData, Content(100, 2), CompressionLevel::kOff);
+  ASSERT_OK(b);
+  ASSERT_OK(repo->Flush());
+  auto loc_a = repo->FindBlob(a->id);
+  auto loc_b = repo->FindBlob(b->id);
+  ASSERT_TRUE(loc_a && loc_b);
+  ASSERT_NE(loc_a->pack.id, loc_b->pack.id);
+  auto store = Store();
+  auto pack_b = store->Get(PackObjectName(loc_b->pack.id));
+  ASSERT_OK(pack_b);
+  ASSERT_OK(store->Put(PackObjectName(loc_a->pack.id), *pack_b));
+  EXPECT_EQ(CodeOf(repo->LoadBlob(BlobType::kData, a->id)), StatusCode::kDataLoss);
+}
+
+TEST_F(RepositoryTest, ConcurrentSavesStoreEachBlobOnce) {
+  auto repo = Init();
+  constexpr int kThreads = 4;
+  constexpr uint64_t kBlobs = 1500;
+  std::atomic<uint64_t> added{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      // Every thread saves all blobs, starting at a different place.
+      for (uint64_t k = 0; k < kBlobs; ++k) {
+        const uint64_t i = (k + t * kBlobs / kThreads) % kBlobs;
+        Bytes data = Content(2048 + i % 64, i, /*compressible=*/i % 3 == 0);
+        auto r = repo->SaveBlob(i % 4 == 0 ? BlobType::kTree : BlobType::kData, data,
+                                CompressionLevel::kFastest);
+        if (!r.ok()) {
+          failures++;
+        } else if (r->added) {
+          added++;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(added.load(), kBlobs);
+  ASSERT_OK(repo->Flush());
+  std::map<BlobId, int> in_packs = BlobsInPacks(*repo);
+  EXPECT_EQ(in_packs.size(), kBlobs);
+  for (const auto& [id, count] : in_packs) EXPECT_EQ(count, 1) << id.Hex();
+  EXPECT_GE(CountObjects(kDataPrefix), 3u);
+
+  auto reopened = Reopen();
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->IndexedBlobCount(), kBlobs);
+  for (uint64_t i = 0; i < kBlobs; i += 97) {
+    Bytes data = Content(2048 + i % 64, i, i % 3 == 0);
+    auto loaded = reopened->LoadBlob(i % 4 == 0 ? BlobType::kTree : BlobType::kData,
+                                     reopened->ComputeBlobId(data));
+    ASSERT_OK(loaded);
+    EXPECT_EQ(*loaded, data);
+  }
+}
+
+// --- Index damage and write failures ---
+
+TEST_F(RepositoryTest, DamagedIndexIsSkippedAndItsPacksRecovered) {
+  std::vector<Bytes> saved;
+  {
+    auto repo = Init();
+    for (uint64_t i = 0; i < 10; ++i) {
+      saved.push_back(Content(3000, i));
+      ASSERT_OK(repo->SaveBlob(BlobType::kData, saved.back(), CompressionLevel::kDefault));
+    }
+    ASSERT_OK(repo->Flush());
+    for (uint64_t i = 10; i < 20; ++i) {
+      saved.push_back(Content(3000, i));
+      ASSERT_OK(repo->SaveBlob(BlobType::kData, saved.back(), CompressionLevel::kDefault));
+    }
+    ASSERT_OK(repo->Flush());
+  }
+  ASSERT_EQ(CountObjects(kIndexPrefix), 2u);
+  std::vector<std::string> index_names;
+  auto store = Store();
+  ASSERT_OK(store->List(kIndexPrefix, [&](const ObjectInfo& info) {
+    index_names.push_back(info.name);
+    return Status::Ok();
+  }));
+  auto index = store->Get(index_names[0]);
+  ASSERT_OK(index);
+  (*index)[index->size() / 2] ^= std::byte{1};
+  ASSERT_OK(store->Put(index_names[0], *index));
+
+  auto repo = Reopen();
+  ASSERT_NE(repo, nullptr);
+  EXPECT_EQ(repo->damaged_index_files(), 1u);
+  EXPECT_EQ(repo->IndexedBlobCount(), saved.size());
+  for (const Bytes& data : saved) {
+    auto loaded = repo->LoadBlob(BlobType::kData, repo->ComputeBlobId(data));
+    ASSERT_OK(loaded);
+    EXPECT_EQ(*loaded, data);
+  }
+}
+
+TEST_F(RepositoryTest, IndexThatDoesNotDecryptIsSkipped) {
+  std::vector<Bytes> saved;
+  {
+    auto repo = Init();
+    for (uint64_t i = 0; i < 5; ++i) {
+      saved.push_back(Content(3000, i));
+      ASSERT_OK(repo->SaveBlob(BlobType::kData, saved.back(), CompressionLevel::kDefault));
+    }
+    ASSERT_OK(repo->Flush());
+  }
+  // An object under its own hash, so only decryption can tell.
+  const Bytes junk = Content(500, 99);
+  auto store = Store();
+  ASSERT_OK(store->Put(IndexObjectName(IndexId(ByteView(Sha256(junk)))), junk));
+  auto repo = Reopen();
+  ASSERT_NE(repo, nullptr);
+  EXPECT_EQ(repo->damaged_index_files(), 1u);
+  EXPECT_EQ(repo->IndexedBlobCount(), saved.size());
+  for (const Bytes& data : saved)
+    EXPECT_OK(repo->LoadBlob(BlobType::kData, repo->ComputeBlobId(data)));
+}
+
+TEST_F(RepositoryTest, LoadIndexFailsOnTransientErrors) {
+  FaultyBackend* faulty = nullptr;
+  auto repo = InitFaulty(&faulty);
+  ASSERT_OK(repo->SaveBlob(BlobType::kData, Content(100, 1), CompressionLevel::kDefault));
+  ASSERT_OK(repo->Flush());
+  faulty->FailNamesMatching(M::kGet, std::string(kIndexPrefix), UnavailableError("flaky"));
+  EXPECT_EQ(repo->LoadIndex().code(), StatusCode::kUnavailable);
+  faulty->ClearFaults();
+  EXPECT_OK(repo->LoadIndex());
+  EXPECT_EQ(repo->damaged_index_files(), 0u);
+}
+
+TEST_F(RepositoryTest, FlushRetriesAPackWhosePutFailed) {
+  FaultyBackend* faulty = nullptr;
+  auto repo = InitFaulty(&faulty);
+  std::vector<Bytes> saved;
+  for (uint64_t i = 0; i < 5; ++i) {
+    saved.push_back(Content(3000, i));
+    ASSERT_OK(repo->SaveBlob(BlobType::kData, saved.back(), CompressionLevel::kDefault));
+  }
+  faulty->FailNth(M::kPut, 1, UnavailableError("connection reset"));
+  Status failed = repo->Flush();
+  EXPECT_EQ(failed.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(failed.message()), HasSubstr("pack"));
+  EXPECT_EQ(CountObjects(kDataPrefix), 0u);
+  // The blobs are still pending: saving them again adds nothing.
+  auto again = repo->SaveBlob(BlobType::kData, saved[0], CompressionLevel::kDefault);
+  ASSERT_OK(again);
+  EXPECT_FALSE(again->added);
+
+  ASSERT_OK(repo->Flush());
+  EXPECT_EQ(CountObjects(kDataPrefix), 1u);
+  EXPECT_EQ(CountObjects(kIndexPrefix), 1u);
+  auto reopened = Reopen();
+  ASSERT_NE(reopened, nullptr);
+  for (const Bytes& data : saved) {
+    auto loaded = reopened->LoadBlob(BlobType::kData, reopened->ComputeBlobId(data));
+    ASSERT_OK(loaded);
+    EXPECT_EQ(*loaded, data);
+  }
+}
+
+TEST_F(RepositoryTest, FlushRetriesAnIndexWhosePutFailed) {
+  FaultyBackend* faulty = nullptr;
+  auto repo = InitFaulty(&faulty);
+  const Bytes data = Content(3000, 1);
+  ASSERT_OK(repo->SaveBlob(BlobType::kTree, data, CompressionLevel::kDefault));
+  faulty->FailNth(M::kPut, 2, UnavailableError("connection reset"));  // pack, then index
+  EXPECT_EQ(repo->Flush().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(CountObjects(kDataPrefix), 1u);
+  EXPECT_EQ(CountObjects(kIndexPrefix), 0u);
+  ASSERT_OK(repo->Flush());
+  EXPECT_EQ(CountObjects(kDataPrefix), 1u);
+  EXPECT_EQ(CountObjects(kIndexPrefix), 1u);
+  auto reopened = Reopen();
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->damaged_index_files(), 0u);
+  auto loaded = reopened->LoadBlob(BlobType::kTree, reopened->ComputeBlobId(data));
+  ASSERT_OK(loaded);
+  EXPECT_EQ(*loaded, data);
+}
+
+// A pack that fills up inside SaveBlob and fails to store is not lost.
+TEST_F(RepositoryTest, FullPackWhosePutFailedIsStoredByFlush) {
+  FaultyBackend* faulty = nullptr;
+  auto repo = InitFaulty(&faulty);
+  faulty->FailNth(M::kPut, 1, UnavailableError("connection reset"));
+  std::vector<Bytes> saved;
+  bool saw_error = false;
+  for (uint64_t i = 0; i < 8; ++i) {
+    saved.push_back(Content(300 * 1024, i));
+    auto r = repo->SaveBlob(BlobType::kData, saved.back(), CompressionLevel::kOff);
+    if (!r.ok()) {
+      EXPECT_EQ(CodeOf(r), StatusCode::kUnavailable);
+      saw_error = true;
+    }
+  }
+  ASSERT_TRUE(saw_error);
+  ASSERT_OK(repo->Flush());
+  auto reopened = Reopen();
+  ASSERT_NE(reopened, nullptr);
+  for (const Bytes& data : saved) {
+    auto loaded = reopened->LoadBlob(BlobType::kData, reopened->ComputeBlobId(data));
+    ASSERT_OK(loaded);
+    EXPECT_EQ(*loaded, data);
+  }
+}
+
+// --- Snapshots ---
+
+Snapshot MakeSnapshot(int64_t time_ns, const BlobId& tree) {
+  Snapshot s;
+  s.time_ns = time_ns;
+  s.host = "host";
+  s.paths = {"/data"};
+  s.type = BackupType::kFull;
+  s.tree = tree;
+  s.source = SourceHash(s.host, s.paths);
+  s.program = "test";
+  return s;
+}
+
+TEST_F(RepositoryTest, SnapshotsSaveListLoadAndDelete) {
+  auto repo = Init();
+  auto latest_empty = repo->ResolveSnapshot("latest");
+  EXPECT_EQ(CodeOf(latest_empty), StatusCode::kNotFound);
+  std::vector<SnapshotId> ids;
+  // Saved out of time order: listing sorts by time.
+  for (int64_t t : {2000, 1000, 3000}) {
+    auto id = repo->SaveSnapshot(MakeSnapshot(t, TestId(std::to_string(t))));
+    ASSERT_OK(id);
+    ids.push_back(*id);
+  }
+  auto list = repo->ListSnapshots();
+  ASSERT_OK(list);
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].id, ids[1]);
+  EXPECT_EQ((*list)[1].id, ids[0]);
+  EXPECT_EQ((*list)[2].id, ids[2]);
+  EXPECT_EQ((*list)[0].snapshot, MakeSnapshot(1000, TestId("1000")));
+
+  auto loaded = repo->LoadSnapshot(ids[0]);
+  ASSERT_OK(loaded);
+  EXPECT_EQ(*loaded, MakeSnapshot(2000, TestId("2000")));
+
+  ASSERT_OK(repo->DeleteSnapshot(ids[2]));
+  EXPECT_EQ(CodeOf(repo->LoadSnapshot(ids[2])), StatusCode::kNotFound);
+  auto latest = repo->ResolveSnapshot("latest");
+  ASSERT_OK(latest);
+  EXPECT_EQ(*latest, ids[0]);
+}
+
+TEST_F(RepositoryTest, ResolveSnapshotByIdAndPrefix) {
+  auto repo = Init();
+  auto a = repo->SaveSnapshot(MakeSnapshot(1, TestId("a")));
+  auto b = repo->SaveSnapshot(MakeSnapshot(2, TestId("b")));
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  auto latest = repo->ResolveSnapshot("latest");
+  ASSERT_OK(latest);
+  EXPECT_EQ(*latest, *b);
+  for (size_t digits : {64, 12, 8}) {
+    auto resolved = repo->ResolveSnapshot(a->Hex().substr(0, digits));
+    ASSERT_OK(resolved) << digits;
+    EXPECT_EQ(*resolved, *a);
+  }
+  // A prefix that no id has.
+  std::string missing = a->Hex().substr(0, 8);
+  for (char c : std::string_view("0123456789abcdef")) {
+    missing[0] = c;
+    if (!a->Hex().starts_with(missing) && !b->Hex().starts_with(missing)) break;
+  }
+  EXPECT_EQ(CodeOf(repo->ResolveSnapshot(missing)), StatusCode::kNotFound);
+  for (std::string_view bad :
+       {"abc", "", "ABCDEF12", "latest1", "xyz0", "0123-567",
+        "00000000000000000000000000000000000000000000000000000000000000000"}) {
+    EXPECT_EQ(CodeOf(repo->ResolveSnapshot(bad)), StatusCode::kInvalidArgument) << bad;
+  }
+  // Another object whose name shares a's first 63 digits makes the prefix ambiguous.
+  std::string twin = a->Hex();
+  twin.back() = twin.back() == '0' ? '1' : '0';
+  ASSERT_OK(Store()->Put(std::string(kSnapshotsPrefix) + twin, AsBytes("x")));
+  auto ambiguous = repo->ResolveSnapshot(a->Hex().substr(0, 8));
+  EXPECT_EQ(CodeOf(ambiguous), StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(ambiguous.status().message()), HasSubstr("2 snapshots"));
+  auto full = repo->ResolveSnapshot(a->Hex());
+  ASSERT_OK(full);
+  EXPECT_EQ(*full, *a);
+}
+
+TEST_F(RepositoryTest, SnapshotUnderAnotherNameIsDataLoss) {
+  auto repo = Init();
+  auto a = repo->SaveSnapshot(MakeSnapshot(1, TestId("a")));
+  ASSERT_OK(a);
+  auto store = Store();
+  auto bytes = store->Get(SnapshotObjectName(*a));
+  ASSERT_OK(bytes);
+  const SnapshotId other = TestId<SnapshotId>("other");
+  ASSERT_OK(store->Put(SnapshotObjectName(other), *bytes));
+  EXPECT_EQ(CodeOf(repo->LoadSnapshot(other)), StatusCode::kDataLoss);
+  EXPECT_EQ(CodeOf(repo->ListSnapshots()), StatusCode::kDataLoss);
+}
+
+// --- Key slots ---
+
+TEST_F(RepositoryTest, KeySlotsAddListAndRemove) {
+  auto repo = Init();
+  const KeySlotId first = repo->unlocked_slot();
+  auto second = repo->AddPassphraseSlot("second secret", kFastKdf, "laptop");
+  ASSERT_OK(second);
+  EXPECT_EQ(CodeOf(repo->AddPassphraseSlot("", kFastKdf, "empty")), StatusCode::kInvalidArgument);
+  auto slots = repo->ListKeySlots();
+  ASSERT_OK(slots);
+  ASSERT_EQ(slots->size(), 2u);
+  std::vector<std::string> labels;
+  for (const auto& s : *slots) labels.push_back(s.slot.label);
+  EXPECT_THAT(labels, testing::UnorderedElementsAre("test", "laptop"));
+
+  auto with_second = Repository::Open(Store(), "second secret");
+  ASSERT_OK(with_second);
+  EXPECT_EQ((*with_second)->unlocked_slot(), *second);
+  EXPECT_EQ((*with_second)->config().id, repo->config().id);
+
+  ASSERT_OK(repo->RemoveKeySlot(first));
+  EXPECT_EQ(CodeOf(Repository::Open(Store(), kPassphrase)), StatusCode::kUnauthenticated);
+  EXPECT_OK(Repository::Open(Store(), "second secret"));
+  EXPECT_EQ(repo->RemoveKeySlot(first).code(), StatusCode::kNotFound);
+  EXPECT_EQ(repo->RemoveKeySlot(*second).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CountObjects(kKeysPrefix), 1u);
+}
+
+// A slot this program cannot use (here parallelism 2, which Argon2id here
+// refuses) must not stop another slot from opening the repository.
+TEST_F(RepositoryTest, UnusableSlotDoesNotBlockTheOthers) {
+  auto repo = Init();
+  auto slots = repo->ListKeySlots();
+  ASSERT_OK(slots);
+  ASSERT_EQ(slots->size(), 1u);
+  const std::string good_name = KeySlotObjectName((*slots)[0].id);
+  KeySlot bad = (*slots)[0].slot;
+  bad.kdf.parallelism = 2;
+  // Store it under a name listed before the good slot.
+  std::string bad_name;
+  for (int i = 0; bad_name.empty() || bad_name > good_name; ++i) {
+    bad.label = "unusable " + std::to_string(i);
+    Bytes bytes = EncodeKeySlot(bad);
+    bad_name = KeySlotObjectName(KeySlotId(ByteView(Sha256(bytes))));
+    if (bad_name < good_name) {
+      ASSERT_OK(Store()->Put(bad_name, bytes));
+    }
+  }
+  auto opened = Repository::Open(Store(), kPassphrase);
+  ASSERT_OK(opened);
+  EXPECT_EQ((*opened)->unlocked_slot(), (*slots)[0].id);
+  EXPECT_EQ(CodeOf(Repository::Open(Store(), "wrong")), StatusCode::kUnauthenticated);
+
+  // With only the unusable slot left, its own error is reported.
+  ASSERT_OK(Store()->Delete(good_name));
+  auto only_bad = Repository::Open(Store(), kPassphrase);
+  EXPECT_EQ(CodeOf(only_bad), StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(only_bad.status().message()), HasSubstr("key slot"));
+}
+
+TEST_F(RepositoryTest, DamagedAndForeignSlotsAreIgnoredByOpen) {
+  auto repo = Init();
+  auto slots = repo->ListKeySlots();
+  ASSERT_OK(slots);
+  const Bytes junk = ToBytes("{not json");
+  ASSERT_OK(Store()->Put(KeySlotObjectName(KeySlotId(ByteView(Sha256(junk)))), junk));
+  KeySlot foreign = (*slots)[0].slot;
+  foreign.repository = TestId<RepositoryId>("another repository");
+  Bytes foreign_bytes = EncodeKeySlot(foreign);
+  ASSERT_OK(
+      Store()->Put(KeySlotObjectName(KeySlotId(ByteView(Sha256(foreign_bytes)))), foreign_bytes));
+  EXPECT_OK(Repository::Open(Store(), kPassphrase));
+}
+
+}  // namespace
+}  // namespace pxb
