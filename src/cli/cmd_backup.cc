@@ -57,8 +57,9 @@ Status RunBackupCommand(CliContext& ctx, const BackupArgs& args) {
     options.time_ns = t;
   }
   if (!options.from_stdin && options.stdin_command.empty() && options.paths.empty()) {
-    return InvalidArgumentError("nothing to back up: give one or more paths, --stdin or "
-                                "--stdin-from-command");
+    return InvalidArgumentError(
+        "nothing to back up: give one or more paths, --stdin or "
+        "--stdin-from-command");
   }
   if (options.from_stdin && !options.paths.empty()) {
     return InvalidArgumentError("--stdin takes no paths");
@@ -85,8 +86,8 @@ Status RunBackupCommand(CliContext& ctx, const BackupArgs& args) {
   } else {
     ctx.Print("Files: " + std::to_string(m.files_new) + " new, " + std::to_string(m.files_changed) +
               " changed, " + std::to_string(m.files_unmodified) + " unmodified");
-    ctx.Print("Folders: " + std::to_string(m.dirs) + ", other entries: " +
-              std::to_string(m.other_nodes));
+    ctx.Print("Folders: " + std::to_string(m.dirs) +
+              ", other entries: " + std::to_string(m.other_nodes));
     ctx.Print("Read " + HumanBytes(m.bytes_read) + " of " + HumanBytes(m.bytes_total) + ", added " +
               HumanBytes(m.bytes_added) + " (" + HumanBytes(m.bytes_stored) + " stored) in " +
               HumanDuration(m.duration_ns));

@@ -15,12 +15,9 @@ struct CatArgs {
 };
 
 nlohmann::json BlobJson(const PackBlob& b) {
-  return {{"id", b.id.Hex()},
-          {"type", BlobTypeName(b.type)},
-          {"offset", b.offset},
-          {"stored_length", b.stored_length},
-          {"raw_length", b.raw_length},
-          {"compressed", b.compressed}};
+  return {{"id", b.id.Hex()},           {"type", BlobTypeName(b.type)},
+          {"offset", b.offset},         {"stored_length", b.stored_length},
+          {"raw_length", b.raw_length}, {"compressed", b.compressed}};
 }
 
 Status RunCat(CliContext& ctx, const CatArgs& args) {
@@ -115,7 +112,8 @@ Status RunCat(CliContext& ctx, const CatArgs& args) {
 void RegisterCat(CLI::App& app, CliContext& ctx) {
   auto args = std::make_shared<CatArgs>();
   CLI::App* cmd = app.add_subcommand("cat", "print a repository object, decoded (for debugging)");
-  cmd->add_option("kind", args->kind, "config, snapshot, key, index, pack, tree or blob")->required();
+  cmd->add_option("kind", args->kind, "config, snapshot, key, index, pack, tree or blob")
+      ->required();
   cmd->add_option("id", args->id, "the object's id");
   cmd->callback([&ctx, args] { ctx.status = RunCat(ctx, *args); });
 }

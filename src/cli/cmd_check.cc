@@ -25,10 +25,8 @@ Status RunCheckCommand(CliContext& ctx, const CheckArgs& args) {
     for (const CheckProblem& p : report->problems) {
       nlohmann::json snaps = nlohmann::json::array();
       for (const SnapshotId& s : p.snapshots) snaps.push_back(s.Hex());
-      problems.push_back({{"object", p.object},
-                          {"message", p.message},
-                          {"snapshots", snaps},
-                          {"files", p.files}});
+      problems.push_back(
+          {{"object", p.object}, {"message", p.message}, {"snapshots", snaps}, {"files", p.files}});
     }
     ctx.PrintJson({{"type", "check"},
                    {"ok", report->ok()},

@@ -17,7 +17,8 @@ bool SameContent(const Node& x, const Node& y) {
   if (x.type == NodeType::kFile) {
     if (x.size != y.size || x.extents.size() != y.extents.size()) return false;
     for (size_t i = 0; i < x.extents.size(); ++i) {
-      if (x.extents[i].offset != y.extents[i].offset || x.extents[i].chunks != y.extents[i].chunks) {
+      if (x.extents[i].offset != y.extents[i].offset ||
+          x.extents[i].chunks != y.extents[i].chunks) {
         return false;
       }
     }
@@ -66,8 +67,10 @@ class Differ {
             PXB_RETURN_IF_ERROR(Whole('+', y, path));
           } else {
             Report('M', path, y);
-            if (y.size > x.size) counts.bytes_added += y.size - x.size;
-            else counts.bytes_removed += x.size - y.size;
+            if (y.size > x.size)
+              counts.bytes_added += y.size - x.size;
+            else
+              counts.bytes_removed += x.size - y.size;
           }
         } else if (!SameMetadata(x, y)) {
           Report('U', path, y);
@@ -86,20 +89,31 @@ class Differ {
   Status Whole(char sign, const Node& n, const std::string& path) {
     Report(sign, path, n);
     if (n.type == NodeType::kDirectory) {
-      return WalkTree(repo_, n.subtree, path, [&](const std::string& p, const Node& c) -> StatusOr<bool> {
-        Report(sign, p, c);
-        return true;
-      });
+      return WalkTree(repo_, n.subtree, path,
+                      [&](const std::string& p, const Node& c) -> StatusOr<bool> {
+                        Report(sign, p, c);
+                        return true;
+                      });
     }
     return Status::Ok();
   }
 
   void Report(char what, const std::string& path, const Node& n) {
     switch (what) {
-      case '+': counts.added++; counts.bytes_added += n.size; break;
-      case '-': counts.removed++; counts.bytes_removed += n.size; break;
-      case 'M': counts.modified++; break;
-      default: counts.metadata++; break;
+      case '+':
+        counts.added++;
+        counts.bytes_added += n.size;
+        break;
+      case '-':
+        counts.removed++;
+        counts.bytes_removed += n.size;
+        break;
+      case 'M':
+        counts.modified++;
+        break;
+      default:
+        counts.metadata++;
+        break;
     }
     if (ctx_.global.json) {
       const char* names[] = {"added", "removed", "modified", "metadata"};
@@ -145,9 +159,10 @@ Status RunDiff(CliContext& ctx, const DiffArgs& args) {
 
 void RegisterDiff(CLI::App& app, CliContext& ctx) {
   auto args = std::make_shared<DiffArgs>();
-  CLI::App* cmd = app.add_subcommand(
-      "diff", "show what changed between two snapshots (+ added, - removed, M modified, "
-              "U metadata)");
+  CLI::App* cmd =
+      app.add_subcommand("diff",
+                         "show what changed between two snapshots (+ added, - removed, M modified, "
+                         "U metadata)");
   cmd->add_option("a", args->a, "older snapshot")->required();
   cmd->add_option("b", args->b, "newer snapshot")->required();
   cmd->callback([&ctx, args] { ctx.status = RunDiff(ctx, *args); });

@@ -70,13 +70,19 @@ class TarWriter {
     archive_entry_copy_gname(entry, n.group.c_str());
     archive_entry_set_mtime(entry, n.mtime_ns / 1000000000, n.mtime_ns % 1000000000);
     switch (n.type) {
-      case NodeType::kFile: archive_entry_set_filetype(entry, AE_IFREG); break;
-      case NodeType::kDirectory: archive_entry_set_filetype(entry, AE_IFDIR); break;
+      case NodeType::kFile:
+        archive_entry_set_filetype(entry, AE_IFREG);
+        break;
+      case NodeType::kDirectory:
+        archive_entry_set_filetype(entry, AE_IFDIR);
+        break;
       case NodeType::kSymlink:
         archive_entry_set_filetype(entry, AE_IFLNK);
         archive_entry_copy_symlink(entry, n.link_target.c_str());
         break;
-      case NodeType::kFifo: archive_entry_set_filetype(entry, AE_IFIFO); break;
+      case NodeType::kFifo:
+        archive_entry_set_filetype(entry, AE_IFIFO);
+        break;
       case NodeType::kCharDevice:
         archive_entry_set_filetype(entry, AE_IFCHR);
         archive_entry_set_rdev(entry, n.rdev);
@@ -85,7 +91,9 @@ class TarWriter {
         archive_entry_set_filetype(entry, AE_IFBLK);
         archive_entry_set_rdev(entry, n.rdev);
         break;
-      case NodeType::kSocket: archive_entry_free(entry); return Status::Ok();
+      case NodeType::kSocket:
+        archive_entry_free(entry);
+        return Status::Ok();
     }
     for (const auto& [key, value] : n.xattrs) {
       archive_entry_xattr_add_entry(entry, key.c_str(), value.data(), value.size());
@@ -97,8 +105,7 @@ class TarWriter {
     if (n.type != NodeType::kFile) return Status::Ok();
     return ForEachContentPiece(repo, n, [&](ByteView piece) -> Status {
       if (archive_write_data(archive_, piece.data(), piece.size()) < 0) {
-        return UnknownError("writing tar data for " + path + ": " +
-                            archive_error_string(archive_));
+        return UnknownError("writing tar data for " + path + ": " + archive_error_string(archive_));
       }
       return Status::Ok();
     });

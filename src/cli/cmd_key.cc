@@ -25,15 +25,17 @@ Status RunKeyList(CliContext& ctx) {
                       {"created", FormatRfc3339(e.slot.created_ns)},
                       {"host", e.slot.host},
                       {"user", e.slot.user},
-                      {"label", e.slot.label}});
+                      {"label", e.slot.label},
+                      {"damage", e.damage}});
     }
     ctx.PrintJson(list);
     return Status::Ok();
   }
   for (const KeySlotEntry& e : slots) {
-    ctx.Print((e.id == repo->unlocked_slot() ? "* " : "  ") + e.id.ShortHex() + "  " +
-              e.slot.kind + "  " + FormatLocal(e.slot.created_ns) + "  " + e.slot.user + "@" +
-              e.slot.host + (e.slot.label.empty() ? "" : "  " + e.slot.label));
+    ctx.Print((e.id == repo->unlocked_slot() ? "* " : "  ") + e.id.ShortHex() + "  " + e.slot.kind +
+              "  " + FormatLocal(e.slot.created_ns) + "  " + e.slot.user + "@" + e.slot.host +
+              (e.slot.label.empty() ? "" : "  " + e.slot.label) +
+              (e.damage.empty() ? "" : "  (" + e.damage + ")"));
   }
   return Status::Ok();
 }
@@ -99,7 +101,8 @@ void RegisterKey(CLI::App& app, CliContext& ctx) {
   CLI::App* add = key->add_subcommand("add", "add a passphrase slot");
   AddKdfOptions(add, *args);
   add->callback([&ctx, args] { ctx.status = RunKeyAdd(ctx, *args, false); });
-  CLI::App* passwd = key->add_subcommand("passwd", "replace the passphrase that opened the repository");
+  CLI::App* passwd =
+      key->add_subcommand("passwd", "replace the passphrase that opened the repository");
   AddKdfOptions(passwd, *args);
   passwd->callback([&ctx, args] { ctx.status = RunKeyAdd(ctx, *args, true); });
   CLI::App* remove = key->add_subcommand("remove", "remove a key slot");

@@ -126,6 +126,10 @@ Status RunSnapshots(CliContext& ctx, const SnapshotsArgs& args) {
     ctx.Print(line);
   }
   ctx.Print(std::to_string(shown.size()) + " snapshots");
+  if (repo->damaged_snapshots() > 0) {
+    ctx.PrintError("warning: " + std::to_string(repo->damaged_snapshots()) +
+                   " snapshot objects are damaged and not shown; run 'plexibackup check'");
+  }
   return Status::Ok();
 }
 

@@ -32,20 +32,22 @@ Status RunStats(CliContext& ctx) {
   }
   const size_t index_memory = repo->IndexMemoryBytes();
   const size_t blobs = repo->IndexedBlobCount();
-  const double ratio = pack_bytes ? static_cast<double>(logical) / static_cast<double>(pack_bytes) : 0;
+  const double ratio =
+      pack_bytes ? static_cast<double>(logical) / static_cast<double>(pack_bytes) : 0;
   if (ctx.global.json) {
-    ctx.PrintJson({{"snapshots", snapshots.size()},
-                   {"sources", latest_per_source.size()},
-                   {"packs", packs},
-                   {"pack_bytes", pack_bytes},
-                   {"data_blobs", data_blobs},
-                   {"tree_blobs", tree_blobs},
-                   {"blob_raw_bytes", raw_bytes},
-                   {"blob_stored_bytes", stored_bytes},
-                   {"snapshot_logical_bytes", logical},
-                   {"space_saving_ratio", ratio},
-                   {"index_memory_bytes", index_memory},
-                   {"index_bytes_per_blob", blobs ? static_cast<double>(index_memory) / blobs : 0}});
+    ctx.PrintJson(
+        {{"snapshots", snapshots.size()},
+         {"sources", latest_per_source.size()},
+         {"packs", packs},
+         {"pack_bytes", pack_bytes},
+         {"data_blobs", data_blobs},
+         {"tree_blobs", tree_blobs},
+         {"blob_raw_bytes", raw_bytes},
+         {"blob_stored_bytes", stored_bytes},
+         {"snapshot_logical_bytes", logical},
+         {"space_saving_ratio", ratio},
+         {"index_memory_bytes", index_memory},
+         {"index_bytes_per_blob", blobs ? static_cast<double>(index_memory) / blobs : 0}});
     return Status::Ok();
   }
   ctx.Print("snapshots:        " + std::to_string(snapshots.size()) + " of " +
@@ -53,7 +55,8 @@ Status RunStats(CliContext& ctx) {
   ctx.Print("stored:           " + HumanBytes(pack_bytes) + " in " + std::to_string(packs) +
             " packs");
   ctx.Print("blobs:            " + std::to_string(data_blobs) + " data, " +
-            std::to_string(tree_blobs) + " tree (" + HumanBytes(raw_bytes) + " before compression)");
+            std::to_string(tree_blobs) + " tree (" + HumanBytes(raw_bytes) +
+            " before compression)");
   ctx.Print("all snapshots:    " + HumanBytes(logical) + " of files");
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%.1fx", ratio);

@@ -3,14 +3,13 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-
-#include <toml++/toml.h>
 
 #include "cli/exit_codes.h"
 #include "core/time.h"
@@ -124,13 +123,13 @@ StatusOr<std::string> CliContext::RepositoryUrl() {
 StatusOr<std::string> CliContext::Passphrase(bool confirm) {
   std::string env = EnvOr("PLEXIBACKUP_PASSWORD");
   if (!env.empty()) return env;
-  std::string file = global.password_file.empty() ? EnvOr("PLEXIBACKUP_PASSWORD_FILE")
-                                                  : global.password_file;
+  std::string file =
+      global.password_file.empty() ? EnvOr("PLEXIBACKUP_PASSWORD_FILE") : global.password_file;
   PXB_ASSIGN_OR_RETURN(FileConfig config, Config());
   if (file.empty()) file = config.password_file;
   if (!file.empty()) return ReadFirstLine(file);
-  std::string command = global.password_command.empty() ? config.password_command
-                                                        : global.password_command;
+  std::string command =
+      global.password_command.empty() ? config.password_command : global.password_command;
   if (!command.empty()) return RunForOutput(command);
   PXB_ASSIGN_OR_RETURN(std::string first, Prompt("Repository passphrase: "));
   if (confirm) {
@@ -204,7 +203,11 @@ void CliContext::StartProgress(const std::string& operation, Progress& progress)
     const auto start = std::chrono::steady_clock::now();
     auto last_json = start;
     while (!progress_stop_) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      // Short steps, so StopProgress does not wait for a whole period.
+      for (int i = 0; i < 20 && !progress_stop_; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      if (progress_stop_) break;
       const auto now = std::chrono::steady_clock::now();
       const double seconds = std::chrono::duration<double>(now - start).count();
       const uint64_t bytes = progress.bytes_done;
@@ -235,7 +238,8 @@ void CliContext::StartProgress(const std::string& operation, Progress& progress)
                  " of " + HumanBytes(progress.bytes_total);
         }
         if (seconds > 0.5) {
-          line += ", " + HumanBytes(static_cast<uint64_t>(static_cast<double>(bytes) / seconds)) + "/s";
+          line +=
+              ", " + HumanBytes(static_cast<uint64_t>(static_cast<double>(bytes) / seconds)) + "/s";
         }
         std::string current = progress.Current();
         if (current.size() > 40) current = "..." + current.substr(current.size() - 37);

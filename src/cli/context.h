@@ -5,16 +5,15 @@
 // progress thread and the main thread (they lock).
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "engine/progress.h"
 #include "repo/repository.h"
@@ -43,8 +42,8 @@ struct FileConfig {
 class CliContext {
  public:
   GlobalOptions global;
-  Status status;            // the command's outcome
-  int exit_override = -1;   // set for outcomes that are not errors (partial backup)
+  Status status;           // the command's outcome
+  int exit_override = -1;  // set for outcomes that are not errors (partial backup)
   std::atomic<bool> cancel{false};
 
   // The repository URL from --repo, PLEXIBACKUP_REPOSITORY, the config file,

@@ -128,7 +128,8 @@ class Archiver {
         progress_(progress),
         on_error_(on_error),
         cancel_(cancel),
-        pool_(options.threads, 2 * (options.threads ? options.threads : std::thread::hardware_concurrency()) + 2) {}
+        pool_(options.threads,
+              2 * (options.threads ? options.threads : std::thread::hardware_concurrency()) + 2) {}
 
   // Stores the tree of the given sources and returns the root tree id.
   StatusOr<BlobId> BackupPaths(const std::vector<std::string>& paths, const Tree* parent_root) {
@@ -162,6 +163,7 @@ class Archiver {
     PXB_RETURN_IF_ERROR(ChunkRange(fd, name, 0, UINT64_MAX, pending, /*stream=*/true));
     PXB_ASSIGN_OR_RETURN(Node done, CompleteFile(std::move(pending)));
     summary_.files_new++;
+    summary_.bytes_total += done.size;
     Tree tree;
     tree.nodes.push_back(std::move(done));
     return SaveTree(tree);
@@ -256,8 +258,8 @@ class Archiver {
         if (!is_root && options_.one_file_system && node.device != root_device) {
           return std::optional<Node>();
         }
-        Fd sub(::openat(dir_fd, node.name.c_str(),
-                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        Fd sub(
+            ::openat(dir_fd, node.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!sub.valid()) {
           ReportError(path, ErrnoError(errno, "opening folder " + path));
           return std::optional<Node>();
@@ -268,9 +270,9 @@ class Archiver {
           }
         }
         PXB_ASSIGN_OR_RETURN(std::optional<Tree> parent_tree, LoadParentTree(parent_node));
-        auto subtree = BackupDirectoryContents(sub.get(), path,
-                                               parent_tree ? &*parent_tree : nullptr,
-                                               is_root ? node.device : root_device);
+        auto subtree =
+            BackupDirectoryContents(sub.get(), path, parent_tree ? &*parent_tree : nullptr,
+                                    is_root ? node.device : root_device);
         if (!subtree.ok()) return subtree.status();
         node.subtree = *subtree;
         summary_.dirs++;
@@ -285,8 +287,8 @@ class Archiver {
     }
   }
 
-  StatusOr<BlobId> BackupDirectoryContents(int dir_fd, const std::string& path,
-                                           const Tree* parent, uint64_t root_device) {
+  StatusOr<BlobId> BackupDirectoryContents(int dir_fd, const std::string& path, const Tree* parent,
+                                           uint64_t root_device) {
     PXB_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDirectory(dir_fd, path));
     Tree tree;
     std::vector<std::pair<size_t, PendingFile>> pending;  // slot in tree.nodes, file
@@ -434,7 +436,10 @@ class Archiver {
     pending.extent_offsets.push_back(offset);
     pending.extent_chunks.emplace_back();
     auto& futures = pending.extent_chunks.back();
-    StreamChunker chunker(repo_.chunker());
+    // One chunker and read buffer serve every file: allocating and zeroing
+    // them per file dominated backups of many small files.
+    StreamChunker& chunker = stream_chunker_;
+    chunker.Reset();
     auto submit = [&](ByteView chunk) -> Status {
       auto data = std::make_shared<Bytes>(chunk.begin(), chunk.end());
       futures.push_back(pool_.Submit([this, data]() -> StatusOr<SaveBlobResult> {
@@ -444,10 +449,11 @@ class Archiver {
       }));
       return CheckCancel();
     };
-    Bytes buffer(kReadBufferSize);
+    Bytes& buffer = read_buffer_;
     uint64_t done = 0;
     while (stream || done < length) {
-      size_t want = stream ? buffer.size() : static_cast<size_t>(std::min<uint64_t>(buffer.size(), length - done));
+      size_t want = stream ? buffer.size()
+                           : static_cast<size_t>(std::min<uint64_t>(buffer.size(), length - done));
       ssize_t n = stream ? ::read(fd, buffer.data(), want)
                          : ::pread(fd, buffer.data(), want, static_cast<off_t>(offset + done));
       if (n < 0) {
@@ -498,6 +504,8 @@ class Archiver {
   TaskPool pool_;
   OwnerNames names_;
   NodeReadOptions read_options_{options_.xattrs, options_.acls};
+  StreamChunker stream_chunker_{repo_.chunker()};  // used by the walker thread only
+  Bytes read_buffer_ = Bytes(kReadBufferSize);
   SnapshotSummary summary_;
   uint64_t errors_ = 0;
 };
@@ -603,8 +611,8 @@ StatusOr<BackupResult> RunBackup(Repository& repo, BackupOptions options, Progre
   PXB_RETURN_IF_ERROR(repo.LoadIndex());
   // Packs left by an interrupted backup are reused, not uploaded again.
   PXB_RETURN_IF_ERROR(repo.AdoptUnindexedPacks().status());
-  PXB_ASSIGN_OR_RETURN(auto newest, FindParentSnapshot(repo, snapshot.source,
-                                                       BackupType::kIncremental));
+  PXB_ASSIGN_OR_RETURN(auto newest,
+                       FindParentSnapshot(repo, snapshot.source, BackupType::kIncremental));
   if (newest) snapshot.previous = newest->id;
 
   std::optional<Tree> parent_root;
@@ -626,9 +634,9 @@ StatusOr<BackupResult> RunBackup(Repository& repo, BackupOptions options, Progre
     }
   }
 
-  CompressionLevel level = options.compression.value_or(
-      options.type == BackupType::kEmergency ? CompressionLevel::kFastest
-                                             : CompressionLevel::kDefault);
+  CompressionLevel level = options.compression.value_or(options.type == BackupType::kEmergency
+                                                            ? CompressionLevel::kFastest
+                                                            : CompressionLevel::kDefault);
   const uint64_t blobs_before = repo.write_stats().blobs_added;
   const uint64_t added_before = repo.write_stats().bytes_added;
   const uint64_t stored_before = repo.write_stats().bytes_stored;
@@ -664,8 +672,8 @@ StatusOr<BackupResult> RunBackup(Repository& repo, BackupOptions options, Progre
         PXB_ASSIGN_OR_RETURN(root, archiver.BackupStream(STDIN_FILENO, options.stdin_filename));
       }
     } else {
-      PXB_ASSIGN_OR_RETURN(root,
-                           archiver.BackupPaths(options.paths, parent_root ? &*parent_root : nullptr));
+      PXB_ASSIGN_OR_RETURN(
+          root, archiver.BackupPaths(options.paths, parent_root ? &*parent_root : nullptr));
     }
     snapshot.summary = archiver.summary();
     errors = archiver.errors();

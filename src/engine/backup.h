@@ -65,7 +65,8 @@ StatusOr<BackupResult> RunBackup(Repository& repo, BackupOptions options, Progre
 
 // Picks the parent snapshot for change detection: the newest snapshot of the
 // same source (host and paths); for differential, the newest full one.
-StatusOr<std::optional<SnapshotEntry>> FindParentSnapshot(Repository& repo, const ObjectHash& source,
+StatusOr<std::optional<SnapshotEntry>> FindParentSnapshot(Repository& repo,
+                                                          const ObjectHash& source,
                                                           BackupType type);
 
 }  // namespace pxb

@@ -9,6 +9,7 @@
 #include "core/crypto/random.h"
 #include "core/crypto/sha256.h"
 #include "engine/tree_walker.h"
+#include "format/keyslot_format.h"
 #include "format/object_names.h"
 
 namespace pxb {
@@ -28,6 +29,7 @@ class Checker {
       : repo_(repo), options_(options), progress_(progress) {}
 
   StatusOr<CheckReport> Run() {
+    PXB_RETURN_IF_ERROR(CheckKeySlots());
     PXB_RETURN_IF_ERROR(ListPacks());
     PXB_RETURN_IF_ERROR(LoadIndexes());
     PXB_RETURN_IF_ERROR(LoadSnapshots());
@@ -42,6 +44,47 @@ class Checker {
  private:
   void Problem(std::string object, std::string message) {
     report_.problems.push_back(CheckProblem{std::move(object), std::move(message), {}, {}});
+  }
+
+  // A pack problem; NameAffectedFiles adds the snapshots and files it affects.
+  void PackProblem(const PackId& id, std::string message) {
+    pack_problems_.emplace_back(id, report_.problems.size());
+    Problem("pack " + id.ShortHex(), std::move(message));
+  }
+
+  // Each key slot must match its name and decode; one that names another
+  // repository is damaged too. Unknown kinds are left to newer readers.
+  Status CheckKeySlots() {
+    std::vector<std::string> names;
+    PXB_RETURN_IF_ERROR(repo_.backend().List(kKeysPrefix, [&](const ObjectInfo& info) {
+      names.push_back(info.name);
+      return Status::Ok();
+    }));
+    for (const std::string& name : names) {
+      auto id = IdFromObjectName<KeySlotId>(name, kKeysPrefix);
+      if (!id) {
+        report_.notes.push_back("object " + name + " is not a key slot name; ignored");
+        continue;
+      }
+      auto bytes = repo_.backend().Get(name);
+      if (!bytes.ok()) {
+        if (bytes.status().code() == StatusCode::kUnavailable) return bytes.status();
+        Problem("key slot " + id->ShortHex(), std::string(bytes.status().message()));
+        continue;
+      }
+      if (!(KeySlotId(ByteView(Sha256(*bytes))) == *id)) {
+        Problem("key slot " + id->ShortHex(), "object does not match its name");
+        continue;
+      }
+      auto slot = DecodeKeySlot(*bytes);
+      if (!slot.ok()) {
+        Problem("key slot " + id->ShortHex(), std::string(slot.status().message()));
+      } else if (!(slot->repository == repo_.config().id)) {
+        Problem("key slot " + id->ShortHex(),
+                "belongs to repository " + slot->repository.ShortHex());
+      }
+    }
+    return Status::Ok();
   }
 
   Status ListPacks() {
@@ -108,15 +151,15 @@ class Checker {
       if (!s.snapshot.previous) continue;
       auto it = by_id.find(*s.snapshot.previous);
       if (it == by_id.end()) {
-        Problem("snapshot " + s.id.ShortHex(),
-                "its chain link names snapshot " + s.snapshot.previous->ShortHex() +
-                    ", which is missing (deleted or lost)");
+        Problem("snapshot " + s.id.ShortHex(), "its chain link names snapshot " +
+                                                   s.snapshot.previous->ShortHex() +
+                                                   ", which is missing (deleted or lost)");
         continue;
       }
       if (!(it->second->snapshot.source == s.snapshot.source)) {
-        Problem("snapshot " + s.id.ShortHex(),
-                "its chain link names snapshot " + s.snapshot.previous->ShortHex() +
-                    " of a different source");
+        Problem("snapshot " + s.id.ShortHex(), "its chain link names snapshot " +
+                                                   s.snapshot.previous->ShortHex() +
+                                                   " of a different source");
       }
       if (++successors[*s.snapshot.previous] == 2) {
         report_.notes.push_back("snapshot " + s.snapshot.previous->ShortHex() +
@@ -135,9 +178,9 @@ class Checker {
       auto tree = LoadTree(repo_, id);
       if (!tree.ok()) {
         damaged_blobs_.insert(id);
-        Problem("tree blob " + id.ShortHex(),
-                std::string(tree.status().message()) + " (folder '" + (path.empty() ? "/" : path) +
-                    "' of snapshot " + s.id.ShortHex() + ")");
+        Problem("tree blob " + id.ShortHex(), std::string(tree.status().message()) + " (folder '" +
+                                                  (path.empty() ? "/" : path) + "' of snapshot " +
+                                                  s.id.ShortHex() + ")");
         continue;
       }
       for (const Node& n : tree->nodes) {
@@ -160,12 +203,11 @@ class Checker {
       auto it = stored_packs_.find(pack.id);
       if (it == stored_packs_.end()) {
         MarkPackBlobsDamaged(pack.id);
-        Problem("pack " + pack.id.ShortHex(), "is in the index but missing from storage");
+        PackProblem(pack.id, "is in the index but missing from storage");
       } else if (it->second != pack.length) {
         MarkPackBlobsDamaged(pack.id);
-        Problem("pack " + pack.id.ShortHex(), "has " + std::to_string(it->second) +
-                                                  " bytes, the index says " +
-                                                  std::to_string(pack.length));
+        PackProblem(pack.id, "has " + std::to_string(it->second) + " bytes, the index says " +
+                                 std::to_string(pack.length));
       }
     }
     std::set<PackId> indexed;
@@ -220,7 +262,7 @@ class Checker {
       progress_.files_done++;
       if (!bytes.ok()) {
         MarkPackBlobsDamaged(pack.id);
-        Problem("pack " + pack.id.ShortHex(), std::string(bytes.status().message()));
+        PackProblem(pack.id, std::string(bytes.status().message()));
         continue;
       }
       report_.bytes_read += bytes->size();
@@ -235,8 +277,8 @@ class Checker {
         if (static_cast<uint64_t>(b.offset) + b.stored_length > bytes->size()) {
           s = DataLossError("beyond the end of the pack");
         } else {
-          auto plain = repo_.DecodeBlob(
-              pack, b, ByteView(*bytes).subspan(b.offset, b.stored_length));
+          auto plain =
+              repo_.DecodeBlob(pack, b, ByteView(*bytes).subspan(b.offset, b.stored_length));
           s = plain.status();
         }
         if (!s.ok()) {
@@ -257,7 +299,7 @@ class Checker {
           for (size_t i = 0; i < bad.size() && i < 5; ++i) message += (i ? ", " : "") + bad[i];
           message += bad.size() > 5 ? ", ...)" : ")";
         }
-        Problem("pack " + pack.id.ShortHex(), message);
+        PackProblem(pack.id, message);
       }
     }
   }
@@ -266,48 +308,73 @@ class Checker {
   void NameAffectedFiles() {
     std::map<BlobId, size_t> problem_of_blob;
     std::vector<std::pair<BlobId, CheckProblem>> per_blob;
+    std::map<PackId, CheckProblem> per_pack;  // snapshots and files only
+    auto note_pack = [&](const BlobId& blob, const SnapshotId& snapshot, const std::string& path) {
+      auto loc = repo_.FindBlob(blob);
+      if (!loc) return;
+      AddTo(per_pack[loc->pack.id], snapshot, path);
+    };
     for (const SnapshotRef& s : snapshots_) {
-      Status walked = WalkTree(repo_, s.snapshot.tree, "",
-                               [&](const std::string& path, const Node& n) -> StatusOr<bool> {
-        if (n.type == NodeType::kDirectory && damaged_blobs_.contains(n.subtree)) {
-          AddAffected(n.subtree, s.id, path + "/", problem_of_blob, per_blob);
-          return false;
-        }
-        if (n.type != NodeType::kFile) return true;
-        for (const Extent& e : n.extents) {
-          for (const BlobId& c : e.chunks) {
-            if (damaged_blobs_.contains(c)) {
-              AddAffected(c, s.id, path, problem_of_blob, per_blob);
-              return true;
+      Status walked = WalkTree(
+          repo_, s.snapshot.tree, "",
+          [&](const std::string& path, const Node& n) -> StatusOr<bool> {
+            if (n.type == NodeType::kDirectory && damaged_blobs_.contains(n.subtree)) {
+              AddAffected(n.subtree, BlobType::kTree, s.id, path + "/", problem_of_blob, per_blob);
+              note_pack(n.subtree, s.id, path + "/");
+              return false;
             }
-          }
-        }
-        return true;
-      });
+            if (n.type != NodeType::kFile) return true;
+            bool named = false;
+            std::set<PackId> packs;
+            for (const Extent& e : n.extents) {
+              for (const BlobId& c : e.chunks) {
+                if (!damaged_blobs_.contains(c)) continue;
+                if (!named) AddAffected(c, BlobType::kData, s.id, path, problem_of_blob, per_blob);
+                named = true;
+                auto loc = repo_.FindBlob(c);
+                if (loc && packs.insert(loc->pack.id).second) note_pack(c, s.id, path);
+              }
+            }
+            return true;
+          });
       if (damaged_blobs_.contains(s.snapshot.tree)) {
-        AddAffected(s.snapshot.tree, s.id, "/", problem_of_blob, per_blob);
+        AddAffected(s.snapshot.tree, BlobType::kTree, s.id, "/", problem_of_blob, per_blob);
+        note_pack(s.snapshot.tree, s.id, "/");
       }
       walked.IgnoreError();  // damaged trees were reported above
+    }
+    // Each damaged pack names what depends on it.
+    for (const auto& [pack, index] : pack_problems_) {
+      auto it = per_pack.find(pack);
+      if (it == per_pack.end()) continue;
+      report_.problems[index].snapshots = it->second.snapshots;
+      report_.problems[index].files = it->second.files;
     }
     // One summary problem per damaged data blob that some file needs.
     for (auto& [id, problem] : per_blob) report_.problems.push_back(std::move(problem));
   }
 
-  void AddAffected(const BlobId& blob, const SnapshotId& snapshot, const std::string& path,
-                   std::map<BlobId, size_t>& index_of, std::vector<std::pair<BlobId, CheckProblem>>& out) {
+  static void AddTo(CheckProblem& p, const SnapshotId& snapshot, const std::string& path) {
+    if (p.snapshots.empty() || !(p.snapshots.back() == snapshot)) p.snapshots.push_back(snapshot);
+    if (p.files.size() < kMaxFilesPerProblem) p.files.push_back(snapshot.ShortHex() + ":" + path);
+  }
+
+  // `type` names the blob when no index knows it.
+  void AddAffected(const BlobId& blob, BlobType type, const SnapshotId& snapshot,
+                   const std::string& path, std::map<BlobId, size_t>& index_of,
+                   std::vector<std::pair<BlobId, CheckProblem>>& out) {
     auto it = index_of.find(blob);
     if (it == index_of.end()) {
       auto loc = repo_.FindBlob(blob);
       CheckProblem p;
-      p.object = std::string(loc ? BlobTypeName(loc->blob.type) : "data") + " blob " + blob.ShortHex();
+      p.object =
+          std::string(BlobTypeName(loc ? loc->blob.type : type)) + " blob " + blob.ShortHex();
       p.message = loc ? "is damaged (in pack " + loc->pack.id.ShortHex() + ")"
                       : "is missing: no index names it";
       it = index_of.emplace(blob, out.size()).first;
       out.emplace_back(blob, std::move(p));
     }
-    CheckProblem& p = out[it->second].second;
-    if (p.snapshots.empty() || !(p.snapshots.back() == snapshot)) p.snapshots.push_back(snapshot);
-    if (p.files.size() < kMaxFilesPerProblem) p.files.push_back(snapshot.ShortHex() + ":" + path);
+    AddTo(out[it->second].second, snapshot, path);
   }
 
   Repository& repo_;
@@ -320,6 +387,7 @@ class Checker {
   std::unordered_set<BlobId, IdHash> referenced_data_;
   std::unordered_set<BlobId, IdHash> damaged_blobs_;
   std::vector<PackRecord> selected_;
+  std::vector<std::pair<PackId, size_t>> pack_problems_;  // pack, index in report_.problems
 };
 
 }  // namespace

@@ -36,7 +36,8 @@ struct CheckProblem {
 
 struct CheckReport {
   std::vector<CheckProblem> problems;
-  std::vector<std::string> notes;  // harmless findings: unreferenced or unindexed packs, chain forks
+  std::vector<std::string>
+      notes;  // harmless findings: unreferenced or unindexed packs, chain forks
   uint64_t snapshots = 0;
   uint64_t trees = 0;
   uint64_t data_blobs_referenced = 0;

@@ -113,10 +113,22 @@ void Measure(benchmark::State& state, const DataPair& pair) {
 void BM_ChunkSizeDatabaseChange(benchmark::State& state) { Measure(state, DatabasePair()); }
 void BM_ChunkSizeShiftedData(benchmark::State& state) { Measure(state, ShiftedPair()); }
 
-BENCHMARK(BM_ChunkSizeDatabaseChange)->Arg(64)->Arg(256)->Arg(512)->Arg(1024)->Arg(2048)
-    ->Iterations(1)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_ChunkSizeShiftedData)->Arg(64)->Arg(256)->Arg(512)->Arg(1024)->Arg(2048)
-    ->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ChunkSizeDatabaseChange)
+    ->Arg(64)
+    ->Arg(256)
+    ->Arg(512)
+    ->Arg(1024)
+    ->Arg(2048)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ChunkSizeShiftedData)
+    ->Arg(64)
+    ->Arg(256)
+    ->Arg(512)
+    ->Arg(1024)
+    ->Arg(2048)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace pxb

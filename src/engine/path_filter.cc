@@ -1,9 +1,8 @@
 #include "engine/path_filter.h"
 
 #include <algorithm>
-#include <fstream>
-
 #include <cerrno>
+#include <fstream>
 
 namespace pxb {
 

@@ -1,5 +1,6 @@
 #include "engine/restore.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "core/crypto/random.h"
 #include "core/task_pool.h"
@@ -40,6 +42,40 @@ std::string ParentOf(const std::string& path) {
 }
 
 std::string BaseOf(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+// The temporary name of a file being restored: prefix, name, '.', 16 hex digits.
+std::string TempNameFor(const std::string& name, ByteView random) {
+  return std::string(kRestoreTempPrefix) + name.substr(0, 200) + "." + ToHex(random);
+}
+
+// Removes temporary files that an interrupted restore left in `dir` for the
+// given names, so a second run leaves no garbage behind.
+void RemoveStaleTempFiles(const std::string& dir, const std::set<std::string>& names) {
+  if (names.empty()) return;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> stale;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view entry(e->d_name);
+    constexpr size_t kSuffix = 17;  // '.' and 16 hex digits
+    if (!entry.starts_with(kRestoreTempPrefix) ||
+        entry.size() <= kRestoreTempPrefix.size() + kSuffix ||
+        entry[entry.size() - kSuffix] != '.' ||
+        entry.substr(entry.size() - kSuffix + 1).find_first_not_of("0123456789abcdef") !=
+            std::string_view::npos) {
+      continue;
+    }
+    std::string name(entry.substr(kRestoreTempPrefix.size(),
+                                  entry.size() - kRestoreTempPrefix.size() - kSuffix));
+    if (names.contains(name)) stale.emplace_back(entry);
+  }
+  ::closedir(d);
+  for (const std::string& name : stale) {
+    struct stat st;
+    const std::string path = dir + "/" + name;
+    if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) ::unlink(path.c_str());
+  }
+}
 
 Status WriteAll(int fd, ByteView data, uint64_t offset, const std::string& path) {
   while (!data.empty()) {
@@ -102,6 +138,7 @@ class Restorer {
       // to the target itself.
       PXB_RETURN_IF_ERROR(RestoreTree(start.subtree, snapshot_path, target_));
     } else {
+      if (start.type == NodeType::kFile) RemoveStaleTempFiles(target_, {start.name.substr(0, 200)});
       PXB_RETURN_IF_ERROR(RestoreNode(start, snapshot_path, target_ + "/" + start.name));
     }
     for (auto& f : files_) f.wait();
@@ -116,8 +153,9 @@ class Restorer {
     });
     for (const DirToFinish& d : dirs_) {
       Fd parent(::open(ParentOf(d.path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      Status s = parent.valid() ? ApplyMetadata(parent.get(), BaseOf(d.path), d.node, apply_, names_)
-                                : ErrnoError(errno, "opening " + ParentOf(d.path));
+      Status s = parent.valid()
+                     ? ApplyMetadata(parent.get(), BaseOf(d.path), d.node, apply_, names_)
+                     : ErrnoError(errno, "opening " + ParentOf(d.path));
       if (!s.ok()) Report(d.path, s);
     }
     return Status::Ok();
@@ -155,6 +193,11 @@ class Restorer {
       Report(disk_path, tree.status());
       return Status::Ok();
     }
+    std::set<std::string> file_names;
+    for (const Node& node : tree->nodes) {
+      if (node.type == NodeType::kFile) file_names.insert(node.name.substr(0, 200));
+    }
+    RemoveStaleTempFiles(disk_path, file_names);
     for (const Node& node : tree->nodes) {
       if (cancel_ && cancel_->load()) return CancelledError("restore cancelled");
       const std::string child_snapshot = snapshot_path + "/" + node.name;
@@ -220,7 +263,8 @@ class Restorer {
     Status s = CreateSpecialNode(dir_fd, node);
     if (s.code() != StatusCode::kAlreadyExists) return s;
     struct stat st;
-    if (::fstatat(dir_fd, node.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+    if (::fstatat(dir_fd, node.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISDIR(st.st_mode)) {
       return AlreadyExistsError(disk_path + " exists and is a folder");
     }
     if (::unlinkat(dir_fd, node.name.c_str(), 0) != 0) {
@@ -274,8 +318,7 @@ class Restorer {
     }
     std::array<std::byte, 8> random;
     RandomBytes(random);
-    const std::string temp_name = std::string(kRestoreTempPrefix) + node.name.substr(0, 200) + "." +
-                                  ToHex(random);
+    const std::string temp_name = TempNameFor(node.name, random);
     Fd out(::openat(parent.get(), temp_name.c_str(),
                     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!out.valid()) return ErrnoError(errno, "creating a temporary file in " + dir);
@@ -285,7 +328,8 @@ class Restorer {
       written = check.valid() ? VerifyContent(check.get(), node, disk_path)
                               : ErrnoError(errno, "re-opening " + disk_path);
     }
-    if (written.ok() && ::fsync(out.get()) != 0) written = ErrnoError(errno, "syncing " + disk_path);
+    if (written.ok() && ::fsync(out.get()) != 0)
+      written = ErrnoError(errno, "syncing " + disk_path);
     if (written.ok()) {
       struct stat st;
       if (::fstatat(parent.get(), node.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -293,8 +337,8 @@ class Restorer {
         written = AlreadyExistsError(disk_path + " exists and is a folder");
       }
     }
-    if (written.ok() && ::renameat(parent.get(), temp_name.c_str(), parent.get(),
-                                   node.name.c_str()) != 0) {
+    if (written.ok() &&
+        ::renameat(parent.get(), temp_name.c_str(), parent.get(), node.name.c_str()) != 0) {
       written = ErrnoError(errno, "renaming into place " + disk_path);
     }
     if (!written.ok()) {
@@ -339,7 +383,8 @@ class Restorer {
         // Link beside it, then rename over, so the old file stays until the end.
         const std::string temp = ParentOf(link) + "/" + std::string(kRestoreTempPrefix) + "link";
         ::unlink(temp.c_str());
-        if (::link(source.c_str(), temp.c_str()) != 0 || ::rename(temp.c_str(), link.c_str()) != 0) {
+        if (::link(source.c_str(), temp.c_str()) != 0 ||
+            ::rename(temp.c_str(), link.c_str()) != 0) {
           Report(link, ErrnoError(errno, "linking " + link));
           ::unlink(temp.c_str());
         }

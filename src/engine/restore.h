@@ -28,10 +28,10 @@ struct RestoreOptions {
   std::string subpath;  // restore only this path of the snapshot ("" = all)
   PathFilter includes;  // if not empty, only matching paths (snapshot paths)
   PathFilter excludes;
-  bool verify = false;        // re-read every written file and check it
-  bool numeric_ids = false;   // owners by number, not by name
-  bool owners = true;         // apply owners (only effective as root)
-  size_t threads = 0;         // 0: one per core
+  bool verify = false;       // re-read every written file and check it
+  bool numeric_ids = false;  // owners by number, not by name
+  bool owners = true;        // apply owners (only effective as root)
+  size_t threads = 0;        // 0: one per core
 };
 
 struct RestoreResult {

@@ -104,16 +104,30 @@ StatusOr<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Backend> 
   PXB_ASSIGN_OR_RETURN(ConfigHeader header, DecodeConfigHeader(*config_bytes));
 
   std::vector<std::pair<KeySlotId, KeySlot>> slots;
+  size_t other_repository = 0;
   Status listed = backend->List(kKeysPrefix, [&](const ObjectInfo& info) -> Status {
     auto id = IdFromObjectName<KeySlotId>(info.name, kKeysPrefix);
     if (!id) return Status::Ok();
     PXB_ASSIGN_OR_RETURN(Bytes bytes, backend->Get(info.name));
     auto slot = DecodeKeySlot(bytes);
     // A damaged slot must not stop the others from opening the repository.
-    if (slot.ok() && slot->repository == header.id) slots.emplace_back(*id, std::move(*slot));
+    if (!slot.ok()) return Status::Ok();
+    if (slot->repository == header.id) {
+      slots.emplace_back(*id, std::move(*slot));
+    } else {
+      other_repository++;
+    }
     return Status::Ok();
   });
   PXB_RETURN_IF_ERROR_CTX(listed, "listing key slots");
+  if (slots.empty() && other_repository > 0) {
+    // Every readable slot names another repository id: the config's clear
+    // header is what is damaged, not the passphrase.
+    return DataLossError("config of " + backend->Location() + ": its repository id " +
+                         header.id.ShortHex() + " matches none of the " +
+                         std::to_string(other_repository) +
+                         " key slots; the config object is damaged");
+  }
   std::optional<SecretKey> master;
   KeySlotId unlocked;
   bool refused = false;  // some slot says the passphrase is wrong
@@ -514,10 +528,20 @@ StatusOr<std::vector<SnapshotEntry>> Repository::ListSnapshots() {
   }));
   std::vector<SnapshotEntry> out;
   out.reserve(ids.size());
+  size_t damaged = 0;
   for (const SnapshotId& id : ids) {
-    PXB_ASSIGN_OR_RETURN(Snapshot s, LoadSnapshot(id));
-    out.push_back(SnapshotEntry{id, std::move(s)});
+    auto s = LoadSnapshot(id);
+    if (!s.ok()) {
+      // One damaged snapshot must not hide the others; check names it.
+      if (s.status().code() == StatusCode::kDataLoss) {
+        damaged++;
+        continue;
+      }
+      return s.status();
+    }
+    out.push_back(SnapshotEntry{id, std::move(*s)});
   }
+  damaged_snapshots_ = damaged;
   std::sort(out.begin(), out.end(), [](const SnapshotEntry& a, const SnapshotEntry& b) {
     if (a.snapshot.time_ns != b.snapshot.time_ns) return a.snapshot.time_ns < b.snapshot.time_ns;
     return a.id < b.id;
@@ -573,8 +597,14 @@ StatusOr<std::vector<KeySlotEntry>> Repository::ListKeySlots() {
     if (!id) return Status::Ok();
     PXB_ASSIGN_OR_RETURN(Bytes bytes, backend_->Get(info.name));
     auto slot = DecodeKeySlot(bytes);
-    if (!slot.ok()) return slot.status().WithContext("key slot " + id->ShortHex());
-    out.push_back(KeySlotEntry{*id, std::move(*slot)});
+    if (!slot.ok()) {
+      // Listed as damaged so that it can be seen and removed.
+      KeySlotEntry entry{*id, KeySlot{}, std::string(slot.status().message())};
+      entry.slot.kind = "damaged";
+      out.push_back(std::move(entry));
+      return Status::Ok();
+    }
+    out.push_back(KeySlotEntry{*id, std::move(*slot), ""});
     return Status::Ok();
   }));
   std::sort(out.begin(), out.end(), [](const KeySlotEntry& a, const KeySlotEntry& b) {
@@ -601,9 +631,13 @@ StatusOr<KeySlotId> Repository::AddPassphraseSlot(std::string_view passphrase,
 Status Repository::RemoveKeySlot(const KeySlotId& id) {
   PXB_ASSIGN_OR_RETURN(auto slots, ListKeySlots());
   bool found = false;
-  for (const auto& s : slots) found |= (s.id == id);
+  size_t usable_others = 0;
+  for (const auto& s : slots) {
+    found |= (s.id == id);
+    if (!(s.id == id) && s.damage.empty()) usable_others++;
+  }
   if (!found) return NotFoundError("no key slot " + id.ShortHex());
-  if (slots.size() <= 1) {
+  if (usable_others == 0) {
     return FailedPreconditionError("key slot " + id.ShortHex() +
                                    " is the only one: add another before removing it");
   }

@@ -64,7 +64,8 @@ struct SnapshotEntry {
 
 struct KeySlotEntry {
   KeySlotId id;
-  KeySlot slot;
+  KeySlot slot;        // kind "damaged" when the object cannot be decoded
+  std::string damage;  // why it cannot be decoded; empty for a good slot
 };
 
 // Counters of what this process wrote.
@@ -140,7 +141,10 @@ class Repository {
   const WriteStats& write_stats() const { return stats_; }
 
   // --- Snapshots ---
-  StatusOr<std::vector<SnapshotEntry>> ListSnapshots();  // sorted by time, oldest first
+  // Every readable snapshot, sorted by time, oldest first. Damaged snapshot
+  // objects are left out and counted in damaged_snapshots().
+  StatusOr<std::vector<SnapshotEntry>> ListSnapshots();
+  size_t damaged_snapshots() const { return damaged_snapshots_; }
   StatusOr<Snapshot> LoadSnapshot(const SnapshotId& id);
   StatusOr<SnapshotId> SaveSnapshot(const Snapshot& snapshot);
   // Resolves "latest", a full id or a unique prefix (at least 4 hex digits).
@@ -152,7 +156,7 @@ class Repository {
   StatusOr<std::vector<KeySlotEntry>> ListKeySlots();
   StatusOr<KeySlotId> AddPassphraseSlot(std::string_view passphrase, const Argon2idParams& params,
                                         std::string label);
-  // kFailedPrecondition when it would remove the last slot that opens the repository.
+  // kFailedPrecondition when no other usable slot would remain.
   Status RemoveKeySlot(const KeySlotId& id);
 
  private:
@@ -176,6 +180,7 @@ class Repository {
   mutable std::shared_mutex index_mu_;
   MasterIndex index_;
   size_t damaged_index_files_ = 0;
+  std::atomic<size_t> damaged_snapshots_{0};
 
   std::mutex pending_mu_;
   std::unordered_set<BlobId, IdHash> pending_;  // blobs in packs not yet stored

@@ -1,0 +1,45 @@
+// pxb_bench: runs named workloads with plexibackup and its peers (restic,
+// borg) on the same generated data, alternating the tools between
+// repetitions, and reports medians and ratios.
+//
+//   BenchOptions options;
+//   options.size = "tiny";
+//   PXB_RETURN_IF_ERROR(RunBench(options));
+//
+// Thread-safety: one RunBench per work folder at a time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pxb/status.h"
+
+namespace pxb::bench {
+
+// The workloads in the order they run within a repetition.
+inline constexpr std::string_view kWorkloads[] = {
+    "first-backup", "rebackup-unchanged", "backup-after-change", "restore", "check-read-data"};
+
+struct BenchOptions {
+  std::vector<std::string> workloads;  // empty: all
+  std::string size = "small";          // a PlexiChatHomeSpecForSize preset
+  int reps = 3;
+  std::vector<std::string> peers = {"restic", "borg"};  // skipped with a note if not on PATH
+  std::string json_path;                                // empty: no JSON
+  std::string workdir;                                  // empty: a new folder under $TMPDIR
+  std::string plexibackup;                              // path or name on PATH
+  uint64_t small_files = 0;                             // extra tree of small files
+  uint64_t change_messages = 1000;                      // backup-after-change: new messages,
+  uint64_t change_edits = 100;                          // edited messages
+  bool keep = false;                                    // keep the work folder
+};
+
+// Runs everything, prints progress to stderr and the table to stdout, and
+// writes JSON if asked. Fails loudly (a tool's non-zero exit with the end of
+// its log, a restored tree that differs from the source); the work folder is
+// then kept for inspection.
+Status RunBench(const BenchOptions& options);
+
+}  // namespace pxb::bench
