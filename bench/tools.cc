@@ -31,7 +31,7 @@ ChildSpec Tool::Command(std::vector<std::string> args) const {
 
 namespace {
 
-// plexibackup: Argon2id with the default 64 MiB, the default chunker (1 MiB
+// plexibackup: Argon2id with the default 64 MiB, the default chunker (512 KiB
 // average), zstd level 3, AES-256-GCM.
 class Plexibackup final : public Tool {
  public:

@@ -72,6 +72,13 @@ inline constexpr uint8_t kEnvelopeModeSealOpen = 2;
 inline constexpr uint8_t kConfigModeRaw = 0;
 inline constexpr uint8_t kConfigModeBody = 1;
 
+// fuzz_shard (bit 0 unused): the rest is a whole shard object, or header
+// fields (scheme, index, k, m: one byte each; object length: u64 LE) followed
+// by a payload, which the target encodes.
+inline constexpr uint8_t kShardModeRaw = 0;
+inline constexpr uint8_t kShardModeFields = 1;
+inline constexpr size_t kShardFieldsSize = 12;
+
 inline uint8_t ModeOf(uint8_t mode_byte) { return mode_byte >> 1; }
 inline uint8_t ModeByte(uint8_t mode, AeadAlgorithm cipher) {
   return static_cast<uint8_t>(mode << 1 | (cipher == AeadAlgorithm::kXChaCha20Poly1305 ? 1 : 0));

@@ -3,6 +3,7 @@
 // the magic numbers and authentication.
 //
 //   write_seeds <corpus folder>    # makes <folder>/<target>/seed-<n>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -14,11 +15,13 @@
 #include "core/compress/zstd_codec.h"
 #include "core/crypto/random.h"
 #include "core/crypto/sha256.h"
+#include "core/erasure/reed_solomon.h"
 #include "format/config_format.h"
 #include "format/envelope_format.h"
 #include "format/index_format.h"
 #include "format/keyslot_format.h"
 #include "format/pack_format.h"
+#include "format/shard_format.h"
 #include "format/snapshot_format.h"
 #include "format/tree_format.h"
 #include "fuzz_common.h"
@@ -122,6 +125,66 @@ Snapshot SampleSnapshot() {
   s.summary.duration_ns = 12345;
   s.program = "plexibackup";
   return s;
+}
+
+// Every shard of a 4+2 coded object, replicas, an empty object's shard, and
+// header fields for the encoder.
+bool WriteShardSeeds(SeedWriter& out) {
+  const uint8_t raw = fuzz::ModeByte(fuzz::kShardModeRaw, AeadAlgorithm::kAes256Gcm);
+  const uint8_t fields = fuzz::ModeByte(fuzz::kShardModeFields, AeadAlgorithm::kAes256Gcm);
+  const ObjectNameHash id = HashObjectName("data/ab/" + IdOf("object").Hex());
+  auto rs = ReedSolomon::Create(4, 2);
+  if (!rs.ok()) return false;
+  Bytes object(101);
+  for (size_t i = 0; i < object.size(); ++i) object[i] = static_cast<std::byte>(i * 37);
+  const size_t len = ShardLength(object.size(), 4);
+  std::vector<Bytes> pieces(6, Bytes(len));  // data shards zero-padded
+  for (int j = 0; j < 4; ++j) {
+    const size_t begin = std::min(object.size(), j * len);
+    const size_t end = std::min(object.size(), (j + 1) * len);
+    std::copy(object.begin() + begin, object.begin() + end, pieces[j].begin());
+  }
+  const std::vector<const std::byte*> data = {pieces[0].data(), pieces[1].data(), pieces[2].data(),
+                                              pieces[3].data()};
+  const std::vector<std::byte*> parity = {pieces[4].data(), pieces[5].data()};
+  rs->Encode(data, parity, len);
+  for (int i = 0; i < 6; ++i) {
+    auto header = ShardHeader::ForReedSolomon(id, object.size(), 4, 2, i);
+    if (!header.ok()) return false;
+    auto shard = EncodeShard(*header, pieces[i]);
+    if (!shard.ok()) return false;
+    out.Write("fuzz_shard", raw, *shard);
+  }
+  for (int copy = 0; copy < 2; ++copy) {
+    auto header = ShardHeader::ForReplica(id, object.size(), 1, copy);
+    if (!header.ok()) return false;
+    auto shard = EncodeShard(*header, object);
+    if (!shard.ok()) return false;
+    out.Write("fuzz_shard", raw, *shard);
+  }
+  auto empty = ShardHeader::ForReedSolomon(HashObjectName("config"), 0, 10, 4, 13);
+  if (!empty.ok()) return false;
+  auto empty_shard = EncodeShard(*empty, {});
+  if (!empty_shard.ok()) return false;
+  out.Write("fuzz_shard", raw, *empty_shard);
+
+  // Fields: scheme, index, k, m, object length u64 LE, then the payload.
+  auto with_fields = [](uint8_t scheme, uint8_t index, uint8_t k, uint8_t m, uint64_t object_length,
+                        ByteView payload) {
+    Bytes input;
+    ByteWriter w(input);
+    w.PutU8(scheme);
+    w.PutU8(index);
+    w.PutU8(k);
+    w.PutU8(m);
+    w.PutLe64(object_length);
+    w.PutRaw(payload);
+    return input;
+  };
+  out.Write("fuzz_shard", fields, with_fields(1, 5, 4, 2, object.size(), pieces[5]));
+  out.Write("fuzz_shard", fields, with_fields(2, 1, 1, 2, object.size(), object));
+  out.Write("fuzz_shard", fields, with_fields(1, 0, 200, 55, 0, {}));
+  return true;
 }
 
 int Run(const std::filesystem::path& root) {
@@ -232,6 +295,8 @@ int Run(const std::filesystem::path& root) {
   Bytes strings(16, std::byte{0x77});
   Append(strings, *tree);
   out.Write("fuzz_coding", strings);
+
+  if (!WriteShardSeeds(out)) return 1;
 
   return out.failed() ? 1 : 0;
 }

@@ -441,12 +441,16 @@ class Archiver {
     StreamChunker& chunker = stream_chunker_;
     chunker.Reset();
     auto submit = [&](ByteView chunk) -> Status {
-      auto data = std::make_shared<Bytes>(chunk.begin(), chunk.end());
-      futures.push_back(pool_.Submit([this, data]() -> StatusOr<SaveBlobResult> {
-        auto saved = repo_.SaveBlob(BlobType::kData, *data, level_);
-        if (saved.ok()) progress_.bytes_new += saved->added ? data->size() : 0;
-        return saved;
-      }));
+      auto data = std::make_unique<Bytes>(chunk.begin(), chunk.end());
+      futures.push_back(
+          pool_.Submit([this, data = std::move(data)]() mutable -> StatusOr<SaveBlobResult> {
+            auto saved = repo_.SaveBlob(BlobType::kData, *data, level_);
+            if (saved.ok()) progress_.bytes_new += saved->added ? data->size() : 0;
+            // The future's shared state keeps this task alive until the file
+            // completes: free the chunk now, or a folder's chunks pile up.
+            data.reset();
+            return saved;
+          }));
       return CheckCancel();
     };
     Bytes& buffer = read_buffer_;

@@ -36,12 +36,14 @@ PackBuilder::PackBuilder(AeadAlgorithm algorithm, BlobType type, Salt salt,
 }
 
 StatusOr<std::unique_ptr<PackBuilder>> PackBuilder::Create(AeadAlgorithm algorithm,
-                                                           const SecretKey& data_key,
-                                                           BlobType type) {
+                                                           const SecretKey& data_key, BlobType type,
+                                                           size_t expected_size) {
   Salt salt = RandomSalt();
   PXB_ASSIGN_OR_RETURN(SecretKey key, DeriveObjectKey(data_key, salt));
   PXB_ASSIGN_OR_RETURN(auto aead, Aead::Create(algorithm, key));
-  return std::unique_ptr<PackBuilder>(new PackBuilder(algorithm, type, salt, std::move(aead)));
+  std::unique_ptr<PackBuilder> builder(new PackBuilder(algorithm, type, salt, std::move(aead)));
+  builder->bytes_.reserve(std::min<size_t>(expected_size, kMaxPackSize));
+  return builder;
 }
 
 Status PackBuilder::Add(const BlobId& id, uint32_t raw_length, bool compressed, ByteView payload) {

@@ -65,9 +65,12 @@ struct FinishedPack {
 
 class PackBuilder {
  public:
-  // Fails only if the algorithm cannot be instantiated.
+  // Fails only if the algorithm cannot be instantiated. `expected_size`
+  // reserves room for the whole pack up front: growing a 16 MiB buffer by
+  // doubling copies it and holds twice its size at the peak.
   static StatusOr<std::unique_ptr<PackBuilder>> Create(AeadAlgorithm algorithm,
-                                                       const SecretKey& data_key, BlobType type);
+                                                       const SecretKey& data_key, BlobType type,
+                                                       size_t expected_size = 0);
 
   // Encrypts payload (the blob's zstd frame if compressed, else its raw bytes)
   // and appends it. kInvalidArgument when the pack is full or the blob too big.

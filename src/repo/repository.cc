@@ -44,7 +44,14 @@ Repository::Repository(std::unique_ptr<Backend> backend, RepositoryConfig config
       chunker_(std::make_unique<Chunker>(gear_)),
       unlocked_slot_(unlocked_slot) {}
 
-Repository::~Repository() = default;
+Repository::~Repository() {
+  {
+    std::lock_guard lock(writes_mu_);
+    writers_stopping_ = true;
+  }
+  writes_changed_.notify_all();
+  for (std::thread& writer : pack_writers_) writer.join();
+}
 
 StatusOr<std::unique_ptr<Repository>> Repository::Init(std::unique_ptr<Backend> backend,
                                                        std::string_view passphrase,
@@ -394,13 +401,16 @@ StatusOr<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteView plaintext,
   }
   ByteView payload = *use_compressed ? ByteView(compressed) : plaintext;
 
-  std::optional<FinishedPack> full;
+  std::unique_ptr<PackBuilder> full;
   {
     const size_t slot = TypeSlot(type);
     std::lock_guard lock(builder_mu_[slot]);
     auto& builder = builders_[slot];
     if (!builder) {
-      auto created = PackBuilder::Create(config_.cipher, keys_.data, type);
+      // A pack ends with the blob that crosses pack_size: room for one
+      // more chunk of the largest size, stored uncompressed, and the header.
+      const size_t expected = config_.pack_size + config_.chunker.max_size + 64 * 1024;
+      auto created = PackBuilder::Create(config_.cipher, keys_.data, type, expected);
       if (!created.ok()) {
         release_pending();
         return created.status();
@@ -413,19 +423,60 @@ StatusOr<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteView plaintext,
       release_pending();
       return added;
     }
-    if (builder->size() >= config_.pack_size) {
-      PXB_ASSIGN_OR_RETURN(FinishedPack done, builder->Finish());
-      builder.reset();
-      full = std::move(done);
-    }
+    // Finishing hashes the whole pack: done outside the lock, so that other
+    // workers keep filling a new pack meanwhile.
+    if (builder->size() >= config_.pack_size) full = std::move(builder);
   }
   result.added = true;
   result.stored_length = payload.size() + Aead::kTagSize;
   stats_.blobs_added++;
   stats_.bytes_added += plaintext.size();
   stats_.bytes_stored += result.stored_length;
-  if (full) PXB_RETURN_IF_ERROR(StorePack(std::move(*full)));
+  if (full) {
+    PXB_ASSIGN_OR_RETURN(FinishedPack done, full->Finish());
+    QueuePackWrite(std::move(done));
+  }
+  {
+    std::lock_guard lock(writes_mu_);
+    if (!write_error_.ok()) return write_error_;
+  }
   return result;
+}
+
+void Repository::QueuePackWrite(FinishedPack pack) {
+  std::unique_lock lock(writes_mu_);
+  if (pack_writers_.empty()) {
+    for (size_t i = 0; i < kPackWriterThreads; ++i) {
+      pack_writers_.emplace_back([this] { PackWriterLoop(); });
+    }
+  }
+  writes_changed_.wait(lock, [&] { return writes_in_flight_ < kPacksInFlight; });
+  writes_in_flight_++;
+  write_queue_.push_back(std::move(pack));
+  writes_changed_.notify_all();
+}
+
+void Repository::PackWriterLoop() {
+  std::unique_lock lock(writes_mu_);
+  while (true) {
+    writes_changed_.wait(lock, [&] { return writers_stopping_ || !write_queue_.empty(); });
+    if (write_queue_.empty()) return;  // stopping, and nothing left to write
+    FinishedPack pack = std::move(write_queue_.front());
+    write_queue_.pop_front();
+    lock.unlock();
+    // A failed pack stays in unstored_ for Flush to retry.
+    Status stored = StorePack(std::move(pack));
+    lock.lock();
+    if (!stored.ok() && write_error_.ok()) write_error_ = std::move(stored);
+    writes_in_flight_--;
+    writes_changed_.notify_all();
+  }
+}
+
+void Repository::WaitForPackWrites() {
+  std::unique_lock lock(writes_mu_);
+  writes_changed_.wait(lock, [&] { return writes_in_flight_ == 0; });
+  write_error_ = Status::Ok();
 }
 
 Status Repository::StorePack(FinishedPack pack) {
@@ -474,6 +525,7 @@ Status Repository::WriteIndexLocked() {
 }
 
 Status Repository::Flush() {
+  WaitForPackWrites();
   std::vector<FinishedPack> retry;
   {
     std::lock_guard lock(unstored_mu_);

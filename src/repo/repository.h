@@ -16,12 +16,15 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -132,12 +135,21 @@ class Repository {
   StatusOr<std::vector<PackBlob>> DecodePackBlobs(ByteView pack) const;
 
   // Stores a blob unless the repository (or a pending pack) has it. Full
-  // packs are written as they fill; call Flush() to write the rest.
+  // packs are written in the background as they fill, at most
+  // kPacksInFlight at a time (SaveBlob waits for room); call Flush() to
+  // write the rest. After a background write failed, SaveBlob returns that
+  // error until Flush() has retried it.
   StatusOr<SaveBlobResult> SaveBlob(BlobType type, ByteView plaintext, CompressionLevel level);
-  // Writes packs whose earlier write failed, every open pack, then an index
-  // naming all packs not yet indexed. After an error, calling Flush again
-  // retries what is left.
+  // Waits for the background writes, retries packs whose write failed,
+  // writes every open pack, then an index naming all packs not yet indexed.
+  // After an error, calling Flush again retries what is left.
   Status Flush();
+
+  // Full packs queued or being written at once: bounds the memory they hold
+  // (16 MiB each by default) while keeping the backend busy.
+  static constexpr size_t kPacksInFlight = 2;
+  // Threads writing packs, so that a worker never waits for storage.
+  static constexpr size_t kPackWriterThreads = 2;
   const WriteStats& write_stats() const { return stats_; }
 
   // --- Snapshots ---
@@ -163,6 +175,12 @@ class Repository {
   Repository(std::unique_ptr<Backend> backend, RepositoryConfig config, const SecretKey& master,
              RepositoryKeys keys, std::shared_ptr<const GearTable> gear, KeySlotId unlocked_slot);
   Status StorePack(FinishedPack pack);
+  // Hands a full pack to the background writers; waits while kPacksInFlight
+  // are queued or being written.
+  void QueuePackWrite(FinishedPack pack);
+  void PackWriterLoop();
+  // Waits until no pack is queued or being written.
+  void WaitForPackWrites();
   // Reads the headers of stored packs that `index` does not name.
   StatusOr<std::vector<IndexedPack>> ReadUnindexedPacks(const MasterIndex& index);
   Status WriteIndexLocked();
@@ -193,6 +211,16 @@ class Repository {
 
   std::mutex unstored_mu_;
   std::vector<FinishedPack> unstored_;  // finished packs whose Put failed; Flush retries them
+
+  // Background pack writes (QueuePackWrite). Writers start with the first
+  // full pack, so a repository opened only to read runs no thread.
+  std::mutex writes_mu_;
+  std::condition_variable writes_changed_;
+  std::deque<FinishedPack> write_queue_;
+  size_t writes_in_flight_ = 0;  // queued or being written
+  Status write_error_;           // the first failed write since the last Flush
+  bool writers_stopping_ = false;
+  std::vector<std::thread> pack_writers_;
 
   WriteStats stats_;
 };

@@ -531,8 +531,10 @@ TEST_F(RepositoryTest, FullPackWhosePutFailedIsStoredByFlush) {
   auto repo = InitFaulty(&faulty);
   faulty->FailNth(M::kPut, 1, UnavailableError("connection reset"));
   std::vector<Bytes> saved;
+  // The pack is written in the background: its error reaches a later
+  // SaveBlob, at the latest once the in-flight limit makes SaveBlob wait.
   bool saw_error = false;
-  for (uint64_t i = 0; i < 8; ++i) {
+  for (uint64_t i = 0; i < 200 && !saw_error; ++i) {
     saved.push_back(Content(300 * 1024, i));
     auto r = repo->SaveBlob(BlobType::kData, saved.back(), CompressionLevel::kOff);
     if (!r.ok()) {

@@ -6,34 +6,22 @@
 #include <cstdint>
 
 #include "core/chunker/fastcdc.h"
+#include "core/seeded_random.h"
 
 namespace pxb {
 namespace {
 
 constexpr size_t kDataSize = 64 << 20;
 
-Bytes RandomBytes(size_t n, uint64_t seed) {
-  Bytes out(n);
-  for (size_t i = 0; i < n; i += 8) {
-    // splitmix64
-    uint64_t z = (seed += 0x9e3779b97f4a7c15);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
-    z ^= z >> 31;
-    for (size_t j = 0; j < 8 && i + j < n; ++j) out[i + j] = static_cast<std::byte>(z >> (8 * j));
-  }
-  return out;
-}
-
 const Bytes& Data() {
-  static const Bytes data = RandomBytes(kDataSize, 42);
+  static const Bytes data = SeededBytes(kDataSize, 42);
   return data;
 }
 
 // 4 KiB pages of 100 random bytes and zeros.
 const Bytes& SparseData() {
   static const Bytes data = [] {
-    Bytes out = RandomBytes(kDataSize, 43);
+    Bytes out = SeededBytes(kDataSize, 43);
     for (size_t page = 0; page < kDataSize; page += 4096) {
       std::fill(out.begin() + page + 100, out.begin() + page + 4096, std::byte{0});
     }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/coding.h"
+#include "core/seeded_random.h"
 
 namespace pxb {
 namespace {
@@ -26,23 +27,8 @@ const ChunkerParams kSmallParams{2048, 8192, 32768, 2};
 // Masks of 5 and 11 bits: about 8 of 256 entries are re-drawn per table.
 const ChunkerParams kTinyParams{64, 256, 1024, 3};
 
-uint64_t SplitMix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
-  return z ^ (z >> 31);
-}
-
-// Little-endian splitmix64 words: the seeded data the golden lists pin.
-Bytes RandomBytes(size_t n, uint64_t seed) {
-  Bytes out(n);
-  uint64_t state = seed;
-  for (size_t i = 0; i < n; i += 8) {
-    const uint64_t w = SplitMix64(state);
-    for (size_t j = 0; j < 8 && i + j < n; ++j) out[i + j] = static_cast<std::byte>(w >> (8 * j));
-  }
-  return out;
-}
+// The seeded data the golden lists pin.
+Bytes RandomBytes(size_t n, uint64_t seed) { return SeededBytes(n, seed); }
 
 Bytes GoldenKey() {
   Bytes key(kChunkerKeySize);

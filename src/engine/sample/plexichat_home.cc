@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/seeded_random.h"
 #include "pxb/bytes.h"
 
 namespace pxb {
@@ -29,13 +30,6 @@ namespace fs = std::filesystem;
 // ---------------------------------------------------------------------------
 // Randomness. Integer arithmetic only: floating-point results (log, pow, FMA
 // contraction) may differ between platforms, and the output must not.
-
-uint64_t SplitMix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 uint64_t Mix(uint64_t a, uint64_t b) {
   uint64_t state = a ^ (b * 0xd1342543de82ef95ULL + 0x632be59bd9b4e019ULL);
