@@ -23,6 +23,7 @@
 #include "format/pack_format.h"
 #include "format/shard_format.h"
 #include "format/snapshot_format.h"
+#include "format/target_list_format.h"
 #include "format/tree_format.h"
 #include "fuzz_common.h"
 
@@ -129,6 +130,28 @@ Snapshot SampleSnapshot() {
 
 // Every shard of a 4+2 coded object, replicas, an empty object's shard, and
 // header fields for the encoder.
+// Target lists and shard names, as listings of targets return them.
+void WriteTargetListSeeds(SeedWriter& out) {
+  TargetList list;
+  const char* regions[] = {"eu", "us", "ap"};
+  for (int i = 0; i < 6; ++i) {
+    TargetSpec t;
+    t.name = "t" + std::to_string(i);
+    t.url = i % 2 ? "s3:http://127.0.0.1:9000/bucket" : "file:///srv/target" + std::to_string(i);
+    t.region = regions[i / 2];
+    t.zone = i % 2 ? "b" : "a";
+    t.weight = 1.0 + i;
+    t.capacity = i == 3 ? 1ull << 40 : 0;
+    t.state = i == 5 ? TargetState::kDraining : TargetState::kActive;
+    list.targets.push_back(t);
+  }
+  out.Write("fuzz_target_list", EncodeTargetList(list));
+  for (const char* name : {"data/ab/abcdef.e4-2.3.16777312", "snapshots/00ff.r1-2.0.1840",
+                           "config.r1-2.2.300", "index/77.e10-4.13.0"}) {
+    out.Write("fuzz_target_list", AsBytes(name));
+  }
+}
+
 bool WriteShardSeeds(SeedWriter& out) {
   const uint8_t raw = fuzz::ModeByte(fuzz::kShardModeRaw, AeadAlgorithm::kAes256Gcm);
   const uint8_t fields = fuzz::ModeByte(fuzz::kShardModeFields, AeadAlgorithm::kAes256Gcm);
@@ -297,6 +320,7 @@ int Run(const std::filesystem::path& root) {
   out.Write("fuzz_coding", strings);
 
   if (!WriteShardSeeds(out)) return 1;
+  WriteTargetListSeeds(out);
 
   return out.failed() ? 1 : 0;
 }

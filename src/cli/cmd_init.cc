@@ -16,8 +16,7 @@ struct InitArgs {
 };
 
 Status RunInit(CliContext& ctx, const InitArgs& args) {
-  PXB_ASSIGN_OR_RETURN(std::string url, ctx.RepositoryUrl());
-  PXB_ASSIGN_OR_RETURN(auto backend, OpenBackend(url));
+  PXB_ASSIGN_OR_RETURN(auto backend, ctx.OpenStorage());
   InitOptions options;
   PXB_ASSIGN_OR_RETURN(options.cipher, AeadFromName(args.cipher));
   options.kdf = Argon2idParams{args.kdf_memory_mib * 1024, args.kdf_iterations, 1};

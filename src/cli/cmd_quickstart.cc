@@ -17,8 +17,7 @@ struct QuickstartArgs {
 
 Status RunQuickstart(CliContext& ctx, const std::vector<std::string>& given_paths,
                      const std::string& sample_size) {
-  PXB_ASSIGN_OR_RETURN(std::string url, ctx.RepositoryUrl());
-  PXB_ASSIGN_OR_RETURN(auto backend, OpenBackend(url));
+  PXB_ASSIGN_OR_RETURN(auto backend, ctx.OpenStorage());
   const std::string location = backend->Location();
   std::unique_ptr<Repository> repo;
   if (!backend->Stat("config").ok()) {

@@ -14,6 +14,7 @@
 #include "cli/exit_codes.h"
 #include "core/time.h"
 #include "storage/backend.h"
+#include "storage/erasure/erasure_backend.h"
 
 namespace pxb::cli {
 
@@ -100,6 +101,35 @@ StatusOr<FileConfig> CliContext::Config() {
           if (auto s = e.value<std::string>()) config.excludes.push_back(*s);
         }
       }
+      if (auto* targets = table["target"].as_array()) {
+        TargetList list;
+        const std::string erasure = table["repository"]["erasure"].value_or(std::string("4+2"));
+        Status parsed = ParseErasureSetting(erasure, list.data_shards, list.parity_shards);
+        if (!parsed.ok()) return parsed.WithContext("config file " + path);
+        list.min_shards =
+            static_cast<int>(table["repository"]["min_shards"].value_or(static_cast<int64_t>(
+                std::min(list.data_shards + 1, list.data_shards + list.parity_shards))));
+        list.replica_threshold =
+            static_cast<uint64_t>(table["repository"]["replica_threshold"].value_or(
+                static_cast<int64_t>(kDefaultReplicaThreshold)));
+        for (const auto& node : *targets) {
+          const toml::table* t = node.as_table();
+          if (t == nullptr)
+            return InvalidArgumentError("config file " + path +
+                                        ": every [[target]] must be a table");
+          TargetSpec spec;
+          spec.name = (*t)["name"].value_or(std::string());
+          spec.url = (*t)["url"].value_or(std::string());
+          spec.region = (*t)["region"].value_or(std::string());
+          spec.zone = (*t)["zone"].value_or(std::string());
+          spec.weight = (*t)["weight"].value_or(1.0);
+          spec.capacity = static_cast<uint64_t>((*t)["capacity"].value_or(int64_t{0}));
+          list.targets.push_back(std::move(spec));
+        }
+        Status valid = ValidateTargetList(list);
+        if (!valid.ok()) return valid.WithContext("config file " + path);
+        config.targets = std::move(list);
+      }
     } catch (const toml::parse_error& e) {
       std::ostringstream where;
       where << e.source().begin;
@@ -151,9 +181,18 @@ StatusOr<std::string> CliContext::NewPassphrase(const std::string& from_file) {
   return first;
 }
 
-StatusOr<std::unique_ptr<Repository>> CliContext::OpenRepository() {
+StatusOr<std::unique_ptr<Backend>> CliContext::OpenStorage() {
+  PXB_ASSIGN_OR_RETURN(FileConfig config, Config());
+  if (config.targets && global.repo.empty() && EnvOr("PLEXIBACKUP_REPOSITORY").empty()) {
+    PXB_ASSIGN_OR_RETURN(auto erasure, OpenErasureBackend(*config.targets));
+    return std::unique_ptr<Backend>(std::move(erasure));
+  }
   PXB_ASSIGN_OR_RETURN(std::string url, RepositoryUrl());
-  PXB_ASSIGN_OR_RETURN(auto backend, OpenBackend(url));
+  return OpenRepositoryBackend(url);
+}
+
+StatusOr<std::unique_ptr<Repository>> CliContext::OpenRepository() {
+  PXB_ASSIGN_OR_RETURN(auto backend, OpenStorage());
   auto exists = backend->Stat("config");
   if (!exists.ok() && IsNotFound(exists.status())) {
     exit_override = kExitNoRepository;

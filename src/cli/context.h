@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/progress.h"
+#include "format/target_list_format.h"
 #include "repo/repository.h"
 
 namespace pxb::cli {
@@ -37,6 +38,9 @@ struct FileConfig {
   std::string password_command;
   std::vector<std::string> excludes;
   std::string compression;
+  // [repository] erasure and the [[target]] tables: set when the file names
+  // targets (doc/design.md section 13).
+  std::optional<TargetList> targets;
 };
 
 class CliContext {
@@ -57,6 +61,12 @@ class CliContext {
   StatusOr<std::string> Passphrase(bool confirm = false);
   // Asks for a new passphrase on the terminal, or takes it from `from_file`.
   StatusOr<std::string> NewPassphrase(const std::string& from_file);
+
+  // The storage the repository lives on: the erasure backend over the
+  // config file's targets when it names some (and no --repo or
+  // PLEXIBACKUP_REPOSITORY overrides it), else the backend of the URL, which
+  // opens a whole erasure-coded repository when it is one of its targets.
+  StatusOr<std::unique_ptr<Backend>> OpenStorage();
 
   // Opens the repository; a missing one sets exit code 10.
   StatusOr<std::unique_ptr<Repository>> OpenRepository();

@@ -1,5 +1,6 @@
 #include "format/shard_format.h"
 
+#include <charconv>
 #include <cstring>
 #include <string>
 
@@ -193,6 +194,56 @@ StatusOr<ShardHeader> VerifyShard(ByteView object) {
     return DataLossError("shard checksum mismatch");
   }
   return h;
+}
+
+std::string ShardObjectName(std::string_view object, const ShardHeader& header) {
+  std::string name(object);
+  name += header.scheme == ShardScheme::kReplica ? ".r" : ".e";
+  name += std::to_string(header.data_shards) + "-" + std::to_string(header.parity_shards) + "." +
+          std::to_string(header.index) + "." + std::to_string(header.object_length);
+  return name;
+}
+
+StatusOr<ShardName> ParseShardObjectName(std::string_view name) {
+  auto bad = [&] {
+    return InvalidArgumentError("\"" + std::string(name) + "\" is not a shard name");
+  };
+  // Three dot-separated fields at the end; object names have no dots.
+  const size_t dot3 = name.rfind('.');
+  if (dot3 == std::string_view::npos || dot3 == 0) return bad();
+  const size_t dot2 = name.rfind('.', dot3 - 1);
+  if (dot2 == std::string_view::npos || dot2 == 0) return bad();
+  const size_t dot1 = name.rfind('.', dot2 - 1);
+  if (dot1 == std::string_view::npos || dot1 == 0) return bad();
+  ShardName out;
+  out.object = std::string(name.substr(0, dot1));
+  if (out.object.find('.') != std::string::npos) return bad();
+  const std::string_view coding = name.substr(dot1 + 1, dot2 - dot1 - 1);
+  const std::string_view index = name.substr(dot2 + 1, dot3 - dot2 - 1);
+  const std::string_view length = name.substr(dot3 + 1);
+  auto number = [](std::string_view text, uint64_t max, uint64_t& value) {
+    if (text.empty() || text.size() > 20 || (text.size() > 1 && text[0] == '0')) return false;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return ec == std::errc() && end == text.data() + text.size() && value <= max;
+  };
+  if (coding.size() < 4 || (coding[0] != 'e' && coding[0] != 'r')) return bad();
+  out.scheme = coding[0] == 'r' ? ShardScheme::kReplica : ShardScheme::kReedSolomon;
+  const size_t dash = coding.find('-');
+  uint64_t k = 0, m = 0, i = 0, len = 0;
+  if (dash == std::string_view::npos || !number(coding.substr(1, dash - 1), 255, k) ||
+      !number(coding.substr(dash + 1), 255, m) || !number(index, 254, i) ||
+      !number(length, UINT64_MAX, len)) {
+    return bad();
+  }
+  if (k < 1 || k + m > static_cast<uint64_t>(kMaxShardsPerObject) || i >= k + m ||
+      (out.scheme == ShardScheme::kReplica && k != 1)) {
+    return bad();
+  }
+  out.data_shards = static_cast<int>(k);
+  out.parity_shards = static_cast<int>(m);
+  out.index = static_cast<int>(i);
+  out.object_length = len;
+  return out;
 }
 
 }  // namespace pxb

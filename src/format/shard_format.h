@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "pxb/bytes.h"
@@ -93,6 +94,25 @@ StatusOr<ShardHeader> DecodeShardHeader(ByteView object);
 // kDataLoss "shard checksum mismatch" if any byte differs. On success the
 // payload is ShardPayload(object).
 StatusOr<ShardHeader> VerifyShard(ByteView object);
+
+// The name of a shard on its target (section 10, "Shard names"):
+// "<object>.<e|r><k>-<m>.<index>.<object length>", e.g.
+// "data/ab/<hex>.e4-2.3.16777312"; 'e' is rs-cauchy-gf256, 'r' replica.
+std::string ShardObjectName(std::string_view object, const ShardHeader& header);
+
+// What a shard's name says about it.
+struct ShardName {
+  std::string object;
+  ShardScheme scheme = ShardScheme::kReedSolomon;
+  int data_shards = 1;
+  int parity_shards = 0;
+  int index = 0;
+  uint64_t object_length = 0;
+};
+
+// Parses a name ShardObjectName made; kInvalidArgument for any other name
+// (a target may hold other objects, such as the target list).
+StatusOr<ShardName> ParseShardObjectName(std::string_view name);
 
 // The payload of a shard object that DecodeShardHeader or VerifyShard accepted.
 inline ByteView ShardPayload(ByteView object) { return object.subspan(kShardHeaderSize); }

@@ -309,10 +309,17 @@ std::string MemoryTempBase() {
 }
 
 Pxb::Pxb(std::string repo, std::string password)
-    : repo_(std::move(repo)), password_(std::move(password)) {}
+    : repo_(std::move(repo)), password_(std::move(password)), location_args_{"-r", repo_} {}
+
+Pxb Pxb::WithConfig(const std::string& config_file, std::string password) {
+  Pxb pxb(config_file, std::move(password));
+  pxb.location_args_ = {"--config", config_file};
+  return pxb;
+}
 
 std::vector<std::string> Pxb::Argv(const std::vector<std::string>& args) const {
-  std::vector<std::string> argv{BinaryPath(), "-r", repo_};
+  std::vector<std::string> argv{BinaryPath()};
+  argv.insert(argv.end(), location_args_.begin(), location_args_.end());
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }

@@ -98,6 +98,8 @@ std::string MemoryTempBase();
 class Pxb {
  public:
   explicit Pxb(std::string repo, std::string password = "e2e-passphrase");
+  // Runs with --config FILE instead of -r (a repository over targets).
+  static Pxb WithConfig(const std::string& config_file, std::string password = "e2e-passphrase");
 
   const std::string& repo() const { return repo_; }
   const std::string& password() const { return password_; }
@@ -120,6 +122,7 @@ class Pxb {
  private:
   std::string repo_;
   std::string password_;
+  std::vector<std::string> location_args_;  // {"-r", repo} or {"--config", file}
 };
 
 // Every line of `out` that parses as JSON.

@@ -1,0 +1,185 @@
+// ErasureBackend: a Backend spread over several storage targets, every
+// object stored as k data + m parity Reed-Solomon shards (or m + 1 copies
+// when small), each shard on its own target (doc/design.md section 13;
+// shard layout and names in doc/repository_format.md section 10).
+//
+// The repository above does not know about shards: it puts and gets whole
+// objects. Writes succeed while at least `min_shards` shards land; reads
+// succeed while any k good shards of an object remain.
+//
+//   PXB_ASSIGN_OR_RETURN(auto backend, OpenErasureBackend(list));
+//   PXB_RETURN_IF_ERROR(backend->Put("data/ab/abcd...", pack));
+//
+// Thread-safety: safe for concurrent use from many threads and from several
+// processes sharing the same targets (each shard name belongs to one object
+// and shard index, and shards are immutable).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/erasure/reed_solomon.h"
+#include "core/task_pool.h"
+#include "format/shard_format.h"
+#include "format/target_list_format.h"
+#include "storage/backend.h"
+
+namespace pxb {
+
+struct ErasureOptions {
+  // How long a failed target is left alone at first; doubles while it keeps
+  // failing, up to max_down_time.
+  std::chrono::milliseconds down_time{30'000};
+  std::chrono::milliseconds max_down_time{600'000};
+  // Threads for shard I/O; 0: two per target, at least 8.
+  size_t io_threads = 0;
+};
+
+// What a target is doing, for `target status` and tests.
+struct TargetHealth {
+  std::string name;
+  bool up = true;
+  uint64_t failures = 0;      // consecutive failed calls
+  double latency_ms = 0;      // moving average of successful reads
+  uint64_t shards_known = 0;  // shards the placement map places there
+  uint64_t bytes_known = 0;
+  std::string last_error;
+};
+
+class ErasureBackend final : public Backend {
+ public:
+  // One backend per entry of list.targets, in the same order. Validates the
+  // list (kInvalidArgument).
+  static StatusOr<std::unique_ptr<ErasureBackend>> Create(
+      TargetList list, std::vector<std::unique_ptr<Backend>> targets, ErasureOptions options = {});
+  ~ErasureBackend() override;
+
+  std::string Location() const override;
+  // Creates every target and stores the target list on each. exclusive:
+  // kAlreadyExists if any target holds repository objects already.
+  Status Create(bool exclusive) override;
+  Status Put(std::string_view name, ByteView data) override;
+  StatusOr<Bytes> Get(std::string_view name, uint64_t offset = 0,
+                      uint64_t length = kWholeObject) override;
+  StatusOr<ObjectInfo> Stat(std::string_view name) override;
+  // Objects, each once, from the listings of all targets; the target list
+  // objects (`targets/`) are not listed. kUnavailable if more than m targets
+  // cannot be listed.
+  Status List(std::string_view prefix, const std::function<Status(const ObjectInfo&)>& fn) override;
+  Status Delete(std::string_view name) override;
+
+  // Writes the target list object on every target; kUnavailable naming the
+  // targets where it failed.
+  Status StoreTargetList();
+
+  const TargetList& target_list() const { return list_; }
+  size_t target_count() const { return targets_.size(); }
+  Backend& target(size_t i) { return *targets_[i].backend; }
+  std::vector<TargetHealth> Health() const;
+  // Objects written with fewer than k + m shards since this backend opened.
+  uint64_t degraded_writes() const { return degraded_writes_.load(); }
+
+  // Where an object's shards are, as the placement map knows it after a
+  // listing or a write: one entry per shard found.
+  struct ShardLocation {
+    int index = 0;
+    size_t target = 0;
+  };
+  struct ObjectShards {
+    ShardScheme scheme = ShardScheme::kReedSolomon;
+    int data_shards = 1;
+    int parity_shards = 0;
+    uint64_t length = 0;
+    std::vector<ShardLocation> shards;
+  };
+  // Looks the object up in the placement map, listing its shard names on
+  // every target if the map does not know it. kNotFound if no shard exists.
+  StatusOr<ObjectShards> Locate(std::string_view name);
+  // Lists `prefix` on every target, refreshing the placement map, and calls
+  // fn for every object seen (sorted by name). Targets that could not be
+  // listed are named in `unlisted`.
+  Status ScanObjects(std::string_view prefix,
+                     const std::function<Status(const std::string&, const ObjectShards&)>& fn,
+                     std::vector<std::string>* unlisted = nullptr);
+  // Writes shard `index` of `name` (already encoded with its header) to
+  // target `target` and records it; used by scrub and rebalance.
+  Status PutShard(std::string_view name, const ObjectShards& coding, int index, size_t target,
+                  ByteView shard);
+  // Encodes every shard of an object (headers included), index order.
+  StatusOr<std::vector<Bytes>> EncodeShards(std::string_view name, ByteView data,
+                                            ShardScheme scheme, int k, int m) const;
+  // Marks a target down now (tests, `target status` probes) or up again.
+  void SetTargetUp(size_t target, bool up);
+
+ private:
+  struct TargetRuntime {
+    TargetSpec spec;
+    std::unique_ptr<Backend> backend;
+    mutable std::mutex mu;
+    int64_t down_until_ns = 0;
+    uint64_t failures = 0;
+    double latency_ms = 0;
+    std::string last_error;
+  };
+
+  ErasureBackend(TargetList list, std::vector<std::unique_ptr<Backend>> targets,
+                 ErasureOptions options);
+
+  bool IsUp(size_t target) const;
+  void RecordFailure(size_t target, const Status& status);
+  void RecordSuccess(size_t target, double latency_ms);
+  // Targets in the order reads should try them for one object: up before
+  // down, then by latency.
+  std::vector<size_t> ReadOrder(const std::vector<size_t>& holders) const;
+  void Remember(const std::string& name, const ObjectShards& shards);
+  void Forget(const std::string& name);
+  // Lists every target for names starting with `prefix`, grouped by object.
+  StatusOr<std::unordered_map<std::string, ObjectShards>> ListShards(
+      std::string_view prefix, std::vector<std::string>* unlisted);
+  // Reads one shard of an object, whole (verified) or a byte range of its
+  // payload, trying every target that holds it.
+  StatusOr<Bytes> ReadShard(std::string_view name, const ObjectShards& object, int index,
+                            bool whole, uint64_t offset, uint64_t length);
+  StatusOr<Bytes> GetReplica(std::string_view name, const ObjectShards& object, uint64_t offset,
+                             uint64_t length);
+  StatusOr<Bytes> GetReedSolomon(std::string_view name, const ObjectShards& object, uint64_t offset,
+                                 uint64_t length);
+
+  TargetList list_;
+  ErasureOptions options_;
+  std::vector<TargetRuntime> targets_;
+  ReedSolomon codec_;
+  std::unique_ptr<TaskPool> io_;
+
+  mutable std::shared_mutex map_mu_;
+  std::unordered_map<std::string, ObjectShards> map_;
+
+  std::atomic<uint64_t> degraded_writes_{0};
+};
+
+// Opens every target of `list` with OpenBackend(url) (S3 credentials from the
+// environment) and returns the erasure backend over them. A target that
+// cannot be opened (bad URL) is an error; one that is unreachable is not
+// (it is marked down on first use).
+StatusOr<std::unique_ptr<ErasureBackend>> OpenErasureBackend(TargetList list,
+                                                             ErasureOptions options = {});
+
+// The newest target list stored on `backend` (highest version; among equal
+// versions the greatest object name). kNotFound if it holds none.
+StatusOr<TargetList> LoadTargetList(Backend& backend);
+
+// Opens what a repository URL names: a plain backend, or, when the URL is
+// one target of an erasure-coded repository (it holds a target list and no
+// `config`), the erasure backend over all its targets.
+StatusOr<std::unique_ptr<Backend>> OpenRepositoryBackend(std::string_view url);
+
+}  // namespace pxb

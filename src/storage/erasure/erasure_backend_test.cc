@@ -1,0 +1,308 @@
+#include "storage/erasure/erasure_backend.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <set>
+
+#include "core/seeded_random.h"
+#include "storage/erasure/shard_placer.h"
+#include "storage/faulty/faulty_backend.h"
+#include "storage/mem/mem_backend.h"
+#include "storage/testing/backend_conformance.h"
+#include "storage/testing/status_testing.h"
+
+namespace pxb {
+namespace {
+
+using M = FaultyBackend::Method;
+
+// 3 regions x 2 zones, as in a deployment over three sites.
+TargetList SixTargets(int k = 4, int m = 2) {
+  TargetList list;
+  list.data_shards = k;
+  list.parity_shards = m;
+  list.min_shards = std::min(k + 1, k + m);
+  list.replica_threshold = 4096;
+  const char* regions[] = {"eu", "us", "ap"};
+  for (int i = 0; i < 6; ++i) {
+    TargetSpec t;
+    t.name = "t" + std::to_string(i);
+    t.url = "mem:" + t.name;
+    t.region = regions[i / 2];
+    t.zone = (i % 2) ? "b" : "a";
+    list.targets.push_back(t);
+  }
+  return list;
+}
+
+std::atomic<int> store_counter{0};
+
+// An erasure backend over six private in-memory targets, each behind a
+// FaultyBackend so tests can take targets away.
+struct Fixture {
+  std::vector<FaultyBackend*> faulty;
+  std::vector<std::string> stores;
+  std::unique_ptr<ErasureBackend> backend;
+
+  explicit Fixture(TargetList list = SixTargets()) {
+    const int id = store_counter++;
+    for (size_t i = 0; i < list.targets.size(); ++i) {
+      stores.push_back("erasure-test-" + std::to_string(id) + "-" + std::to_string(i));
+    }
+    Reopen(std::move(list));
+  }
+  ~Fixture() {
+    backend.reset();
+    for (const std::string& s : stores) MemBackend::ForgetShared(s);
+  }
+  void Reopen(TargetList list) {
+    backend.reset();
+    faulty.clear();
+    std::vector<std::unique_ptr<Backend>> targets;
+    for (size_t i = 0; i < list.targets.size(); ++i) {
+      auto f = std::make_unique<FaultyBackend>(MemBackend::OpenShared(stores[i]));
+      faulty.push_back(f.get());
+      targets.push_back(std::move(f));
+    }
+    ErasureOptions options;
+    options.down_time = std::chrono::milliseconds(1);
+    options.max_down_time = std::chrono::milliseconds(2);
+    auto created = ErasureBackend::Create(std::move(list), std::move(targets), options);
+    EXPECT_TRUE(created.ok()) << created.status().ToString();
+    backend = std::move(*created);
+  }
+  Backend& Target(size_t i) { return faulty[i]->inner(); }
+  // Shard names on target i.
+  std::vector<std::string> ShardsOn(size_t i) {
+    std::vector<std::string> names;
+    EXPECT_TRUE(Target(i)
+                    .List("data/",
+                          [&](const ObjectInfo& info) {
+                            names.push_back(info.name);
+                            return Status::Ok();
+                          })
+                    .ok());
+    return names;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(
+    Erasure, BackendConformanceTest,
+    testing::Values(BackendFactory{
+        "Erasure4p2",
+        [] {
+          auto fixture = std::make_shared<Fixture>();
+          // The fixture owns the targets; keep it alive
+          // as long as the backend through a wrapper.
+          struct Owned final : Backend {
+            std::shared_ptr<Fixture> f;
+            std::string Location() const override { return f->backend->Location(); }
+            Status Create(bool e) override { return f->backend->Create(e); }
+            Status Put(std::string_view n, ByteView d) override { return f->backend->Put(n, d); }
+            StatusOr<Bytes> Get(std::string_view n, uint64_t o, uint64_t l) override {
+              return f->backend->Get(n, o, l);
+            }
+            StatusOr<ObjectInfo> Stat(std::string_view n) override { return f->backend->Stat(n); }
+            Status List(std::string_view p,
+                        const std::function<Status(const ObjectInfo&)>& fn) override {
+              return f->backend->List(p, fn);
+            }
+            Status Delete(std::string_view n) override { return f->backend->Delete(n); }
+          };
+          auto owned = std::make_unique<Owned>();
+          owned->f = fixture;
+          return std::unique_ptr<Backend>(std::move(owned));
+        },
+        {}}),
+    BackendFactoryName);
+
+TEST(ShardNames, RoundTrip) {
+  auto header = ShardHeader::ForReedSolomon(HashObjectName("data/ab/cd"), 16777312, 4, 2, 3);
+  ASSERT_OK(header);
+  const std::string name = ShardObjectName("data/ab/cd", *header);
+  EXPECT_EQ(name, "data/ab/cd.e4-2.3.16777312");
+  auto parsed = ParseShardObjectName(name);
+  ASSERT_OK(parsed);
+  EXPECT_EQ(parsed->object, "data/ab/cd");
+  EXPECT_EQ(parsed->data_shards, 4);
+  EXPECT_EQ(parsed->parity_shards, 2);
+  EXPECT_EQ(parsed->index, 3);
+  EXPECT_EQ(parsed->object_length, 16777312u);
+  for (const char* bad : {"config", "data/ab/cd", "targets/abc", "x.e4-2.6.10", "x.e0-2.0.1",
+                          "x.r2-1.0.5", "x.e4-2.01.5", "x.q4-2.1.5", "x.e4-2.1.", "a.b.e4-2.1.5"}) {
+    EXPECT_FALSE(ParseShardObjectName(bad).ok()) << bad;
+  }
+}
+
+TEST(ErasureBackend, ShardsSpreadOverDistinctTargetsAndDomains) {
+  Fixture f;
+  ASSERT_OK(f.backend->Create(true));
+  for (int object = 0; object < 40; ++object) {
+    const std::string name = "data/00/" + std::to_string(1000 + object);
+    ASSERT_OK(f.backend->Put(name, SeededBytes(10000 + object, object)));
+  }
+  // Every object: 6 shards on 6 distinct targets, 2 per region.
+  std::map<std::string, std::set<size_t>> where;
+  for (size_t t = 0; t < 6; ++t) {
+    for (const std::string& shard : f.ShardsOn(t)) {
+      auto parsed = ParseShardObjectName(shard);
+      ASSERT_OK(parsed);
+      EXPECT_TRUE(where[parsed->object].insert(t).second) << shard;
+    }
+  }
+  ASSERT_EQ(where.size(), 40u);
+  for (const auto& [name, targets] : where) EXPECT_EQ(targets.size(), 6u) << name;
+  // Load: each target holds some, none all, of the data shards' work.
+  for (size_t t = 0; t < 6; ++t) EXPECT_EQ(f.ShardsOn(t).size(), 40u);
+}
+
+TEST(ErasureBackend, SmallObjectsAreReplicated) {
+  Fixture f;
+  ASSERT_OK(f.backend->Create(true));
+  const Bytes small = SeededBytes(100, 1);
+  ASSERT_OK(f.backend->Put("snapshots/aa", small));
+  int copies = 0;
+  for (size_t t = 0; t < 6; ++t) {
+    ASSERT_OK(f.Target(t).List("snapshots/", [&](const ObjectInfo& info) {
+      auto parsed = ParseShardObjectName(info.name);
+      EXPECT_OK(parsed);
+      EXPECT_EQ(parsed->scheme, ShardScheme::kReplica);
+      copies++;
+      return Status::Ok();
+    }));
+  }
+  EXPECT_EQ(copies, 3);  // m + 1
+  auto got = f.backend->Get("snapshots/aa");
+  ASSERT_OK(got);
+  EXPECT_EQ(*got, small);
+}
+
+TEST(ErasureBackend, ReadsSurviveAnyTwoLostTargets) {
+  Fixture f;
+  ASSERT_OK(f.backend->Create(true));
+  const Bytes data = SeededBytes(100003, 7);
+  ASSERT_OK(f.backend->Put("data/11/big", data));
+  for (size_t a = 0; a < 6; ++a) {
+    for (size_t b = a + 1; b < 6; ++b) {
+      f.Reopen(SixTargets());
+      f.faulty[a]->FailAll(M::kGet, UnavailableError("down"));
+      f.faulty[b]->FailAll(M::kGet, UnavailableError("down"));
+      auto got = f.backend->Get("data/11/big");
+      ASSERT_OK(got) << a << "," << b;
+      EXPECT_EQ(*got, data);
+      // Ranges too, across shard boundaries.
+      for (uint64_t offset : {0ull, 1ull, 25000ull, 25001ull, 60000ull, 99999ull}) {
+        const uint64_t length = std::min<uint64_t>(30000, data.size() - offset);
+        auto range = f.backend->Get("data/11/big", offset, length);
+        ASSERT_OK(range) << a << "," << b << " @" << offset;
+        EXPECT_TRUE(std::equal(range->begin(), range->end(), data.begin() + offset));
+      }
+    }
+  }
+}
+
+TEST(ErasureBackend, CorruptShardsAreDetectedAndDecodedAround) {
+  Fixture f;
+  ASSERT_OK(f.backend->Create(true));
+  const Bytes data = SeededBytes(50000, 9);
+  ASSERT_OK(f.backend->Put("data/22/x", data));
+  f.faulty[0]->CorruptReads("data/");
+  f.faulty[3]->CorruptReads("data/");
+  auto got = f.backend->Get("data/22/x");
+  ASSERT_OK(got);
+  EXPECT_EQ(*got, data);
+  f.faulty[5]->CorruptReads("data/");
+  auto lost = f.backend->Get("data/22/x");
+  EXPECT_EQ(lost.status().code(), StatusCode::kDataLoss) << lost.status().ToString();
+  EXPECT_NE(std::string(lost.status().message()).find("data/22/x"), std::string::npos);
+}
+
+TEST(ErasureBackend, WritesSucceedWithTwoTargetsDownAndAreDegradedWithFewerShards) {
+  Fixture f;
+  ASSERT_OK(f.backend->Create(true));
+  f.faulty[1]->FailAll(M::kPut, UnavailableError("down"));
+  f.faulty[4]->FailAll(M::kPut, UnavailableError("down"));
+  const Bytes data = SeededBytes(80000, 3);
+  ASSERT_OK(f.backend->Put("data/33/y", data));
+  // All six shards landed: the four healthy targets took two extra.
+  size_t shards = 0;
+  for (size_t t = 0; t < 6; ++t) shards += f.ShardsOn(t).size();
+  EXPECT_EQ(shards, 6u);
+  EXPECT_TRUE(f.ShardsOn(1).empty());
+  EXPECT_TRUE(f.ShardsOn(4).empty());
+  // A fresh backend finds them all by listing.
+  f.Reopen(SixTargets());
+  auto got = f.backend->Get("data/33/y");
+  ASSERT_OK(got);
+  EXPECT_EQ(*got, data);
+}
+
+TEST(ErasureBackend, WriteFailsWhenTooFewShardsLand) {
+  Fixture f;
+  ASSERT_OK(f.backend->Create(true));
+  for (size_t t : {0, 1, 2, 3, 4, 5}) f.faulty[t]->FailAll(M::kPut, UnavailableError("down"));
+  Status put = f.backend->Put("data/44/z", SeededBytes(80000, 4));
+  EXPECT_EQ(put.code(), StatusCode::kUnavailable) << put.ToString();
+  EXPECT_NE(std::string(put.message()).find("data/44/z"), std::string::npos);
+}
+
+TEST(ErasureBackend, AnyTargetOpensTheWholeRepository) {
+  Fixture f;
+  ASSERT_OK(f.backend->Create(true));
+  auto list = LoadTargetList(f.Target(2));
+  ASSERT_OK(list);
+  EXPECT_EQ(*list, SixTargets());
+}
+
+TEST(ErasureBackend, CreateExclusiveRefusesAnExistingRepository) {
+  Fixture f;
+  ASSERT_OK(f.backend->Create(true));
+  ASSERT_OK(f.backend->Put("config", SeededBytes(10, 1)));
+  EXPECT_EQ(f.backend->Create(true).code(), StatusCode::kAlreadyExists);
+}
+
+TEST(ShardPlacer, WeightsShareObjectsProportionally) {
+  std::vector<PlacementCandidate> targets = {
+      {"a", "r", "z", 1.0, true}, {"b", "r", "z", 1.0, true}, {"c", "r", "z", 2.0, true}};
+  std::map<size_t, int> first;
+  for (int i = 0; i < 4000; ++i) first[PlaceShards(targets, "o" + std::to_string(i), 1)[0]]++;
+  EXPECT_NEAR(first[2], 2000, 200);
+  EXPECT_NEAR(first[0], 1000, 150);
+}
+
+TEST(ShardPlacer, LosingOneRegionLosesAtMostM) {
+  std::vector<PlacementCandidate> targets;
+  for (const char* r : {"eu", "us", "ap"}) {
+    for (const char* z : {"a", "b"}) targets.push_back({std::string(r) + z, r, z, 1.0, true});
+  }
+  for (int i = 0; i < 500; ++i) {
+    auto placed = PlaceShards(targets, "obj" + std::to_string(i), 6);
+    ASSERT_EQ(placed.size(), 6u);
+    std::map<std::string, int> per_region;
+    std::set<size_t> distinct(placed.begin(), placed.end());
+    EXPECT_EQ(distinct.size(), 6u);
+    for (size_t t : placed) per_region[targets[t].region]++;
+    for (const auto& [region, n] : per_region) EXPECT_LE(n, 2) << region;
+  }
+  // With a region down, 6 shards go to 4 targets, 2 regions: each target at
+  // most 2 shards.
+  targets[0].writable = targets[1].writable = false;
+  auto placed = PlaceShards(targets, "x", 6);
+  ASSERT_EQ(placed.size(), 6u);
+  std::map<size_t, int> per_target;
+  for (size_t t : placed) per_target[t]++;
+  for (const auto& [t, n] : per_target) {
+    EXPECT_GE(t, 2u);
+    EXPECT_LE(n, 2);
+  }
+}
+
+TEST(ShardPlacer, NoWritableTargetGivesNothing) {
+  std::vector<PlacementCandidate> targets = {{"a", "r", "z", 1.0, false}};
+  EXPECT_TRUE(PlaceShards(targets, "x", 3).empty());
+}
+
+}  // namespace
+}  // namespace pxb
