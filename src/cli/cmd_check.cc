@@ -1,5 +1,6 @@
 #include "cli/commands.h"
 #include "engine/check.h"
+#include "storage/erasure/scrubber.h"
 
 namespace pxb::cli {
 
@@ -20,6 +21,24 @@ Status RunCheckCommand(CliContext& ctx, const CheckArgs& args) {
   auto report = RunCheck(*repo, options, progress);
   ctx.StopProgress();
   if (!report.ok()) return report.status();
+  // Over several targets: the redundancy of every object, from the listings.
+  std::optional<ScrubReport> redundancy;
+  if (auto* erasure = dynamic_cast<ErasureBackend*>(&repo->backend())) {
+    ScrubOptions presence;
+    presence.verify = false;
+    presence.repair = false;
+    PXB_ASSIGN_OR_RETURN(redundancy, Scrub(*erasure, presence));
+    for (const ScrubObjectProblem& p : redundancy->problems) {
+      const std::string what = std::string(RedundancyName(p.redundancy)) + ": " +
+                               std::to_string(p.good) + " of " + std::to_string(p.total) +
+                               " shards";
+      if (p.redundancy == Redundancy::kLost) {
+        report->problems.push_back(CheckProblem{p.object, what, {}, {}});
+      } else {
+        report->notes.push_back(p.object + ": " + what + " (run 'plexibackup scrub')");
+      }
+    }
+  }
   if (ctx.global.json) {
     nlohmann::json problems = nlohmann::json::array();
     for (const CheckProblem& p : report->problems) {
@@ -28,16 +47,22 @@ Status RunCheckCommand(CliContext& ctx, const CheckArgs& args) {
       problems.push_back(
           {{"object", p.object}, {"message", p.message}, {"snapshots", snaps}, {"files", p.files}});
     }
-    ctx.PrintJson({{"type", "check"},
-                   {"ok", report->ok()},
-                   {"problems", problems},
-                   {"notes", report->notes},
-                   {"snapshots", report->snapshots},
-                   {"trees", report->trees},
-                   {"data_blobs", report->data_blobs_referenced},
-                   {"packs", report->packs},
-                   {"packs_read", report->packs_read},
-                   {"bytes_read", report->bytes_read}});
+    ctx.PrintJson(
+        {{"type", "check"},
+         {"ok", report->ok()},
+         {"problems", problems},
+         {"notes", report->notes},
+         {"snapshots", report->snapshots},
+         {"trees", report->trees},
+         {"data_blobs", report->data_blobs_referenced},
+         {"packs", report->packs},
+         {"packs_read", report->packs_read},
+         {"bytes_read", report->bytes_read},
+         {"redundancy", redundancy ? nlohmann::json{{"full", redundancy->objects_full},
+                                                    {"degraded", redundancy->objects_degraded},
+                                                    {"at_risk", redundancy->objects_at_risk},
+                                                    {"lost", redundancy->objects_lost}}
+                                   : nlohmann::json()}});
   } else {
     ctx.Print("checked " + std::to_string(report->snapshots) + " snapshots, " +
               std::to_string(report->trees) + " trees, " +
@@ -46,6 +71,13 @@ Status RunCheckCommand(CliContext& ctx, const CheckArgs& args) {
               (options.read_data ? " (read " + std::to_string(report->packs_read) + " packs, " +
                                        HumanBytes(report->bytes_read) + ")"
                                  : ""));
+    if (redundancy) {
+      ctx.Print("redundancy of " + std::to_string(redundancy->objects) +
+                " objects: " + std::to_string(redundancy->objects_full) + " full, " +
+                std::to_string(redundancy->objects_degraded) + " degraded, " +
+                std::to_string(redundancy->objects_at_risk) + " at risk, " +
+                std::to_string(redundancy->objects_lost) + " lost");
+    }
     for (const std::string& note : report->notes) ctx.Print("note: " + note);
     for (const CheckProblem& p : report->problems) {
       std::string line = "damaged: " + p.object + ": " + p.message;

@@ -21,6 +21,8 @@ void RegisterDump(CLI::App& app, CliContext& ctx);
 void RegisterCat(CLI::App& app, CliContext& ctx);
 void RegisterStats(CLI::App& app, CliContext& ctx);
 void RegisterKey(CLI::App& app, CliContext& ctx);
+void RegisterScrub(CLI::App& app, CliContext& ctx);
+void RegisterTarget(CLI::App& app, CliContext& ctx);
 // The default job: runs when no command is given.
 void RegisterQuickstart(CLI::App& app, CliContext& ctx);
 Status RunQuickstart(CliContext& ctx, const std::vector<std::string>& paths);

@@ -185,10 +185,32 @@ StatusOr<std::unique_ptr<Backend>> CliContext::OpenStorage() {
   PXB_ASSIGN_OR_RETURN(FileConfig config, Config());
   if (config.targets && global.repo.empty() && EnvOr("PLEXIBACKUP_REPOSITORY").empty()) {
     PXB_ASSIGN_OR_RETURN(auto erasure, OpenErasureBackend(*config.targets));
+    // `target add|drain|remove` store newer lists in the repository: they
+    // win over the config file's.
+    TargetList newest = erasure->target_list();
+    for (size_t i = 0; i < erasure->target_count(); ++i) {
+      auto stored = LoadTargetList(erasure->target(i));
+      if (stored.ok() && stored->version > newest.version) newest = std::move(*stored);
+    }
+    if (newest.version > erasure->target_list().version) {
+      PXB_ASSIGN_OR_RETURN(erasure, OpenErasureBackend(std::move(newest)));
+    }
     return std::unique_ptr<Backend>(std::move(erasure));
   }
   PXB_ASSIGN_OR_RETURN(std::string url, RepositoryUrl());
   return OpenRepositoryBackend(url);
+}
+
+StatusOr<std::unique_ptr<ErasureBackend>> CliContext::OpenTargets() {
+  PXB_ASSIGN_OR_RETURN(auto backend, OpenStorage());
+  auto* erasure = dynamic_cast<ErasureBackend*>(backend.get());
+  if (erasure == nullptr) {
+    return FailedPreconditionError(backend->Location() +
+                                   " is a repository on one target: name several targets in the "
+                                   "config file ([[target]] tables) to spread it over them");
+  }
+  backend.release();
+  return std::unique_ptr<ErasureBackend>(erasure);
 }
 
 StatusOr<std::unique_ptr<Repository>> CliContext::OpenRepository() {

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "engine/progress.h"
-#include "format/target_list_format.h"
 #include "repo/repository.h"
+#include "storage/erasure/erasure_backend.h"
 
 namespace pxb::cli {
 
@@ -67,6 +67,9 @@ class CliContext {
   // PLEXIBACKUP_REPOSITORY overrides it), else the backend of the URL, which
   // opens a whole erasure-coded repository when it is one of its targets.
   StatusOr<std::unique_ptr<Backend>> OpenStorage();
+  // OpenStorage for commands that work on targets (scrub, target): fails
+  // with kFailedPrecondition on a repository that is not erasure-coded.
+  StatusOr<std::unique_ptr<ErasureBackend>> OpenTargets();
 
   // Opens the repository; a missing one sets exit code 10.
   StatusOr<std::unique_ptr<Repository>> OpenRepository();

@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
   RegisterCat(app, ctx);
   RegisterStats(app, ctx);
   RegisterKey(app, ctx);
+  RegisterScrub(app, ctx);
+  RegisterTarget(app, ctx);
   RegisterQuickstart(app, ctx);
   app.require_subcommand(0, 1);
   InstallSignalHandlers(ctx);

@@ -4,8 +4,20 @@
 
 #include "storage/local/local_backend.h"
 #include "storage/mem/mem_backend.h"
+#include "storage/s3/s3_backend.h"
 
 namespace pxb {
+
+std::string Backend::Context(std::string_view op, std::string_view name) const {
+  std::string out = Location();
+  out += ": ";
+  out += op;
+  if (!name.empty()) {
+    out += " ";
+    out += name;
+  }
+  return out;
+}
 namespace {
 
 bool IsNameChar(char c) {
@@ -36,7 +48,8 @@ bool IsReservedTemporary(std::string_view name) {
 }
 
 constexpr std::string_view kAcceptedForms =
-    "accepted forms are a local path, file:///absolute/path and mem:NAME";
+    "accepted forms are a local path, file:///absolute/path, mem:NAME and "
+    "s3:http[s]://host[:port]/bucket[/prefix]";
 
 }  // namespace
 
@@ -86,6 +99,17 @@ StatusOr<std::unique_ptr<Backend>> OpenBackend(std::string_view url) {
                                   "' has no name: " + std::string(kAcceptedForms));
     }
     return std::unique_ptr<Backend>(MemBackend::OpenShared(std::string(name)));
+  }
+  if (url.starts_with("s3:")) {
+    if (Status parsed = S3Target::Parse(url).status(); !parsed.ok()) {
+      return InvalidArgumentError(std::string(parsed.message()) + "; " +
+                                  std::string(kAcceptedForms));
+    }
+    // Credentials, region and CA file come from the environment, as for the
+    // AWS command line tools.
+    PXB_ASSIGN_OR_RETURN(std::unique_ptr<S3Backend> s3,
+                         S3Backend::Open(url, S3Backend::Options::FromEnvironment()));
+    return std::unique_ptr<Backend>(std::move(s3));
   }
   if (url.starts_with("file:")) {
     // Only file:///path: a host part or a relative form is ambiguous.

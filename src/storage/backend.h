@@ -84,6 +84,10 @@ class Backend {
   // Removes an object. Returns OK once it is gone, kNotFound if it did not
   // exist.
   virtual Status Delete(std::string_view name) = 0;
+
+ protected:
+  // The prefix of error messages: "<Location()>: <op> <name>".
+  std::string Context(std::string_view op, std::string_view name) const;
 };
 
 // Checks an object name: '/'-separated relative segments of [a-z0-9._-],
@@ -96,9 +100,11 @@ Status ValidateObjectName(std::string_view name);
 Status ValidateObjectPrefix(std::string_view prefix);
 
 // Opens a backend from a URL: a bare path or file:///absolute/path opens a
-// LocalBackend (nothing is created until Create or Put); mem:NAME opens a
-// MemBackend whose objects are shared by every backend opened with the same
-// NAME in this process (for tests). Returns kInvalidArgument naming the URL
+// LocalBackend (nothing is created until Create or Put);
+// s3:http(s)://host:port/bucket[/prefix] opens an S3Backend with region and
+// credentials from the environment (AWS_*); mem:NAME opens a MemBackend
+// whose objects are shared by every backend opened with the same NAME in
+// this process (for tests). Returns kInvalidArgument naming the URL
 // and the accepted forms for anything else.
 StatusOr<std::unique_ptr<Backend>> OpenBackend(std::string_view url);
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 
 #include "testing/e2e.h"
 
@@ -74,10 +75,12 @@ TEST_F(TargetsTest, BackupAndRestoreWithTwoTargetsAway) {
   ASSERT_EQ(restored.exit_code, 0) << restored.Describe();
   EXPECT_EQ(TreeManifest(src_), TreeManifest(dir_.Path("out1") + src_));
 
-  // Two other targets away instead: the snapshot written while 2 and 3 were
-  // away still restores.
+  // Back, and scrubbed: shards that doubled up on the other targets move
+  // back, so any two targets can go away again.
   BringBack(2);
   BringBack(3);
+  RunResult scrub = pxb_.Run({"scrub"});
+  ASSERT_EQ(scrub.exit_code, 0) << scrub.Describe();
   TakeAway(0);
   TakeAway(5);
   RunResult again = pxb_.Run({"restore", "latest", "--target", dir_.Path("out2")});
@@ -92,6 +95,89 @@ TEST_F(TargetsTest, BackupAndRestoreWithTwoTargetsAway) {
   RunResult damaged = pxb_.Run({"check", "--read-data"});
   EXPECT_NE(damaged.exit_code, 0) << damaged.Describe();
   EXPECT_EQ(damaged.signal, 0);
+}
+
+TEST_F(TargetsTest, ScrubHealsAfterTargetsReturnAndFromDamage) {
+  ASSERT_EQ(pxb_.Init({"--pack-size", "1"}).exit_code, 0);
+  TakeAway(0);
+  TakeAway(1);
+  pxb_.Backup({src_});
+  BringBack(0);
+  BringBack(1);
+  // Shards that doubled up while two targets were away move back.
+  RunResult scrub = pxb_.Run({"--json", "scrub"});
+  ASSERT_EQ(scrub.exit_code, 0) << scrub.Describe();
+  nlohmann::json report = JsonOfType(scrub.out, "scrub");
+  EXPECT_GT(report["shards_moved"].get<int>(), 0) << scrub.out;
+  EXPECT_EQ(report["lost"], 0);
+
+  // Damage: delete or corrupt two shards of every pack, on random targets.
+  std::mt19937_64 rng(TestSeed(3));
+  std::map<std::string, int> damaged;
+  std::set<std::string> damaged_files;
+  size_t damage = 0;
+  for (int round = 0; round < 2; ++round) {
+    for (int t = 0; t < 6; ++t) {
+      for (const auto& e : fs::recursive_directory_iterator(targets_[t] + "/data")) {
+        if (!e.is_regular_file()) continue;
+        const std::string name = e.path().filename().string();
+        const std::string object = name.substr(0, name.find('.'));
+        if (damaged[object] >= 2 || damaged_files.count(e.path()) || rng() % 3 != 0) continue;
+        damaged_files.insert(e.path());
+        damaged[object]++;
+        damage++;
+        if (rng() % 2) {
+          fs::remove(e.path());
+        } else {
+          std::string bytes = ReadFile(e.path().string());
+          bytes[bytes.size() - 1] ^= 0x20;
+          WriteFile(e.path().string(), bytes);
+        }
+      }
+    }
+  }
+  ASSERT_GT(damage, 0u);
+  RunResult status = pxb_.Run({"--json", "target", "status"});
+  EXPECT_EQ(status.exit_code, 0) << status.Describe();
+  RunResult heal = pxb_.Run({"--json", "scrub"});
+  ASSERT_EQ(heal.exit_code, 0) << heal.Describe();
+  nlohmann::json healed = JsonOfType(heal.out, "scrub");
+  EXPECT_EQ(healed["shards_rebuilt"].get<size_t>(), damage) << heal.out;
+  RunResult check = pxb_.Run({"--json", "check", "--read-data"});
+  ASSERT_EQ(check.exit_code, 0) << check.Describe();
+  nlohmann::json checked = JsonOfType(check.out, "check");
+  EXPECT_EQ(checked["redundancy"]["degraded"], 0);
+  EXPECT_EQ(checked["redundancy"]["at_risk"], 0);
+  EXPECT_EQ(checked["redundancy"]["lost"], 0);
+  RunResult restored = pxb_.Run({"restore", "latest", "--target", dir_.Path("out")});
+  ASSERT_EQ(restored.exit_code, 0) << restored.Describe();
+  EXPECT_EQ(TreeManifest(src_), TreeManifest(dir_.Path("out") + src_));
+}
+
+TEST_F(TargetsTest, DrainAndRemoveATarget) {
+  ASSERT_EQ(pxb_.Init({"--pack-size", "1"}).exit_code, 0);
+  pxb_.Backup({src_});
+  const std::string extra = dir_.Path("target6");
+  RunResult add =
+      pxb_.Run({"target", "add", "t6", "file://" + extra, "--region", "ap", "--zone", "c"});
+  ASSERT_EQ(add.exit_code, 0) << add.Describe();
+  RunResult refused = pxb_.Run({"target", "remove", "t2"});
+  EXPECT_NE(refused.exit_code, 0) << refused.Describe();
+  ASSERT_EQ(pxb_.Run({"target", "drain", "t2"}).exit_code, 0);
+  RunResult scrub = pxb_.Run({"scrub"});
+  ASSERT_EQ(scrub.exit_code, 0) << scrub.Describe();
+  EXPECT_EQ(ShardCount(2), 0u);
+  RunResult removed = pxb_.Run({"target", "remove", "t2"});
+  ASSERT_EQ(removed.exit_code, 0) << removed.Describe();
+  RunResult list = pxb_.Run({"--json", "target", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.Describe();
+  nlohmann::json targets = JsonOfType(list.out, "targets")["targets"];
+  ASSERT_EQ(targets.size(), 6u);
+  for (const auto& t : targets) EXPECT_NE(t["name"], "t2");
+  fs::remove_all(targets_[2]);
+  RunResult restored = pxb_.Run({"restore", "latest", "--target", dir_.Path("out")});
+  ASSERT_EQ(restored.exit_code, 0) << restored.Describe();
+  EXPECT_EQ(TreeManifest(src_), TreeManifest(dir_.Path("out") + src_));
 }
 
 TEST_F(TargetsTest, AnyOneTargetOpensTheRepository) {

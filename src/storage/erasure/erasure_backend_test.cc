@@ -4,9 +4,11 @@
 
 #include <atomic>
 #include <map>
+#include <random>
 #include <set>
 
 #include "core/seeded_random.h"
+#include "storage/erasure/scrubber.h"
 #include "storage/erasure/shard_placer.h"
 #include "storage/faulty/faulty_backend.h"
 #include "storage/mem/mem_backend.h"
@@ -302,6 +304,181 @@ TEST(ShardPlacer, LosingOneRegionLosesAtMostM) {
 TEST(ShardPlacer, NoWritableTargetGivesNothing) {
   std::vector<PlacementCandidate> targets = {{"a", "r", "z", 1.0, false}};
   EXPECT_TRUE(PlaceShards(targets, "x", 3).empty());
+}
+
+}  // namespace
+}  // namespace pxb
+
+namespace pxb {
+namespace {
+
+// Scrub tests share the six-target fixture above.
+class ScrubTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK(f_.backend->Create(true));
+    for (int i = 0; i < kObjects; ++i) {
+      data_.push_back(SeededBytes(20000 + 997 * i, 100 + i));
+      ASSERT_OK(f_.backend->Put(Name(i), data_.back()));
+    }
+  }
+  static std::string Name(int i) {
+    return "data/5" + std::to_string(i % 10) + "/o" + std::to_string(i);
+  }
+  // Every shard name on every target, with its target.
+  std::vector<std::pair<size_t, std::string>> AllShards() {
+    std::vector<std::pair<size_t, std::string>> all;
+    for (size_t t = 0; t < 6; ++t) {
+      for (const std::string& s : f_.ShardsOn(t)) all.emplace_back(t, s);
+    }
+    return all;
+  }
+  void ExpectAllReadable() {
+    Fixture& f = f_;
+    f.Reopen(SixTargets());
+    for (int i = 0; i < kObjects; ++i) {
+      auto got = f.backend->Get(Name(i));
+      ASSERT_OK(got);
+      EXPECT_EQ(*got, data_[i]);
+    }
+  }
+
+  static constexpr int kObjects = 30;
+  Fixture f_;
+  std::vector<Bytes> data_;
+};
+
+TEST_F(ScrubTest, CleanRepositoryIsFullAndUntouched) {
+  auto report = Scrub(*f_.backend, {});
+  ASSERT_OK(report);
+  EXPECT_EQ(report->objects, static_cast<uint64_t>(kObjects));
+  EXPECT_EQ(report->objects_full, static_cast<uint64_t>(kObjects));
+  EXPECT_EQ(report->shards_read, 6u * kObjects);
+  EXPECT_TRUE(report->problems.empty());
+  EXPECT_EQ(report->shards_rebuilt + report->shards_moved, 0u);
+}
+
+TEST_F(ScrubTest, HealsUpToMLostOrCorruptShardsPerObject) {
+  std::mt19937_64 rng(5);
+  std::map<std::string, int> damaged;
+  auto all = AllShards();
+  std::shuffle(all.begin(), all.end(), rng);
+  uint64_t deleted = 0, corrupted = 0;
+  for (const auto& [t, shard] : all) {
+    const std::string object = ParseShardObjectName(shard)->object;
+    if (damaged[object] >= 2) continue;
+    damaged[object]++;
+    if (rng() % 2) {
+      ASSERT_OK(f_.Target(t).Delete(shard));
+      deleted++;
+    } else {
+      auto bytes = f_.Target(t).Get(shard);
+      ASSERT_OK(bytes);
+      (*bytes)[bytes->size() / 2] ^= std::byte{0x40};
+      ASSERT_OK(f_.Target(t).Put(shard, *bytes));
+      corrupted++;
+    }
+  }
+  f_.Reopen(SixTargets());
+  auto report = Scrub(*f_.backend, {});
+  ASSERT_OK(report);
+  EXPECT_EQ(report->shards_missing, deleted);
+  EXPECT_EQ(report->shards_corrupt, corrupted);
+  EXPECT_EQ(report->shards_rebuilt, deleted + corrupted);
+  EXPECT_EQ(report->objects_full, static_cast<uint64_t>(kObjects));
+  EXPECT_EQ(report->problems.size(), static_cast<size_t>(kObjects));
+  for (const auto& p : report->problems) {
+    EXPECT_EQ(p.redundancy, Redundancy::kAtRisk) << p.object;
+    EXPECT_TRUE(p.repaired) << p.object;
+  }
+  // A second run finds nothing, and every shard sits on its own target.
+  auto again = Scrub(*f_.backend, {});
+  ASSERT_OK(again);
+  EXPECT_TRUE(again->problems.empty());
+  EXPECT_EQ(again->objects_full, static_cast<uint64_t>(kObjects));
+  ExpectAllReadable();
+}
+
+TEST_F(ScrubTest, BeyondMTheObjectIsNamedLostAndOthersHeal) {
+  // Three shards of object 0 gone, one of object 1.
+  int removed0 = 0;
+  for (const auto& [t, shard] : AllShards()) {
+    const std::string object = ParseShardObjectName(shard)->object;
+    if ((object == Name(0) && removed0 < 3) || (object == Name(1) && removed0 >= 3)) {
+      ASSERT_OK(f_.Target(t).Delete(shard));
+      if (object == Name(0)) removed0++;
+      if (object == Name(1)) break;
+    }
+  }
+  f_.Reopen(SixTargets());
+  auto report = Scrub(*f_.backend, {});
+  ASSERT_OK(report);
+  EXPECT_EQ(report->objects_lost, 1u);
+  EXPECT_EQ(report->objects_full, static_cast<uint64_t>(kObjects - 1));
+  bool named = false;
+  for (const auto& p : report->problems) {
+    if (p.object == Name(0)) {
+      named = true;
+      EXPECT_EQ(p.redundancy, Redundancy::kLost);
+      EXPECT_FALSE(p.repaired);
+    }
+  }
+  EXPECT_TRUE(named);
+  EXPECT_EQ(CodeOf(f_.backend->Get(Name(0))), StatusCode::kDataLoss);
+  auto other = f_.backend->Get(Name(1));
+  ASSERT_OK(other);
+  EXPECT_EQ(*other, data_[1]);
+}
+
+TEST_F(ScrubTest, ShardsWrittenWhileTargetsWereDownMoveBackWhenTheyReturn) {
+  f_.faulty[0]->FailAll(FaultyBackend::Method::kPut, UnavailableError("down"));
+  f_.faulty[1]->FailAll(FaultyBackend::Method::kPut, UnavailableError("down"));
+  const Bytes late = SeededBytes(70000, 77);
+  ASSERT_OK(f_.backend->Put("data/99/late", late));
+  f_.faulty[0]->ClearFaults();
+  f_.faulty[1]->ClearFaults();
+  f_.Reopen(SixTargets());
+  auto report = Scrub(*f_.backend, {});
+  ASSERT_OK(report);
+  EXPECT_EQ(report->shards_moved, 2u);
+  std::map<std::string, std::set<size_t>> where;
+  for (const auto& [t, shard] : AllShards()) {
+    EXPECT_TRUE(where[ParseShardObjectName(shard)->object].insert(t).second) << shard;
+  }
+  EXPECT_EQ(where["data/99/late"].size(), 6u);
+  auto got = f_.backend->Get("data/99/late");
+  ASSERT_OK(got);
+  EXPECT_EQ(*got, late);
+}
+
+TEST_F(ScrubTest, DrainingTargetIsEmptiedWithoutLosingRedundancy) {
+  TargetList list = SixTargets();
+  list.targets[2].state = TargetState::kDraining;
+  list.version = 2;
+  f_.Reopen(list);
+  auto report = Scrub(*f_.backend, {});
+  ASSERT_OK(report);
+  EXPECT_EQ(report->shards_moved, static_cast<uint64_t>(kObjects));
+  EXPECT_TRUE(f_.ShardsOn(2).empty());
+  EXPECT_EQ(report->objects_full, static_cast<uint64_t>(kObjects));
+  ExpectAllReadable();
+}
+
+TEST_F(ScrubTest, RollingFractionsCoverEverythingAndResume) {
+  std::set<std::string> seen;
+  std::string cursor;
+  int runs = 0;
+  do {
+    ScrubOptions options;
+    options.start_after = cursor;
+    options.max_objects = 7;
+    auto report = Scrub(*f_.backend, options);
+    ASSERT_OK(report);
+    EXPECT_LE(report->objects, 7u);
+    cursor = report->cursor;
+    runs++;
+  } while (!cursor.empty() && runs < 20);
+  EXPECT_EQ(runs, (kObjects + 6) / 7);
 }
 
 }  // namespace

@@ -98,17 +98,6 @@ LocalBackend::LocalBackend(std::string root, Options options)
 
 std::string LocalBackend::Location() const { return "file://" + root_; }
 
-std::string LocalBackend::Context(std::string_view op, std::string_view name) const {
-  std::string out = Location();
-  out += ": ";
-  out += op;
-  if (!name.empty()) {
-    out += " ";
-    out += name;
-  }
-  return out;
-}
-
 Status LocalBackend::Create(bool exclusive) {
   const std::string context = Context("create", "");
   // Like mkdir -p, fsyncing the parent of every folder created.

@@ -68,7 +68,6 @@ class LocalBackend final : public Backend {
   Status Delete(std::string_view name) override;
 
  private:
-  std::string Context(std::string_view op, std::string_view name) const;
   std::string PathOf(std::string_view name) const { return root_ + "/" + std::string(name); }
   // Creates the missing folders of `name` below the root, fsyncing the
   // folder that received each new one.

@@ -52,17 +52,6 @@ void MemBackend::ForgetShared(const std::string& name) {
 
 std::string MemBackend::Location() const { return "mem:" + name_; }
 
-std::string MemBackend::Context(std::string_view op, std::string_view name) const {
-  std::string out = Location();
-  out += ": ";
-  out += op;
-  if (!name.empty()) {
-    out += " ";
-    out += name;
-  }
-  return out;
-}
-
 Status MemBackend::Create(bool exclusive) {
   std::lock_guard<std::mutex> lock(store_->mu);
   if (exclusive && !store_->objects.empty()) {

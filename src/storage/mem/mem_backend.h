@@ -49,8 +49,6 @@ class MemBackend final : public Backend {
  private:
   MemBackend(std::string name, std::shared_ptr<internal::MemStore> store);
 
-  std::string Context(std::string_view op, std::string_view name) const;
-
   const std::string name_;
   const std::shared_ptr<internal::MemStore> store_;
 };

@@ -1,0 +1,95 @@
+// Scrubbing an erasure-coded repository: reading shards, verifying their
+// checksums, rebuilding missing or corrupt shards from the others, and
+// moving shards off draining targets and off targets that hold more than
+// one shard of an object (doc/design.md section 13, "Scrub").
+//
+// It needs no repository key: shards carry their own checksums.
+//
+//   ScrubOptions options;
+//   options.start_after = saved_cursor;
+//   options.max_objects = total / 10;   // a rolling tenth per run
+//   PXB_ASSIGN_OR_RETURN(ScrubReport report, Scrub(*backend, options, &progress));
+//
+// Thread-safety: Scrub may run while other processes back up into the same
+// repository; it writes a shard only after the one it replaces is unreadable
+// or a copy has landed elsewhere, so redundancy never drops below what it
+// found.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "storage/erasure/erasure_backend.h"
+
+namespace pxb {
+
+// How much of an object is left, from its good shards.
+enum class Redundancy {
+  kFull,      // all k + m shards (or m + 1 copies) good
+  kDegraded,  // more than k good, some missing
+  kAtRisk,    // exactly k good: one more loss loses the object
+  kLost,      // fewer than k good
+};
+
+// "full", "degraded", "at-risk" or "lost".
+std::string_view RedundancyName(Redundancy r);
+
+// The redundancy of an object with `good` distinct good shards.
+Redundancy RedundancyOf(const ErasureBackend::ObjectShards& object, size_t good);
+
+struct ScrubOptions {
+  // Objects in name order after this one ("" = from the start).
+  std::string start_after;
+  // Stop after this many objects (0 = all); the report's cursor says where.
+  uint64_t max_objects = 0;
+  // Or after this fraction of all objects (rounded up; 1 = all), for a
+  // rolling scrub that covers the repository in 1 / fraction runs.
+  double fraction = 1.0;
+  // Read and verify every shard; false checks presence from the listing
+  // only (fast, finds missing shards, not corrupt ones).
+  bool verify = true;
+  // Rebuild and move shards; false reports only.
+  bool repair = true;
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+struct ScrubObjectProblem {
+  std::string object;
+  Redundancy redundancy = Redundancy::kFull;  // before repair
+  size_t good = 0;
+  size_t total = 0;
+  std::vector<std::string> details;  // "shard 3 on t2: checksum mismatch", ...
+  bool repaired = false;
+};
+
+struct ScrubReport {
+  uint64_t objects = 0;
+  uint64_t shards_read = 0;
+  uint64_t bytes_read = 0;
+  uint64_t shards_missing = 0;
+  uint64_t shards_corrupt = 0;
+  uint64_t shards_rebuilt = 0;
+  uint64_t shards_moved = 0;
+  uint64_t objects_full = 0;  // after repair
+  uint64_t objects_degraded = 0;
+  uint64_t objects_at_risk = 0;
+  uint64_t objects_lost = 0;
+  std::vector<ScrubObjectProblem> problems;
+  // The last object scrubbed; "" when the run reached the end.
+  std::string cursor;
+  std::vector<std::string> unlisted_targets;
+};
+
+// Called after each object with the report so far.
+using ScrubProgress = std::function<void(const ScrubReport&)>;
+
+// Scrubs every object (or options.max_objects of them from
+// options.start_after). Returns the report; an error only if the targets
+// cannot be listed or the run was cancelled (kCancelled).
+StatusOr<ScrubReport> Scrub(ErasureBackend& backend, const ScrubOptions& options,
+                            const ScrubProgress& progress = {});
+
+}  // namespace pxb
