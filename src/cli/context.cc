@@ -187,13 +187,9 @@ StatusOr<std::unique_ptr<Backend>> CliContext::OpenStorage() {
     PXB_ASSIGN_OR_RETURN(auto erasure, OpenErasureBackend(*config.targets));
     // `target add|drain|remove` store newer lists in the repository: they
     // win over the config file's.
-    TargetList newest = erasure->target_list();
-    for (size_t i = 0; i < erasure->target_count(); ++i) {
-      auto stored = LoadTargetList(erasure->target(i));
-      if (stored.ok() && stored->version > newest.version) newest = std::move(*stored);
-    }
-    if (newest.version > erasure->target_list().version) {
-      PXB_ASSIGN_OR_RETURN(erasure, OpenErasureBackend(std::move(newest)));
+    auto stored = erasure->NewestStoredTargetList();
+    if (stored.ok() && stored->version > erasure->target_list().version) {
+      PXB_ASSIGN_OR_RETURN(erasure, OpenErasureBackend(std::move(*stored)));
     }
     return std::unique_ptr<Backend>(std::move(erasure));
   }

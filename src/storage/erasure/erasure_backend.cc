@@ -188,7 +188,14 @@ StatusOr<std::unordered_map<std::string, ErasureBackend::ObjectShards>> ErasureB
     std::string_view prefix, std::vector<std::string>* unlisted) {
   std::vector<std::future<StatusOr<std::vector<ObjectInfo>>>> listings;
   for (size_t t = 0; t < targets_.size(); ++t) {
-    listings.push_back(io_->Submit([this, t, p = std::string(prefix)] {
+    // A target known to be down is not asked (each call would cost its
+    // retries); it counts as unlisted.
+    const bool up = IsUp(t);
+    listings.push_back(io_->Submit([this, t, up, p = std::string(prefix)] {
+      if (!up) {
+        return StatusOr<std::vector<ObjectInfo>>(
+            UnavailableError(targets_[t].backend->Location() + ": down"));
+      }
       std::vector<ObjectInfo> names;
       Status listed = targets_[t].backend->List(p, [&](const ObjectInfo& info) {
         names.push_back(info);
@@ -203,7 +210,7 @@ StatusOr<std::unordered_map<std::string, ErasureBackend::ObjectShards>> ErasureB
   for (size_t t = 0; t < targets_.size(); ++t) {
     auto names = listings[t].get();
     if (!names.ok()) {
-      RecordFailure(t, names.status());
+      if (IsUp(t)) RecordFailure(t, names.status());
       failed.push_back(targets_[t].spec.name + ": " + std::string(names.status().message()));
       continue;
     }
@@ -440,13 +447,21 @@ Status ErasureBackend::Put(std::string_view name, ByteView data) {
 }
 
 StatusOr<Bytes> ErasureBackend::ReadShard(std::string_view name, const ObjectShards& object,
-                                          int index, bool whole, uint64_t offset, uint64_t length) {
+                                          int index, bool whole, uint64_t offset, uint64_t length,
+                                          bool skip_down) {
   std::vector<size_t> holders;
+  bool any_up = false;
   for (const auto& s : object.shards) {
-    if (s.index == index) holders.push_back(s.target);
+    if (s.index == index) {
+      holders.push_back(s.target);
+      any_up |= IsUp(s.target);
+    }
   }
   if (holders.empty()) {
     return NotFoundError("shard " + std::to_string(index) + " is on no target");
+  }
+  if (skip_down && !any_up) {
+    return UnavailableError("shard " + std::to_string(index) + ": its targets are down");
   }
   auto header = ShardHeader::ForReedSolomon(HashObjectName(name), object.length, object.data_shards,
                                             object.parity_shards, index);
@@ -493,13 +508,19 @@ StatusOr<Bytes> ErasureBackend::GetReplica(std::string_view name, const ObjectSh
     if (std::find(copies.begin(), copies.end(), s.index) == copies.end()) copies.push_back(s.index);
   }
   std::string errors;
-  for (int index : copies) {
-    auto bytes = ReadShard(name, object, index, whole, offset, length);
-    if (bytes.ok()) {
-      if (!whole) return bytes;
-      return Bytes(bytes->begin() + kShardHeaderSize, bytes->end());
+  // Copies on targets that are up first; those on down targets only if
+  // none of those worked.
+  for (bool skip_down : {true, false}) {
+    for (int index : copies) {
+      auto bytes = ReadShard(name, object, index, whole, offset, length, skip_down);
+      if (bytes.ok()) {
+        if (!whole) return bytes;
+        return Bytes(bytes->begin() + kShardHeaderSize, bytes->end());
+      }
+      if (!skip_down || !IsUnavailable(bytes.status())) {
+        errors += "; copy " + std::to_string(index) + ": " + std::string(bytes.status().message());
+      }
     }
-    errors += "; copy " + std::to_string(index) + ": " + std::string(bytes.status().message());
   }
   return DataLossError(Location() + ": get " + std::string(name) + ": no readable copy" + errors);
 }
@@ -530,9 +551,11 @@ StatusOr<Bytes> ErasureBackend::GetReedSolomon(std::string_view name, const Obje
   }
   const uint64_t window = window_end - window_begin;
 
-  auto read_window = [&](int index) {
-    return io_->Submit([&, index] {
-      auto bytes = ReadShard(name, object, index, whole, window_begin, window);
+  // Shards whose targets are all down are skipped at first (a down target
+  // costs its retries on every read), and tried last if still needed.
+  auto read_window = [&](int index, bool skip_down = true) {
+    return io_->Submit([&, index, skip_down] {
+      auto bytes = ReadShard(name, object, index, whole, window_begin, window, skip_down);
       if (bytes.ok() && whole) bytes->erase(bytes->begin(), bytes->begin() + kShardHeaderSize);
       return bytes;
     });
@@ -556,27 +579,30 @@ StatusOr<Bytes> ErasureBackend::GetReedSolomon(std::string_view name, const Obje
   }
   if (missing > 0) {
     // Decode the window from any k shards: other data shards first, then
-    // parity, reading as many as are still needed each round.
-    std::vector<int> candidates;
-    for (int i = 0; i < k + m; ++i) {
-      if (!present[i] && !(i >= first && i <= last)) candidates.push_back(i);
-    }
+    // parity, as many as are still needed each round; first from targets
+    // that are up, then, if that is not enough, from down ones too.
     int have = static_cast<int>(std::count(present.begin(), present.end(), true));
-    size_t next = 0;
-    while (have < k && next < candidates.size()) {
-      std::vector<std::pair<int, std::future<StatusOr<Bytes>>>> more;
-      while (static_cast<int>(more.size()) < k - have && next < candidates.size()) {
-        const int i = candidates[next++];
-        more.emplace_back(i, read_window(i));
+    for (bool skip_down : {true, false}) {
+      std::vector<int> candidates;
+      for (int i = 0; i < k + m; ++i) {
+        if (!present[i] && (!skip_down || i < first || i > last)) candidates.push_back(i);
       }
-      for (auto& [i, read] : more) {
-        auto bytes = read.get();
-        if (bytes.ok()) {
-          shards[i] = std::move(*bytes);
-          present[i] = true;
-          have++;
-        } else {
-          errors += "; shard " + std::to_string(i) + ": " + std::string(bytes.status().message());
+      size_t next = 0;
+      while (have < k && next < candidates.size()) {
+        std::vector<std::pair<int, std::future<StatusOr<Bytes>>>> more;
+        while (static_cast<int>(more.size()) < k - have && next < candidates.size()) {
+          const int i = candidates[next++];
+          more.emplace_back(i, read_window(i, skip_down));
+        }
+        for (auto& [i, read] : more) {
+          auto bytes = read.get();
+          if (bytes.ok()) {
+            shards[i] = std::move(*bytes);
+            present[i] = true;
+            have++;
+          } else if (!skip_down || !IsUnavailable(bytes.status())) {
+            errors += "; shard " + std::to_string(i) + ": " + std::string(bytes.status().message());
+          }
         }
       }
     }
@@ -675,6 +701,26 @@ Status ErasureBackend::Delete(std::string_view name) {
     return UnavailableError(Location() + ": delete " + std::string(name) + errors);
   }
   return Status::Ok();
+}
+
+StatusOr<TargetList> ErasureBackend::NewestStoredTargetList() {
+  std::vector<std::future<StatusOr<TargetList>>> loads;
+  for (size_t t = 0; t < targets_.size(); ++t) {
+    loads.push_back(io_->Submit([this, t] { return LoadTargetList(*targets_[t].backend); }));
+  }
+  std::optional<TargetList> newest;
+  Status last = NotFoundError(Location() + ": no target holds a target list");
+  for (size_t t = 0; t < targets_.size(); ++t) {
+    auto list = loads[t].get();
+    if (!list.ok()) {
+      RecordFailure(t, list.status());
+      last = list.status().WithContext("target " + targets_[t].spec.name);
+      continue;
+    }
+    if (!newest || list->version > newest->version) newest = std::move(*list);
+  }
+  if (!newest) return last;
+  return *newest;
 }
 
 // --- Opening ---

@@ -81,6 +81,10 @@ class ErasureBackend final : public Backend {
   // targets where it failed.
   Status StoreTargetList();
 
+  // The newest target list stored on the targets (read in parallel; a
+  // target that fails is marked down). kNotFound if none holds one.
+  StatusOr<TargetList> NewestStoredTargetList();
+
   const TargetList& target_list() const { return list_; }
   size_t target_count() const { return targets_.size(); }
   Backend& target(size_t i) { return *targets_[i].backend; }
@@ -148,7 +152,7 @@ class ErasureBackend final : public Backend {
   // Reads one shard of an object, whole (verified) or a byte range of its
   // payload, trying every target that holds it.
   StatusOr<Bytes> ReadShard(std::string_view name, const ObjectShards& object, int index,
-                            bool whole, uint64_t offset, uint64_t length);
+                            bool whole, uint64_t offset, uint64_t length, bool skip_down);
   StatusOr<Bytes> GetReplica(std::string_view name, const ObjectShards& object, uint64_t offset,
                              uint64_t length);
   StatusOr<Bytes> GetReedSolomon(std::string_view name, const ObjectShards& object, uint64_t offset,
