@@ -144,6 +144,7 @@ Status Bench::SetUpTools() {
                          "': build it or give --plexibackup PATH");
   }
   std::vector<std::pair<std::string, fs::path>> wanted = {{"plexibackup", *pxb}};
+  if (options_.erasure) wanted.emplace_back(std::string(kPlexibackupErasure), *pxb);
   for (const std::string& peer : options_.peers) {
     if (peer == "none" ||
         std::any_of(wanted.begin(), wanted.end(), [&](const auto& w) { return w.first == peer; })) {

@@ -34,6 +34,7 @@ struct BenchOptions {
   uint64_t change_messages = 1000;                      // backup-after-change: new messages,
   uint64_t change_edits = 100;                          // edited messages
   bool keep = false;                                    // keep the work folder
+  bool erasure = false;  // also plexibackup 4+2 over six local targets
 };
 
 // Runs everything, prints progress to stderr and the table to stdout, and

@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
   app.add_option("--reps", options.reps, "repetitions per workload and tool")
       ->check(CLI::Range(1, 1000));
   app.add_option("--peers", peers, "comma-separated peers to compare with, or none");
+  app.add_flag("--erasure", options.erasure,
+               "also run plexibackup erasure-coded 4+2 over six local targets");
   app.add_option("--json", options.json_path, "write raw measurements and medians to FILE");
   app.add_flag("--smoke", smoke, "tiny data set, 1 repetition, all workloads (for CI)");
   app.add_option("--workdir", options.workdir, "work folder (default: a new one under $TMPDIR)");
@@ -58,6 +60,7 @@ int main(int argc, char** argv) {
     options.size = "tiny";
     options.reps = 1;
     options.workloads.clear();
+    options.erasure = true;
   }
 
   pxb::Status status = pxb::bench::RunBench(options);

@@ -1,5 +1,7 @@
 #include "bench/tools.h"
 
+#include <fstream>
+
 #include "bench/dataset.h"
 
 namespace pxb::bench {
@@ -33,30 +35,65 @@ namespace {
 
 // plexibackup: Argon2id with the default 64 MiB, the default chunker (512 KiB
 // average), zstd level 3, AES-256-GCM.
-class Plexibackup final : public Tool {
+class Plexibackup : public Tool {
  public:
   using Tool::Tool;
 
   ChildSpec Version() const override { return Command({"--version"}); }
-  ChildSpec Init() const override {
-    return Command({"-r", repo_.string(), "-q", "init", "--kdf-memory", "64"});
-  }
-  ChildSpec Backup(const fs::path& source) override {
-    return Command({"-r", repo_.string(), "-q", "backup", source.string()});
-  }
+  ChildSpec Init() const override { return Run({"init", "--kdf-memory", "64"}); }
+  ChildSpec Backup(const fs::path& source) override { return Run({"backup", source.string()}); }
   ChildSpec Restore(const fs::path& target) const override {
-    return Command({"-r", repo_.string(), "-q", "restore", "latest", "--target", target.string()});
+    return Run({"restore", "latest", "--target", target.string()});
   }
-  ChildSpec CheckReadData() const override {
-    return Command({"-r", repo_.string(), "-q", "check", "--read-data"});
-  }
+  ChildSpec CheckReadData() const override { return Run({"check", "--read-data"}); }
 
  protected:
+  // Where the repository is: -r FOLDER, or --config FILE naming targets.
+  virtual std::vector<std::string> RepositoryArgs() const { return {"-r", repo_.string()}; }
+
+  ChildSpec Run(std::vector<std::string> args) const {
+    std::vector<std::string> all = RepositoryArgs();
+    all.push_back("-q");
+    all.insert(all.end(), args.begin(), args.end());
+    return Command(std::move(all));
+  }
+
   void SetEnvironment(ChildSpec& spec) const override {
     spec.env = {{"PLEXIBACKUP_PASSWORD", std::string(kPassphrase)},
                 {"XDG_CACHE_HOME", cache_.string()}};
     spec.unset_env = {"PLEXIBACKUP_REPOSITORY", "PLEXIBACKUP_CONFIG", "PLEXIBACKUP_PASSWORD_FILE"};
   }
+};
+
+// plexibackup with erasure coding 4+2 over six local targets (folders under
+// the repository folder, so its size counts every shard), three regions of
+// two zones.
+class PlexibackupErasure final : public Plexibackup {
+ public:
+  using Plexibackup::Plexibackup;
+
+  Status Reset() override {
+    PXB_RETURN_IF_ERROR(Tool::Reset());
+    std::string config = "[repository]\nerasure = \"4+2\"\n";
+    const char* regions[] = {"eu", "us", "ap"};
+    for (int i = 0; i < 6; ++i) {
+      config += "\n[[target]]\nname = \"t" + std::to_string(i) + "\"\nurl = \"file://" +
+                (repo_ / ("t" + std::to_string(i))).string() + "\"\nregion = \"" + regions[i / 2] +
+                "\"\nzone = \"" + (i % 2 ? "b" : "a") + "\"\n";
+    }
+    std::ofstream out(ConfigPath());
+    out << config;
+    if (!out) return UnknownError("cannot write " + ConfigPath().string());
+    return Status::Ok();
+  }
+
+ protected:
+  std::vector<std::string> RepositoryArgs() const override {
+    return {"--config", ConfigPath().string()};
+  }
+
+ private:
+  fs::path ConfigPath() const { return cache_ / "targets.toml"; }
 };
 
 // restic: repository format 2 (compression "auto", zstd), 1 MiB average
@@ -138,6 +175,8 @@ StatusOr<std::unique_ptr<Tool>> MakeTool(std::string_view name, const fs::path& 
   std::unique_ptr<Tool> tool;
   if (name == kPlexibackup) {
     tool = std::make_unique<Plexibackup>(std::string(name), program, workdir);
+  } else if (name == kPlexibackupErasure) {
+    tool = std::make_unique<PlexibackupErasure>(std::string(name), program, workdir);
   } else if (name == "restic") {
     tool = std::make_unique<Restic>(std::string(name), program, workdir);
   } else if (name == "borg") {
@@ -145,7 +184,7 @@ StatusOr<std::unique_ptr<Tool>> MakeTool(std::string_view name, const fs::path& 
   }
   if (tool) return tool;
   return InvalidArgumentError("unknown tool '" + std::string(name) +
-                              "': use plexibackup, restic or borg");
+                              "': use plexibackup, plexibackup-4+2, restic or borg");
 }
 
 }  // namespace pxb::bench

@@ -19,6 +19,8 @@
 namespace pxb::bench {
 
 inline constexpr std::string_view kPlexibackup = "plexibackup";
+// plexibackup erasure-coded 4+2 over six local targets.
+inline constexpr std::string_view kPlexibackupErasure = "plexibackup-4+2";
 inline constexpr std::string_view kPassphrase = "pxb-bench passphrase";
 
 class Tool {
@@ -56,7 +58,8 @@ class Tool {
   std::filesystem::path cache_;
 };
 
-// `name` is "plexibackup", "restic" or "borg"; kInvalidArgument otherwise.
+// `name` is "plexibackup", "plexibackup-4+2", "restic" or "borg";
+// kInvalidArgument otherwise.
 StatusOr<std::unique_ptr<Tool>> MakeTool(std::string_view name,
                                          const std::filesystem::path& program,
                                          const std::filesystem::path& workdir);

@@ -67,6 +67,7 @@ ErasureBackend::ErasureBackend(TargetList list, std::vector<std::unique_ptr<Back
       options_(options),
       targets_(list_.targets.size()),
       codec_(*ReedSolomon::Create(list_.data_shards, list_.parity_shards)) {
+  used_bytes_.assign(targets_.size(), 0);
   for (size_t i = 0; i < targets_.size(); ++i) {
     targets_[i].spec = list_.targets[i];
     targets_[i].backend = std::move(targets[i]);
@@ -153,23 +154,37 @@ std::vector<TargetHealth> ErasureBackend::Health() const {
   }
   std::shared_lock lock(map_mu_);
   for (const auto& [name, object] : map_) {
-    const uint64_t shard_bytes = object.scheme == ShardScheme::kReplica
-                                     ? object.length
-                                     : ShardLength(object.length, object.data_shards);
-    for (const auto& s : object.shards) {
-      out[s.target].shards_known++;
-      out[s.target].bytes_known += kShardHeaderSize + shard_bytes;
-    }
+    for (const auto& s : object.shards) out[s.target].shards_known++;
   }
+  for (size_t i = 0; i < targets_.size(); ++i) out[i].bytes_known = used_bytes_[i];
   return out;
 }
 
 // --- Placement map ---
 
+uint64_t ErasureBackend::ShardObjectSize(const ObjectShards& object) {
+  const uint64_t payload = object.scheme == ShardScheme::kReplica
+                               ? object.length
+                               : ShardLength(object.length, object.data_shards);
+  return kShardHeaderSize + payload;
+}
+
+void ErasureBackend::AccountLocked(const ObjectShards& object, bool add) {
+  const uint64_t size = ShardObjectSize(object);
+  for (const auto& s : object.shards) {
+    uint64_t& used = used_bytes_[s.target];
+    used = add ? used + size : used - std::min(used, size);
+  }
+}
+
 void ErasureBackend::Remember(const std::string& name, const ObjectShards& shards) {
   std::unique_lock lock(map_mu_);
   auto [it, inserted] = map_.try_emplace(name, shards);
-  if (inserted) return;
+  if (inserted) {
+    AccountLocked(shards, true);
+    return;
+  }
+  AccountLocked(it->second, false);
   if (SameCoding(it->second, shards)) {
     for (const auto& s : shards.shards) AddShard(it->second, s.index, s.target);
   } else if (DistinctIndexes(shards) > DistinctIndexes(it->second)) {
@@ -177,11 +192,15 @@ void ErasureBackend::Remember(const std::string& name, const ObjectShards& shard
     // the more complete one; either decodes to the same bytes.
     it->second = shards;
   }
+  AccountLocked(it->second, true);
 }
 
 void ErasureBackend::Forget(const std::string& name) {
   std::unique_lock lock(map_mu_);
-  map_.erase(name);
+  auto it = map_.find(name);
+  if (it == map_.end()) return;
+  AccountLocked(it->second, false);
+  map_.erase(it);
 }
 
 StatusOr<std::unordered_map<std::string, ErasureBackend::ObjectShards>> ErasureBackend::ListShards(
@@ -270,7 +289,10 @@ Status ErasureBackend::ScanObjects(
       // The listing is the truth for what it saw: replace, do not merge, so
       // shards deleted since are forgotten.
       std::unique_lock lock(map_mu_);
+      auto it = map_.find(name);
+      if (it != map_.end()) AccountLocked(it->second, false);
       map_[name] = shards;
+      AccountLocked(shards, true);
     }
     names.push_back(name);
   }
@@ -402,10 +424,17 @@ Status ErasureBackend::Put(std::string_view name, ByteView data) {
       EncodeShards(name, data, coding.scheme, coding.data_shards, coding.parity_shards));
 
   std::vector<PlacementCandidate> candidates(targets_.size());
-  for (size_t t = 0; t < targets_.size(); ++t) {
-    const TargetSpec& spec = targets_[t].spec;
-    candidates[t] = {spec.name, spec.region, spec.zone, spec.weight,
-                     spec.state == TargetState::kActive && IsUp(t)};
+  {
+    // A target with a capacity takes no shard that would overflow what the
+    // listings and writes know it holds.
+    const uint64_t shard_size = shards.empty() ? 0 : shards[0].size();
+    std::shared_lock lock(map_mu_);
+    for (size_t t = 0; t < targets_.size(); ++t) {
+      const TargetSpec& spec = targets_[t].spec;
+      const bool has_room = spec.capacity == 0 || used_bytes_[t] + shard_size <= spec.capacity;
+      candidates[t] = {spec.name, spec.region, spec.zone, spec.weight,
+                       spec.state == TargetState::kActive && has_room && IsUp(t)};
+    }
   }
   std::vector<size_t> placement = PlaceShards(candidates, name, static_cast<size_t>(total));
 

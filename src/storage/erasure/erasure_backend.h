@@ -164,8 +164,13 @@ class ErasureBackend final : public Backend {
   ReedSolomon codec_;
   std::unique_ptr<TaskPool> io_;
 
+  static uint64_t ShardObjectSize(const ObjectShards& object);
+  // Adds or removes the object's shards to used_bytes_; map_mu_ held.
+  void AccountLocked(const ObjectShards& object, bool add);
+
   mutable std::shared_mutex map_mu_;
   std::unordered_map<std::string, ObjectShards> map_;
+  std::vector<uint64_t> used_bytes_;  // per target, of the shards in map_
 
   std::atomic<uint64_t> degraded_writes_{0};
 };

@@ -250,6 +250,27 @@ TEST(ErasureBackend, WriteFailsWhenTooFewShardsLand) {
   EXPECT_NE(std::string(put.message()).find("data/44/z"), std::string::npos);
 }
 
+TEST(ErasureBackend, FullTargetsTakeNoMoreShards) {
+  TargetList list = SixTargets();
+  list.targets.push_back(list.targets[0]);
+  list.targets.back().name = "t6";
+  list.targets.back().capacity = 60000;  // room for two 20 KiB shards
+  Fixture f(list);
+  ASSERT_OK(f.backend->Create(true));
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_OK(f.backend->Put("data/77/o" + std::to_string(i), SeededBytes(80000, i)));
+  }
+  const auto health = f.backend->Health();
+  EXPECT_LE(health[6].bytes_known, 60000u);
+  EXPECT_GT(health[6].shards_known, 0u);
+  uint64_t stored = 0;
+  ASSERT_OK(f.Target(6).List("data/", [&](const ObjectInfo& info) {
+    stored += info.size;
+    return Status::Ok();
+  }));
+  EXPECT_EQ(stored, health[6].bytes_known);
+}
+
 TEST(ErasureBackend, AnyTargetOpensTheWholeRepository) {
   Fixture f;
   ASSERT_OK(f.backend->Create(true));
