@@ -15,6 +15,7 @@ struct ScrubArgs {
   bool no_verify = false;
   bool dry_run = false;
   bool restart = false;
+  bool no_rebalance = false;
 };
 
 // Where a rolling scrub of this repository resumes.
@@ -46,6 +47,7 @@ Status RunScrub(CliContext& ctx, const ScrubArgs& args) {
   ScrubOptions options;
   options.verify = !args.no_verify;
   options.repair = !args.dry_run;
+  options.rebalance = !args.no_rebalance;
   options.cancel = &ctx.cancel;
   const std::string cursor_path = CursorPath(*backend);
   if (!args.fraction.empty()) {
@@ -82,6 +84,7 @@ Status RunScrub(CliContext& ctx, const ScrubArgs& args) {
                    {"shards_corrupt", report->shards_corrupt},
                    {"shards_rebuilt", report->shards_rebuilt},
                    {"shards_moved", report->shards_moved},
+                   {"shards_rebalanced", report->shards_rebalanced},
                    {"full", report->objects_full},
                    {"degraded", report->objects_degraded},
                    {"at_risk", report->objects_at_risk},
@@ -103,7 +106,8 @@ Status RunScrub(CliContext& ctx, const ScrubArgs& args) {
               "): " + std::to_string(report->shards_missing) + " missing and " +
               std::to_string(report->shards_corrupt) + " corrupt shards, " +
               std::to_string(report->shards_rebuilt) + " rebuilt, " +
-              std::to_string(report->shards_moved) + " moved");
+              std::to_string(report->shards_moved) + " moved, " +
+              std::to_string(report->shards_rebalanced) + " rebalanced");
     ctx.Print("redundancy: " + std::to_string(report->objects_full) + " full, " +
               std::to_string(report->objects_degraded) + " degraded, " +
               std::to_string(report->objects_at_risk) + " at risk, " +
@@ -132,6 +136,8 @@ void RegisterScrub(CLI::App& app, CliContext& ctx) {
                 "check shard presence from the listings only, without reading shards");
   cmd->add_flag("--dry-run", args->dry_run, "report only; rebuild and move nothing");
   cmd->add_flag("--restart", args->restart, "with --fraction: start again from the beginning");
+  cmd->add_flag("--no-rebalance", args->no_rebalance,
+                "do not move healthy shards to where placement puts them now (after target add)");
   cmd->callback([&ctx, args] { ctx.status = RunScrub(ctx, *args); });
 }
 

@@ -47,6 +47,7 @@ class TargetsTest : public ::testing::Test {
   }
   size_t ShardCount(int i) {
     size_t n = 0;
+    if (!fs::is_directory(targets_[i] + "/data")) return 0;
     for (const auto& e : fs::recursive_directory_iterator(targets_[i] + "/data")) {
       n += e.is_regular_file();
     }
@@ -178,6 +179,35 @@ TEST_F(TargetsTest, DrainAndRemoveATarget) {
   RunResult restored = pxb_.Run({"restore", "latest", "--target", dir_.Path("out")});
   ASSERT_EQ(restored.exit_code, 0) << restored.Describe();
   EXPECT_EQ(TreeManifest(src_), TreeManifest(dir_.Path("out") + src_));
+}
+
+TEST_F(TargetsTest, TwoTargetsLostDuringABackup) {
+  ASSERT_EQ(pxb_.Init({"--pack-size", "1"}).exit_code, 0);
+  std::mt19937_64 rng(TestSeed(31));
+  for (int i = 0; i < 48; ++i) {
+    WriteFile(src_ + "/big" + std::to_string(i), RandomData(rng, 1 << 20));
+  }
+  BackgroundProcess backup(pxb_.Argv({"backup", src_}), pxb_.Options());
+  // Wait until the backup has stored some shards, then take a whole region.
+  for (int i = 0; i < 2000 && ShardCount(4) < 6; ++i) usleep(1000);
+  const bool running = !backup.Poll();
+  TakeAway(4);
+  TakeAway(5);
+  backup.Wait();
+  ASSERT_TRUE(WIFEXITED(backup.status()));
+  EXPECT_EQ(WEXITSTATUS(backup.status()), 0);
+  EXPECT_TRUE(running) << "the backup ended before the targets went away; make it longer";
+  RunResult restored = pxb_.Run({"restore", "latest", "--target", dir_.Path("out")});
+  ASSERT_EQ(restored.exit_code, 0) << restored.Describe();
+  EXPECT_EQ(TreeManifest(src_), TreeManifest(dir_.Path("out") + src_));
+  BringBack(4);
+  BringBack(5);
+  ASSERT_EQ(pxb_.Run({"scrub"}).exit_code, 0);
+  RunResult check = pxb_.Run({"--json", "check", "--read-data"});
+  ASSERT_EQ(check.exit_code, 0) << check.Describe();
+  nlohmann::json checked = JsonOfType(check.out, "check");
+  EXPECT_EQ(checked["redundancy"]["degraded"], 0);
+  EXPECT_EQ(checked["redundancy"]["at_risk"], 0);
 }
 
 TEST_F(TargetsTest, AnyOneTargetOpensTheRepository) {

@@ -504,3 +504,52 @@ TEST_F(ScrubTest, RollingFractionsCoverEverythingAndResume) {
 
 }  // namespace
 }  // namespace pxb
+
+namespace pxb {
+namespace {
+
+TEST(ScrubRebalance, AnAddedTargetReceivesItsShareAndNothingElseMoves) {
+  TargetList six = SixTargets();
+  TargetList seven = six;
+  seven.targets.push_back(six.targets[0]);
+  seven.targets.back().name = "t6";
+  seven.targets.back().region = "sa";
+  seven.version = 2;
+  Fixture f(seven);
+  f.Reopen(six);  // written while only six targets existed
+  ASSERT_OK(f.backend->Create(true));
+  std::vector<Bytes> data;
+  for (int i = 0; i < 60; ++i) {
+    data.push_back(SeededBytes(30000, 500 + i));
+    ASSERT_OK(f.backend->Put("data/88/o" + std::to_string(i), data.back()));
+  }
+  f.Reopen(seven);
+  auto report = Scrub(*f.backend, {});
+  ASSERT_OK(report);
+  EXPECT_EQ(report->shards_rebuilt, 0u);
+  // About 6/7 of the objects give the new target one shard (rendezvous:
+  // the new target ranks among the top six for that share).
+  const size_t on_new = f.ShardsOn(6).size();
+  EXPECT_EQ(report->shards_rebalanced, on_new);
+  EXPECT_GT(on_new, 30u);
+  EXPECT_LT(on_new, 60u);
+  auto again = Scrub(*f.backend, {});
+  ASSERT_OK(again);
+  EXPECT_EQ(again->shards_rebalanced + again->shards_moved + again->shards_rebuilt, 0u);
+  std::map<std::string, std::set<size_t>> where;
+  for (size_t t = 0; t < 7; ++t) {
+    for (const std::string& s : f.ShardsOn(t)) {
+      EXPECT_TRUE(where[ParseShardObjectName(s)->object].insert(t).second) << s;
+    }
+  }
+  for (const auto& [name, targets] : where) EXPECT_EQ(targets.size(), 6u) << name;
+  f.Reopen(seven);
+  for (int i = 0; i < 60; ++i) {
+    auto got = f.backend->Get("data/88/o" + std::to_string(i));
+    ASSERT_OK(got);
+    EXPECT_EQ(*got, data[i]);
+  }
+}
+
+}  // namespace
+}  // namespace pxb

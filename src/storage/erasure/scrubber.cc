@@ -45,6 +45,10 @@ class ObjectScrub {
       if (!repaired.ok()) problem_.details.push_back("repair: " + std::string(repaired.message()));
       problem_.repaired = repaired.ok();
     }
+    if (options_.repair && options_.rebalance && problem_.details.empty()) {
+      Status moved = Rebalance();
+      if (!moved.ok()) problem_.details.push_back("rebalance: " + std::string(moved.message()));
+    }
     const Redundancy after = RedundancyOf(object_, GoodIndexes().size());
     switch (after) {
       case Redundancy::kFull:
@@ -228,6 +232,46 @@ class ObjectScrub {
       good_[n].target = target;
       PXB_RETURN_IF_ERROR(DeleteShard(held));
       report_.shards_moved++;
+    }
+    return Status::Ok();
+  }
+
+  // Moves good shards that sit outside the targets placement picks now to
+  // a picked target that holds none of this object's shards: copy, verify
+  // the copy landed, then delete the original.
+  Status Rebalance() {
+    if (health_.empty()) health_ = backend_.Health();
+    const auto& specs = backend_.target_list().targets;
+    std::vector<PlacementCandidate> candidates;
+    for (size_t t = 0; t < specs.size(); ++t) {
+      candidates.push_back({specs[t].name, specs[t].region, specs[t].zone, specs[t].weight,
+                            specs[t].state == TargetState::kActive && Writable(t)});
+    }
+    const std::vector<size_t> placement =
+        PlaceShards(candidates, name_, static_cast<size_t>(TotalShards(object_)));
+    if (placement.empty()) return Status::Ok();
+    std::multiset<size_t> wanted(placement.begin(), placement.end());
+    for (const Held& h : good_) {
+      auto it = wanted.find(h.target);
+      if (it != wanted.end()) wanted.erase(it);
+    }
+    // `wanted` now holds the picked targets still short of a shard.
+    for (size_t n = 0; n < good_.size() && !wanted.empty(); ++n) {
+      const Held held = good_[n];
+      if (std::count(placement.begin(), placement.end(), held.target) >=
+          static_cast<std::ptrdiff_t>(ShardsPerTarget().at(held.target))) {
+        continue;  // this target is meant to hold what it holds
+      }
+      const size_t to = *wanted.begin();
+      PXB_ASSIGN_OR_RETURN(ShardHeader header, HeaderOf(name_, object_, held.index));
+      const std::string shard_name = ShardObjectName(name_, header);
+      PXB_ASSIGN_OR_RETURN(Bytes shard, backend_.target(held.target).Get(shard_name));
+      PXB_RETURN_IF_ERROR(VerifyShard(shard).status());
+      PXB_RETURN_IF_ERROR(backend_.PutShard(name_, object_, held.index, to, shard));
+      wanted.erase(wanted.begin());
+      good_[n].target = to;
+      PXB_RETURN_IF_ERROR(DeleteShard(held));
+      report_.shards_rebalanced++;
     }
     return Status::Ok();
   }

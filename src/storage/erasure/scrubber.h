@@ -53,6 +53,10 @@ struct ScrubOptions {
   bool verify = true;
   // Rebuild and move shards; false reports only.
   bool repair = true;
+  // With repair: also move shards to where placement puts them now (after
+  // `target add`, a changed weight or a target back from draining), about
+  // 1/n of the shards for an n-th target added.
+  bool rebalance = true;
   const std::atomic<bool>* cancel = nullptr;
 };
 
@@ -72,8 +76,9 @@ struct ScrubReport {
   uint64_t shards_missing = 0;
   uint64_t shards_corrupt = 0;
   uint64_t shards_rebuilt = 0;
-  uint64_t shards_moved = 0;
-  uint64_t objects_full = 0;  // after repair
+  uint64_t shards_moved = 0;       // off draining or doubled-up targets
+  uint64_t shards_rebalanced = 0;  // to where placement puts them now
+  uint64_t objects_full = 0;       // after repair
   uint64_t objects_degraded = 0;
   uint64_t objects_at_risk = 0;
   uint64_t objects_lost = 0;
