@@ -93,9 +93,18 @@ TEST_F(TargetsTest, BackupAndRestoreWithTwoTargetsAway) {
   // Three away is beyond m = 2 for some objects: check names damage, and
   // nothing crashes.
   TakeAway(1);
-  RunResult damaged = pxb_.Run({"check", "--read-data"});
-  EXPECT_NE(damaged.exit_code, 0) << damaged.Describe();
+  RunResult damaged = pxb_.Run({"--json", "check"});
+  EXPECT_EQ(damaged.exit_code, 14) << damaged.Describe();
   EXPECT_EQ(damaged.signal, 0);
+  nlohmann::json problems = JsonOfType(damaged.out, "check")["problems"];
+  ASSERT_FALSE(problems.empty()) << damaged.out;
+  bool names_snapshot_and_file = false;
+  for (const auto& p : problems) {
+    names_snapshot_and_file |= !p["snapshots"].empty() && !p["files"].empty();
+  }
+  EXPECT_TRUE(names_snapshot_and_file) << damaged.out;
+  RunResult read_data = pxb_.Run({"check", "--read-data"});
+  EXPECT_EQ(read_data.exit_code, 14) << read_data.Describe();
 }
 
 TEST_F(TargetsTest, ScrubHealsAfterTargetsReturnAndFromDamage) {

@@ -701,6 +701,9 @@ Status ErasureBackend::List(std::string_view prefix,
   PXB_RETURN_IF_ERROR(ValidateObjectPrefix(prefix));
   return ScanObjects(prefix, [&](const std::string& name, const ObjectShards& object) {
     if (name.starts_with(kTargetListPrefix)) return Status::Ok();
+    // Fewer than k shards listed: the object cannot be read, so it is not
+    // listed either (check then reports it missing, naming what needs it).
+    if (DistinctIndexes(object) < static_cast<size_t>(object.data_shards)) return Status::Ok();
     return fn(ObjectInfo{name, object.length});
   });
 }

@@ -72,8 +72,8 @@ class ErasureBackend final : public Backend {
                       uint64_t length = kWholeObject) override;
   StatusOr<ObjectInfo> Stat(std::string_view name) override;
   // Objects, each once, from the listings of all targets; the target list
-  // objects (`targets/`) are not listed. kUnavailable if more than m targets
-  // cannot be listed.
+  // objects (`targets/`) and objects with fewer than k shards (unreadable)
+  // are not listed. kUnavailable if more than m targets cannot be listed.
   Status List(std::string_view prefix, const std::function<Status(const ObjectInfo&)>& fn) override;
   Status Delete(std::string_view name) override;
 
