@@ -138,7 +138,9 @@ Status RunTargetStatus(CliContext& ctx) {
 Status StoreNewList(CliContext& ctx, ErasureBackend& old, TargetList list) {
   list.version = old.target_list().version + 1;
   PXB_RETURN_IF_ERROR(ValidateTargetList(list));
-  PXB_ASSIGN_OR_RETURN(auto updated, OpenErasureBackend(list));
+  PXB_ASSIGN_OR_RETURN(FileConfig config, ctx.Config());
+  PXB_ASSIGN_OR_RETURN(auto updated,
+                       OpenErasureBackend(list, {}, CliContext::TargetOpenerFor(config)));
   for (size_t i = 0; i < updated->target_count(); ++i) {
     PXB_RETURN_IF_ERROR(
         updated->target(i).Create(false).WithContext("target " + list.targets[i].name));

@@ -124,6 +124,22 @@ StatusOr<FileConfig> CliContext::Config() {
           spec.zone = (*t)["zone"].value_or(std::string());
           spec.weight = (*t)["weight"].value_or(1.0);
           spec.capacity = static_cast<uint64_t>((*t)["capacity"].value_or(int64_t{0}));
+          if (spec.url.starts_with("s3:")) {
+            S3Backend::Options s3 = S3Backend::Options::FromEnvironment();
+            s3.region = (*t)["s3_region"].value_or(s3.region);
+            s3.access_key_id = (*t)["access_key_id"].value_or(std::string());
+            s3.secret_access_key = (*t)["secret_access_key"].value_or(std::string());
+            s3.session_token = (*t)["session_token"].value_or(std::string());
+            s3.ca_file = (*t)["ca_file"].value_or(s3.ca_file);
+            s3.virtual_host = (*t)["virtual_host"].value_or(s3.virtual_host);
+            if (s3.access_key_id.empty() != s3.secret_access_key.empty()) {
+              return InvalidArgumentError("config file " + path + ": target " + spec.name +
+                                          ": give both access_key_id and secret_access_key, "
+                                          "or neither to use AWS_ACCESS_KEY_ID and "
+                                          "AWS_SECRET_ACCESS_KEY");
+            }
+            config.s3_options[spec.name] = s3;
+          }
           list.targets.push_back(std::move(spec));
         }
         Status valid = ValidateTargetList(list);
@@ -181,15 +197,27 @@ StatusOr<std::string> CliContext::NewPassphrase(const std::string& from_file) {
   return first;
 }
 
+TargetOpener CliContext::TargetOpenerFor(const FileConfig& config) {
+  // S3 targets with settings in the config file use them; others (and
+  // targets added since with `target add`) use the environment.
+  return [options = config.s3_options](const TargetSpec& t) -> StatusOr<std::unique_ptr<Backend>> {
+    auto it = options.find(t.name);
+    if (it == options.end() || !t.url.starts_with("s3:")) return OpenBackend(t.url);
+    PXB_ASSIGN_OR_RETURN(auto s3, S3Backend::Open(t.url, it->second));
+    return std::unique_ptr<Backend>(std::move(s3));
+  };
+}
+
 StatusOr<std::unique_ptr<Backend>> CliContext::OpenStorage() {
   PXB_ASSIGN_OR_RETURN(FileConfig config, Config());
   if (config.targets && global.repo.empty() && EnvOr("PLEXIBACKUP_REPOSITORY").empty()) {
-    PXB_ASSIGN_OR_RETURN(auto erasure, OpenErasureBackend(*config.targets));
+    const TargetOpener open = TargetOpenerFor(config);
+    PXB_ASSIGN_OR_RETURN(auto erasure, OpenErasureBackend(*config.targets, {}, open));
     // `target add|drain|remove` store newer lists in the repository: they
     // win over the config file's.
     auto stored = erasure->NewestStoredTargetList();
     if (stored.ok() && stored->version > erasure->target_list().version) {
-      PXB_ASSIGN_OR_RETURN(erasure, OpenErasureBackend(std::move(*stored)));
+      PXB_ASSIGN_OR_RETURN(erasure, OpenErasureBackend(std::move(*stored), {}, open));
     }
     return std::unique_ptr<Backend>(std::move(erasure));
   }

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -18,6 +19,7 @@
 #include "engine/progress.h"
 #include "repo/repository.h"
 #include "storage/erasure/erasure_backend.h"
+#include "storage/s3/s3_backend.h"
 
 namespace pxb::cli {
 
@@ -41,6 +43,10 @@ struct FileConfig {
   // [repository] erasure and the [[target]] tables: set when the file names
   // targets (doc/design.md section 13).
   std::optional<TargetList> targets;
+  // Per target name: S3 settings of its [[target]] table (s3_region,
+  // access_key_id, secret_access_key, session_token, ca_file,
+  // virtual_host). Kept out of the target list stored in the repository.
+  std::map<std::string, S3Backend::Options> s3_options;
 };
 
 class CliContext {
@@ -70,6 +76,8 @@ class CliContext {
   // OpenStorage for commands that work on targets (scrub, target): fails
   // with kFailedPrecondition on a repository that is not erasure-coded.
   StatusOr<std::unique_ptr<ErasureBackend>> OpenTargets();
+  // Opens a target with the S3 settings of its [[target]] table, if any.
+  static TargetOpener TargetOpenerFor(const FileConfig& config);
 
   // Opens the repository; a missing one sets exit code 10.
   StatusOr<std::unique_ptr<Repository>> OpenRepository();

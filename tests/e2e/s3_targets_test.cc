@@ -23,7 +23,9 @@ TEST(S3TargetsTest, BackupSurvivesATargetKilledMidwayAndScrubHeals) {
   for (int i = 0; i < 6; ++i) {
     config += "\n[[target]]\nname = \"s" + std::to_string(i) + "\"\nurl = \"" +
               servers[i]->Url("backups/repo") + "\"\nregion = \"" + regions[i / 2] +
-              "\"\nzone = \"" + (i % 2 ? "b" : "a") + "\"\n";
+              "\"\nzone = \"" + (i % 2 ? "b" : "a") + "\"\naccess_key_id = \"" +
+              std::string(S3Server::kAccessKeyId) + "\"\nsecret_access_key = \"" +
+              std::string(S3Server::kSecretAccessKey) + "\"\n";
   }
   WriteFile(dir.Path("plexibackup.toml"), config);
   const std::string src = dir.Path("src");
@@ -33,10 +35,10 @@ TEST(S3TargetsTest, BackupSurvivesATargetKilledMidwayAndScrubHeals) {
     WriteFile(src + "/f" + std::to_string(i), RandomData(rng, 1 << 20));
   }
   Pxb pxb = Pxb::WithConfig(dir.Path("plexibackup.toml"));
+  // Credentials come from the config file's [[target]] tables; none in the
+  // environment.
   RunOptions s3_env;
-  s3_env.env = {{"AWS_ACCESS_KEY_ID", std::string(S3Server::kAccessKeyId)},
-                {"AWS_SECRET_ACCESS_KEY", std::string(S3Server::kSecretAccessKey)},
-                {"AWS_REGION", "us-east-1"}};
+  s3_env.env = {{"AWS_ACCESS_KEY_ID", ""}, {"AWS_SECRET_ACCESS_KEY", ""}};
   RunResult init =
       pxb.Run({"init", "--kdf-memory", "8", "--kdf-iterations", "1", "--pack-size", "1"}, s3_env);
   ASSERT_EQ(init.exit_code, 0) << init.Describe();

@@ -758,10 +758,11 @@ StatusOr<TargetList> ErasureBackend::NewestStoredTargetList() {
 // --- Opening ---
 
 StatusOr<std::unique_ptr<ErasureBackend>> OpenErasureBackend(TargetList list,
-                                                             ErasureOptions options) {
+                                                             ErasureOptions options,
+                                                             const TargetOpener& open) {
   std::vector<std::unique_ptr<Backend>> backends;
   for (const TargetSpec& t : list.targets) {
-    auto backend = OpenBackend(t.url);
+    auto backend = open ? open(t) : OpenBackend(t.url);
     if (!backend.ok()) return backend.status().WithContext("target " + t.name);
     backends.push_back(std::move(*backend));
   }

@@ -175,12 +175,17 @@ class ErasureBackend final : public Backend {
   std::atomic<uint64_t> degraded_writes_{0};
 };
 
-// Opens every target of `list` with OpenBackend(url) (S3 credentials from the
-// environment) and returns the erasure backend over them. A target that
-// cannot be opened (bad URL) is an error; one that is unreachable is not
-// (it is marked down on first use).
+// Opens the backend of one target (its URL, plus settings the caller keeps
+// outside the stored list, such as credentials).
+using TargetOpener = std::function<StatusOr<std::unique_ptr<Backend>>(const TargetSpec&)>;
+
+// Opens every target of `list` with `open` (default: OpenBackend(url), S3
+// credentials from the environment) and returns the erasure backend over
+// them. A target that cannot be opened (bad URL) is an error; one that is
+// unreachable is not (it is marked down on first use).
 StatusOr<std::unique_ptr<ErasureBackend>> OpenErasureBackend(TargetList list,
-                                                             ErasureOptions options = {});
+                                                             ErasureOptions options = {},
+                                                             const TargetOpener& open = {});
 
 // The newest target list stored on `backend` (highest version; among equal
 // versions the greatest object name). kNotFound if it holds none.
