@@ -109,8 +109,10 @@ Status ErrnoError(int err, std::string_view what) {
     case ENOMEM:
     case EMFILE:
     case ENFILE:
+    case EFBIG:  // beyond the file system's or the process's file size limit
       code = StatusCode::kResourceExhausted;
       break;
+
     case EINTR:
     case EAGAIN:
     case ETIMEDOUT:

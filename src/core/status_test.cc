@@ -45,6 +45,7 @@ TEST(StatusTest, ErrnoMapping) {
   EXPECT_EQ(ErrnoError(ENOENT, "open x").code(), StatusCode::kNotFound);
   EXPECT_EQ(ErrnoError(ENOSPC, "write").code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(ErrnoError(EAGAIN, "read").code(), StatusCode::kUnavailable);
+  EXPECT_EQ(ErrnoError(EFBIG, "write").code(), StatusCode::kResourceExhausted);
   EXPECT_NE(ErrnoError(ENOENT, "open x").message().find("open x"), std::string_view::npos);
 }
 
