@@ -112,8 +112,10 @@ StatusOr<TargetList> DecodeTargetList(ByteView bytes) {
         nlohmann::json::parse(reinterpret_cast<const char*>(bytes.data()),
                               reinterpret_cast<const char*>(bytes.data()) + bytes.size());
     if (!j.is_object()) return DataLossError("target list: not a JSON object");
-    if (UnsignedField(j, "format", UINT32_MAX) != kTargetListFormat) {
-      return FailedPreconditionError("target list: format " + j.at("format").dump() +
+    const uint64_t format = UnsignedField(j, "format", UINT32_MAX);
+    if (format == 0) return DataLossError("target list: format 0 does not exist");
+    if (format != kTargetListFormat) {
+      return FailedPreconditionError("target list: format " + std::to_string(format) +
                                      " is newer than this program knows (1)");
     }
     list.version = UnsignedField(j, "version", UINT64_MAX);

@@ -46,6 +46,28 @@ size_t DistinctIndexes(const ErasureBackend::ObjectShards& object) {
   return indexes.size();
 }
 
+// Section 11: the highest version wins; among equal versions the greatest
+// object name.
+bool NewerTargetList(const TargetList& a, const TargetList& b) {
+  if (a.version != b.version) return a.version > b.version;
+  return TargetListObjectName(EncodeTargetList(a)) > TargetListObjectName(EncodeTargetList(b));
+}
+
+// The end of ReadShard's message for a shard it did not try because every
+// target holding it is down.
+constexpr std::string_view kTargetsDown = "its targets are down";
+
+bool Readable(const ErasureBackend::ObjectShards& object) {
+  return DistinctIndexes(object) >= static_cast<size_t>(object.data_shards);
+}
+
+// For max_element: a readable coding beats an unreadable one, then the one
+// with more distinct shards wins.
+bool BetterCoding(const ErasureBackend::ObjectShards& a, const ErasureBackend::ObjectShards& b) {
+  if (Readable(a) != Readable(b)) return Readable(b);
+  return DistinctIndexes(a) < DistinctIndexes(b);
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<ErasureBackend>> ErasureBackend::Create(
@@ -187,9 +209,11 @@ void ErasureBackend::Remember(const std::string& name, const ObjectShards& shard
   AccountLocked(it->second, false);
   if (SameCoding(it->second, shards)) {
     for (const auto& s : shards.shards) AddShard(it->second, s.index, s.target);
-  } else if (DistinctIndexes(shards) > DistinctIndexes(it->second)) {
-    // Two codings of one object (written under different settings): keep
-    // the more complete one; either decodes to the same bytes.
+  } else if (!Readable(it->second) || DistinctIndexes(shards) > DistinctIndexes(it->second)) {
+    // Two codings of one object (written under different settings, or the
+    // orphans of a failed write): a write in progress replaces a coding that
+    // cannot be read, shard by shard; otherwise the more complete one wins.
+    // Either decodes to the same bytes.
     it->second = shards;
   }
   AccountLocked(it->second, true);
@@ -224,7 +248,9 @@ StatusOr<std::unordered_map<std::string, ErasureBackend::ObjectShards>> ErasureB
       return StatusOr<std::vector<ObjectInfo>>(std::move(names));
     }));
   }
-  std::unordered_map<std::string, ObjectShards> objects;
+  // Every coding seen per object (an object written again under other
+  // settings, or an orphan of a failed write, has shards of two codings).
+  std::unordered_map<std::string, std::vector<ObjectShards>> codings;
   std::vector<std::string> failed;
   for (size_t t = 0; t < targets_.size(); ++t) {
     auto names = listings[t].get();
@@ -242,13 +268,16 @@ StatusOr<std::unordered_map<std::string, ErasureBackend::ObjectShards>> ErasureB
       coding.data_shards = parsed->data_shards;
       coding.parity_shards = parsed->parity_shards;
       coding.length = parsed->object_length;
-      auto [it, inserted] = objects.try_emplace(parsed->object, coding);
-      if (!inserted && !SameCoding(it->second, coding)) {
-        if (DistinctIndexes(it->second) >= 1) continue;
-        it->second = coding;
-      }
-      AddShard(it->second, parsed->index, t);
+      std::vector<ObjectShards>& seen = codings[parsed->object];
+      auto same = std::find_if(seen.begin(), seen.end(),
+                               [&](const ObjectShards& o) { return SameCoding(o, coding); });
+      if (same == seen.end()) same = seen.insert(seen.end(), coding);
+      AddShard(*same, parsed->index, t);
     }
+  }
+  std::unordered_map<std::string, ObjectShards> objects;
+  for (auto& [name, seen] : codings) {
+    objects.emplace(name, std::move(*std::max_element(seen.begin(), seen.end(), BetterCoding)));
   }
   if (unlisted) *unlisted = failed;
   if (failed.size() > static_cast<size_t>(list_.parity_shards)) {
@@ -389,6 +418,34 @@ Status ErasureBackend::PutShard(std::string_view name, const ObjectShards& codin
   return Status::Ok();
 }
 
+Status ErasureBackend::DeleteShard(std::string_view name, const ObjectShards& coding, int index,
+                                   size_t target) {
+  auto header = coding.scheme == ShardScheme::kReplica
+                    ? ShardHeader::ForReplica(HashObjectName(name), coding.length,
+                                              coding.parity_shards, index)
+                    : ShardHeader::ForReedSolomon(HashObjectName(name), coding.length,
+                                                  coding.data_shards, coding.parity_shards, index);
+  PXB_RETURN_IF_ERROR(header.status());
+  Status deleted = targets_[target].backend->Delete(ShardObjectName(name, *header));
+  if (!deleted.ok() && !IsNotFound(deleted)) {
+    RecordFailure(target, deleted);
+    return deleted.WithContext("target " + targets_[target].spec.name);
+  }
+  std::unique_lock lock(map_mu_);
+  auto it = map_.find(std::string(name));
+  if (it != map_.end() && SameCoding(it->second, coding)) {
+    AccountLocked(it->second, false);
+    auto& shards = it->second.shards;
+    shards.erase(std::remove_if(shards.begin(), shards.end(),
+                                [&](const ShardLocation& s) {
+                                  return s.index == index && s.target == target;
+                                }),
+                 shards.end());
+    AccountLocked(it->second, true);
+  }
+  return Status::Ok();
+}
+
 Status ErasureBackend::Put(std::string_view name, ByteView data) {
   PXB_RETURN_IF_ERROR(ValidateObjectName(name));
   if (name.starts_with(kTargetListPrefix)) {
@@ -462,7 +519,31 @@ Status ErasureBackend::Put(std::string_view name, ByteView data) {
       }
     }
     if (!any_failed) break;
-    placement = PlaceShards(candidates, name, static_cast<size_t>(total));
+    // Place only the shards that did not land: on writable targets holding
+    // none of this object's shards, in rendezvous order; only when none is
+    // left, on the writable target holding the fewest.
+    std::vector<int> held(targets_.size(), 0);
+    for (int i = 0; i < total; ++i) {
+      if (landed[i]) held[placement[i]]++;
+    }
+    const std::vector<size_t> ranked = RankTargets(candidates, name);
+    bool placed_all = true;
+    for (int i = 0; i < total; ++i) {
+      if (landed[i]) continue;
+      size_t best = targets_.size();
+      for (size_t t : ranked) {
+        if (!candidates[t].writable) continue;
+        if (best == targets_.size() || held[t] < held[best]) best = t;
+        if (held[t] == 0) break;
+      }
+      if (best == targets_.size()) {
+        placed_all = false;
+        break;
+      }
+      placement[i] = best;
+      held[best]++;
+    }
+    if (!placed_all) break;
   }
   const int count = static_cast<int>(std::count(landed.begin(), landed.end(), true));
   if (count < total) degraded_writes_++;
@@ -490,7 +571,7 @@ StatusOr<Bytes> ErasureBackend::ReadShard(std::string_view name, const ObjectSha
     return NotFoundError("shard " + std::to_string(index) + " is on no target");
   }
   if (skip_down && !any_up) {
-    return UnavailableError("shard " + std::to_string(index) + ": its targets are down");
+    return UnavailableError("shard " + std::to_string(index) + ": " + std::string(kTargetsDown));
   }
   auto header = ShardHeader::ForReedSolomon(HashObjectName(name), object.length, object.data_shards,
                                             object.parity_shards, index);
@@ -539,16 +620,18 @@ StatusOr<Bytes> ErasureBackend::GetReplica(std::string_view name, const ObjectSh
   std::string errors;
   // Copies on targets that are up first; those on down targets only if
   // none of those worked.
+  std::set<int> failed;  // asked and failed: not asked again
   for (bool skip_down : {true, false}) {
     for (int index : copies) {
+      if (failed.count(index)) continue;
       auto bytes = ReadShard(name, object, index, whole, offset, length, skip_down);
       if (bytes.ok()) {
         if (!whole) return bytes;
         return Bytes(bytes->begin() + kShardHeaderSize, bytes->end());
       }
-      if (!skip_down || !IsUnavailable(bytes.status())) {
-        errors += "; copy " + std::to_string(index) + ": " + std::string(bytes.status().message());
-      }
+      if (bytes.status().message().ends_with(kTargetsDown)) continue;  // skipped as down
+      failed.insert(index);
+      errors += "; copy " + std::to_string(index) + ": " + std::string(bytes.status().message());
     }
   }
   return DataLossError(Location() + ": get " + std::string(name) + ": no readable copy" + errors);
@@ -592,20 +675,28 @@ StatusOr<Bytes> ErasureBackend::GetReedSolomon(std::string_view name, const Obje
   // The data shards first, in parallel; parity only for the ones missing.
   std::vector<Bytes> shards(k + m);
   std::vector<bool> present(k + m, false);
+  // Shards whose read failed on a target that was asked (not skipped as
+  // down): never asked again for this read.
+  std::vector<bool> failed(k + m, false);
   std::string errors;
+  auto record = [&](int i, StatusOr<Bytes>& bytes) {
+    if (bytes.ok()) {
+      shards[i] = std::move(*bytes);
+      present[i] = true;
+      return;
+    }
+    if (bytes.status().message().ends_with(kTargetsDown)) return;  // skipped, try later
+    failed[i] = true;
+    errors += "; shard " + std::to_string(i) + ": " + std::string(bytes.status().message());
+  };
   std::vector<std::pair<int, std::future<StatusOr<Bytes>>>> reads;
   for (int j = first; j <= last; ++j) reads.emplace_back(j, read_window(j));
-  int missing = 0;
   for (auto& [j, read] : reads) {
     auto bytes = read.get();
-    if (bytes.ok()) {
-      shards[j] = std::move(*bytes);
-      present[j] = true;
-    } else {
-      missing++;
-      errors += "; shard " + std::to_string(j) + ": " + std::string(bytes.status().message());
-    }
+    record(j, bytes);
   }
+  int missing = 0;
+  for (int j = first; j <= last; ++j) missing += present[j] ? 0 : 1;
   if (missing > 0) {
     // Decode the window from any k shards: other data shards first, then
     // parity, as many as are still needed each round; first from targets
@@ -614,7 +705,9 @@ StatusOr<Bytes> ErasureBackend::GetReedSolomon(std::string_view name, const Obje
     for (bool skip_down : {true, false}) {
       std::vector<int> candidates;
       for (int i = 0; i < k + m; ++i) {
-        if (!present[i] && (!skip_down || i < first || i > last)) candidates.push_back(i);
+        if (!present[i] && !failed[i] && (!skip_down || i < first || i > last)) {
+          candidates.push_back(i);
+        }
       }
       size_t next = 0;
       while (have < k && next < candidates.size()) {
@@ -625,13 +718,8 @@ StatusOr<Bytes> ErasureBackend::GetReedSolomon(std::string_view name, const Obje
         }
         for (auto& [i, read] : more) {
           auto bytes = read.get();
-          if (bytes.ok()) {
-            shards[i] = std::move(*bytes);
-            present[i] = true;
-            have++;
-          } else if (!skip_down || !IsUnavailable(bytes.status())) {
-            errors += "; shard " + std::to_string(i) + ": " + std::string(bytes.status().message());
-          }
+          record(i, bytes);
+          if (present[i]) have++;
         }
       }
     }
@@ -749,7 +837,7 @@ StatusOr<TargetList> ErasureBackend::NewestStoredTargetList() {
       last = list.status().WithContext("target " + targets_[t].spec.name);
       continue;
     }
-    if (!newest || list->version > newest->version) newest = std::move(*list);
+    if (!newest || NewerTargetList(*list, *newest)) newest = std::move(*list);
   }
   if (!newest) return last;
   return *newest;
@@ -793,7 +881,7 @@ StatusOr<TargetList> LoadTargetList(Backend& backend) {
       last = list.status().WithContext(name);
       continue;
     }
-    if (!newest || list->version >= newest->version) newest = std::move(*list);
+    if (!newest || NewerTargetList(*list, *newest)) newest = std::move(*list);
   }
   if (!newest) return last;
   return *newest;

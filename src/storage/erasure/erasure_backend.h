@@ -118,6 +118,9 @@ class ErasureBackend final : public Backend {
   // target `target` and records it; used by scrub and rebalance.
   Status PutShard(std::string_view name, const ObjectShards& coding, int index, size_t target,
                   ByteView shard);
+  // Deletes shard `index` of `name` on `target` and drops it from the
+  // placement map; OK if it was gone already. Used by scrub and rebalance.
+  Status DeleteShard(std::string_view name, const ObjectShards& coding, int index, size_t target);
   // Encodes every shard of an object (headers included), index order.
   StatusOr<std::vector<Bytes>> EncodeShards(std::string_view name, ByteView data,
                                             ShardScheme scheme, int k, int m) const;

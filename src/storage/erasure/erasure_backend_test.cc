@@ -553,3 +553,78 @@ TEST(ScrubRebalance, AnAddedTargetReceivesItsShareAndNothingElseMoves) {
 
 }  // namespace
 }  // namespace pxb
+
+namespace pxb {
+namespace {
+
+// Regression: an orphan shard of another coding (left by a failed write
+// under other settings) hid the complete object from List and Get.
+TEST(ErasureRegression, OrphanOfAnotherCodingDoesNotHideACompleteObject) {
+  Fixture f;
+  ASSERT_OK(f.backend->Create(true));
+  const std::string name = "data/aa/orphaned";
+  const Bytes data = SeededBytes(50000, 42);
+  auto orphan = f.backend->EncodeShards(name, data, ShardScheme::kReedSolomon, 2, 2);
+  ASSERT_OK(orphan);
+  auto header = DecodeShardHeader((*orphan)[0]);
+  ASSERT_OK(header);
+  for (size_t t = 0; t < 6; ++t) {
+    // The orphan on every target, so every listing order sees it first.
+    ASSERT_OK(f.Target(t).Put(ShardObjectName(name, *header), (*orphan)[0]));
+  }
+  f.Reopen(SixTargets());
+  size_t listed = 0;
+  ASSERT_OK(f.backend->List("data/", [&](const ObjectInfo&) {
+    listed++;
+    return Status::Ok();
+  }));
+  EXPECT_EQ(listed, 0u);  // one shard of 2+2: unreadable, not listed
+  ASSERT_OK(f.backend->Put(name, data));
+  auto got = f.backend->Get(name);  // the map knew the orphan first
+  ASSERT_OK(got);
+  EXPECT_EQ(*got, data);
+  f.Reopen(SixTargets());
+  listed = 0;
+  ASSERT_OK(f.backend->List("data/", [&](const ObjectInfo& info) {
+    EXPECT_EQ(info.size, data.size());
+    listed++;
+    return Status::Ok();
+  }));
+  EXPECT_EQ(listed, 1u);
+  auto fresh = f.backend->Get(name);
+  ASSERT_OK(fresh);
+  EXPECT_EQ(*fresh, data);
+}
+
+// Regression: after one shard's write failed, the retry re-placed every
+// shard and doubled one up on a target while healthy targets stayed empty.
+TEST(ErasureRegression, AFailedShardGoesToAFreeTarget) {
+  TargetList list = SixTargets();
+  for (int i = 6; i < 8; ++i) {
+    list.targets.push_back(list.targets[i % 6]);
+    list.targets.back().name = "t" + std::to_string(i);
+  }
+  Fixture f(list);
+  ASSERT_OK(f.backend->Create(true));
+  for (int object = 0; object < 20; ++object) {
+    f.Reopen(list);
+    f.faulty[object % 8]->FailAll(FaultyBackend::Method::kPut, UnavailableError("down"));
+    const std::string name = "data/bb/o" + std::to_string(object);
+    ASSERT_OK(f.backend->Put(name, SeededBytes(40000, object)));
+    std::map<size_t, int> per_target;
+    for (size_t t = 0; t < 8; ++t) {
+      for (const std::string& s : f.ShardsOn(t)) {
+        if (ParseShardObjectName(s)->object == name) per_target[t]++;
+      }
+    }
+    size_t shards = 0;
+    for (const auto& [t, n] : per_target) {
+      EXPECT_EQ(n, 1) << name << " on t" << t;
+      shards += static_cast<size_t>(n);
+    }
+    EXPECT_EQ(shards, 6u) << name;
+  }
+}
+
+}  // namespace
+}  // namespace pxb

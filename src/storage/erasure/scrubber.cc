@@ -277,10 +277,7 @@ class ObjectScrub {
   }
 
   Status DeleteShard(const Held& held) {
-    PXB_ASSIGN_OR_RETURN(ShardHeader header, HeaderOf(name_, object_, held.index));
-    Status deleted = backend_.target(held.target).Delete(ShardObjectName(name_, header));
-    if (!deleted.ok() && !IsNotFound(deleted)) return deleted;
-    return Status::Ok();
+    return backend_.DeleteShard(name_, object_, held.index, held.target);
   }
 
   ErasureBackend& backend_;
