@@ -18,6 +18,7 @@
 #include "core/chunker/fastcdc.h"
 #include "core/task_pool.h"
 #include "core/time.h"
+#include "core/unique_fd.h"
 #include "engine/fs/node_reader.h"
 #include "format/tree_format.h"
 
@@ -26,25 +27,6 @@ namespace pxb {
 namespace {
 
 constexpr size_t kReadBufferSize = 4 << 20;
-
-// Closes a file descriptor when it goes out of scope.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
 
 std::string JoinPath(const std::string& dir, const std::string& name) {
   if (dir.empty() || dir == "/") return "/" + name;
@@ -142,7 +124,7 @@ class Archiver {
       at->is_source = true;
     }
     if (trie.is_source) {
-      Fd root(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      UniqueFd root(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (!root.valid()) return ErrnoError(errno, "opening /");
       return BackupDirectoryContents(root.get(), "/", parent_root, DeviceOf(root.get()));
     }
@@ -222,7 +204,7 @@ class Archiver {
   StatusOr<BlobId> BackupTrie(const PathTrie& trie, const std::string& path, const Tree* parent) {
     Tree tree;
     const std::string dir_path = path.empty() ? "/" : path;
-    Fd dir(::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd dir(::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dir.valid()) return ErrnoError(errno, "opening " + dir_path);
     for (const auto& [name, child] : trie.children) {
       const std::string child_path = JoinPath(path, name);
@@ -258,7 +240,7 @@ class Archiver {
         if (!is_root && options_.one_file_system && node.device != root_device) {
           return std::optional<Node>();
         }
-        Fd sub(
+        UniqueFd sub(
             ::openat(dir_fd, node.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!sub.valid()) {
           ReportError(path, ErrnoError(errno, "opening folder " + path));
@@ -397,7 +379,7 @@ class Archiver {
       ReportError(path, ErrnoError(errno, "opening " + path));
       return std::optional<PendingFile>();
     }
-    Fd file(fd);
+    UniqueFd file(fd);
     if (parent_node != nullptr && parent_node->type == NodeType::kFile) {
       summary_.files_changed++;
     } else {

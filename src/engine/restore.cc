@@ -13,6 +13,7 @@
 
 #include "core/crypto/random.h"
 #include "core/task_pool.h"
+#include "core/unique_fd.h"
 #include "engine/fs/node_reader.h"
 #include "engine/fs/node_writer.h"
 #include "engine/tree_walker.h"
@@ -20,21 +21,6 @@
 namespace pxb {
 
 namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
 
 std::string ParentOf(const std::string& path) {
   size_t slash = path.rfind('/');
@@ -152,7 +138,7 @@ class Restorer {
       return a.path.size() > b.path.size();
     });
     for (const DirToFinish& d : dirs_) {
-      Fd parent(::open(ParentOf(d.path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      UniqueFd parent(::open(ParentOf(d.path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       Status s = parent.valid()
                      ? ApplyMetadata(parent.get(), BaseOf(d.path), d.node, apply_, names_)
                      : ErrnoError(errno, "opening " + ParentOf(d.path));
@@ -241,7 +227,7 @@ class Restorer {
         return Status::Ok();
       }
       default: {
-        Fd parent(::open(ParentOf(disk_path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        UniqueFd parent(::open(ParentOf(disk_path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!parent.valid()) {
           Report(disk_path, ErrnoError(errno, "opening " + ParentOf(disk_path)));
           return Status::Ok();
@@ -280,7 +266,7 @@ class Restorer {
         static_cast<uint64_t>(st.st_size) != node.size) {
       return false;
     }
-    Fd fd(::open(disk_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd fd(::open(disk_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd.valid()) return false;
     return VerifyContent(fd.get(), node, disk_path).ok();
   }
@@ -308,7 +294,7 @@ class Restorer {
   Status RestoreFile(const Node& node, const std::string& disk_path) {
     if (cancel_ && cancel_->load()) return CancelledError("restore cancelled");
     const std::string dir = ParentOf(disk_path);
-    Fd parent(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd parent(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!parent.valid()) return ErrnoError(errno, "opening " + dir);
     if (AlreadyRestored(node, disk_path)) {
       files_unchanged_++;
@@ -319,12 +305,12 @@ class Restorer {
     std::array<std::byte, 8> random;
     RandomBytes(random);
     const std::string temp_name = TempNameFor(node.name, random);
-    Fd out(::openat(parent.get(), temp_name.c_str(),
-                    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    UniqueFd out(::openat(parent.get(), temp_name.c_str(),
+                          O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!out.valid()) return ErrnoError(errno, "creating a temporary file in " + dir);
     Status written = WriteContent(out.get(), node, disk_path);
     if (written.ok() && options_.verify) {
-      Fd check(::openat(parent.get(), temp_name.c_str(), O_RDONLY | O_CLOEXEC));
+      UniqueFd check(::openat(parent.get(), temp_name.c_str(), O_RDONLY | O_CLOEXEC));
       written = check.valid() ? VerifyContent(check.get(), node, disk_path)
                               : ErrnoError(errno, "re-opening " + disk_path);
     }

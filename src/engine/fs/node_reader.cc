@@ -14,6 +14,7 @@
 #include <string_view>
 #include <utility>
 
+#include "core/unique_fd.h"
 #include "engine/fs/display_name.h"
 
 namespace pxb {
@@ -176,93 +177,74 @@ Status EntryError(std::string_view op, const std::string& display_path) {
   return ErrnoError(err, std::string(op) + " " + display_path);
 }
 
-// Closes an fd on scope exit.
-class FdCloser {
- public:
-  explicit FdCloser(int fd) : fd_(fd) {}
-  FdCloser(const FdCloser&) = delete;
-  FdCloser& operator=(const FdCloser&) = delete;
-  ~FdCloser() {
-    if (fd_ >= 0) close(fd_);
-  }
+}  // namespace
 
- private:
-  int fd_;
-};
+namespace {
+
+// The cached value of `key`, or compute() stored in the cache. Two threads
+// may compute the same key at once; both get the same answer.
+template <typename Key, typename Value, typename Compute>
+Value Cached(std::mutex& mu, std::unordered_map<Key, Value>& cache, const Key& key,
+             Compute compute) {
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+  }
+  Value value = compute();
+  std::lock_guard<std::mutex> lock(mu);
+  cache.emplace(key, value);
+  return value;
+}
 
 }  // namespace
 
 std::string OwnerNames::UserName(uint32_t uid) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = user_names_.find(uid);
-    if (it != user_names_.end()) return it->second;
-  }
-  std::string buffer;
-  auto entry =
-      LookupPasswd([uid](passwd* p, char* buf, size_t size,
-                         passwd** result) { return getpwuid_r(uid, p, buf, size, result); },
-                   buffer);
-  std::string name = entry ? std::string(entry->pw_name) : std::string();
-  std::lock_guard<std::mutex> lock(mu_);
-  user_names_.emplace(uid, name);
-  return name;
+  return Cached(mu_, user_names_, uid, [uid] {
+    std::string buffer;
+    auto entry =
+        LookupPasswd([uid](passwd* p, char* buf, size_t size,
+                           passwd** result) { return getpwuid_r(uid, p, buf, size, result); },
+                     buffer);
+    return entry ? std::string(entry->pw_name) : std::string();
+  });
 }
 
 std::string OwnerNames::GroupName(uint32_t gid) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = group_names_.find(gid);
-    if (it != group_names_.end()) return it->second;
-  }
-  std::string buffer;
-  auto entry = LookupGroup([gid](group* g, char* buf, size_t size,
-                                 group** result) { return getgrgid_r(gid, g, buf, size, result); },
-                           buffer);
-  std::string name = entry ? std::string(entry->gr_name) : std::string();
-  std::lock_guard<std::mutex> lock(mu_);
-  group_names_.emplace(gid, name);
-  return name;
+  return Cached(mu_, group_names_, gid, [gid] {
+    std::string buffer;
+    auto entry =
+        LookupGroup([gid](group* g, char* buf, size_t size,
+                          group** result) { return getgrgid_r(gid, g, buf, size, result); },
+                    buffer);
+    return entry ? std::string(entry->gr_name) : std::string();
+  });
 }
 
 std::optional<uint32_t> OwnerNames::UidOf(const std::string& user) {
   if (user.empty()) return std::nullopt;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = uids_.find(user);
-    if (it != uids_.end()) return it->second;
-  }
-  std::string buffer;
-  auto entry = LookupPasswd(
-      [&user](passwd* p, char* buf, size_t size, passwd** result) {
-        return getpwnam_r(user.c_str(), p, buf, size, result);
-      },
-      buffer);
-  std::optional<uint32_t> uid;
-  if (entry) uid = entry->pw_uid;
-  std::lock_guard<std::mutex> lock(mu_);
-  uids_.emplace(user, uid);
-  return uid;
+  return Cached(mu_, uids_, user, [&user] {
+    std::string buffer;
+    auto entry = LookupPasswd(
+        [&user](passwd* p, char* buf, size_t size, passwd** result) {
+          return getpwnam_r(user.c_str(), p, buf, size, result);
+        },
+        buffer);
+    return entry ? std::optional<uint32_t>(entry->pw_uid) : std::nullopt;
+  });
 }
 
 std::optional<uint32_t> OwnerNames::GidOf(const std::string& group_name) {
   if (group_name.empty()) return std::nullopt;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = gids_.find(group_name);
-    if (it != gids_.end()) return it->second;
-  }
-  std::string buffer;
-  auto entry = LookupGroup(
-      [&group_name](group* g, char* buf, size_t size, group** result) {
-        return getgrnam_r(group_name.c_str(), g, buf, size, result);
-      },
-      buffer);
-  std::optional<uint32_t> gid;
-  if (entry) gid = entry->gr_gid;
-  std::lock_guard<std::mutex> lock(mu_);
-  gids_.emplace(group_name, gid);
-  return gid;
+  return Cached(mu_, gids_, group_name, [&group_name] {
+    std::string buffer;
+    auto entry = LookupGroup(
+        [&group_name](group* g, char* buf, size_t size, group** result) {
+          return getgrnam_r(group_name.c_str(), g, buf, size, result);
+        },
+        buffer);
+    return entry ? std::optional<uint32_t>(entry->gr_gid) : std::nullopt;
+  });
 }
 
 StatusOr<Node> ReadNode(int dir_fd, const std::string& name, const std::string& display_path,
@@ -325,7 +307,7 @@ StatusOr<Node> ReadNode(int dir_fd, const std::string& name, const std::string& 
   // read permission and never blocks on a FIFO or wakes a device.
   int fd = openat(dir_fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return EntryError("open", display_path);
-  FdCloser closer(fd);
+  UniqueFd closer(fd);
   struct stat pinned;
   if (fstat(fd, &pinned) != 0) return EntryError("fstat", display_path);
   if (pinned.st_ino != st.st_ino || pinned.st_dev != st.st_dev) {

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/unique_fd.h"
+
 namespace pxb {
 namespace {
 
@@ -25,28 +27,6 @@ auto RetryOnEintr(F f) {
   return r;
 }
 
-class ScopedFd {
- public:
-  explicit ScopedFd(int fd) : fd_(fd) {}
-  ScopedFd(const ScopedFd&) = delete;
-  ScopedFd& operator=(const ScopedFd&) = delete;
-  ~ScopedFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Closes now and returns 0 or the errno of close (which can report a
-  // delayed write error on some file systems).
-  int Close() {
-    int fd = std::exchange(fd_, -1);
-    // On Linux the descriptor is released even when close reports EINTR.
-    if (::close(fd) != 0 && errno != EINTR) return errno;
-    return 0;
-  }
-
- private:
-  int fd_;
-};
-
 struct DirCloser {
   void operator()(DIR* dir) const { ::closedir(dir); }
 };
@@ -54,7 +34,7 @@ struct DirCloser {
 // Returns 0 or the errno of fsyncing a folder, which makes the renames,
 // creations and removals of its entries durable.
 int SyncFolder(const std::string& path) {
-  ScopedFd fd(
+  UniqueFd fd(
       RetryOnEintr([&] { return ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); }));
   if (fd.get() < 0) return errno;
   if (RetryOnEintr([&] { return ::fsync(fd.get()); }) != 0) return errno;
@@ -134,7 +114,7 @@ StatusOr<std::string> LocalBackend::WriteTemporary(ByteView data, std::string_vi
   const std::string tmp = root_ + "/tmp";
   for (int attempt = 0;; ++attempt) {
     std::string path = tmp + "/" + RandomHex();
-    ScopedFd fd(RetryOnEintr([&] {
+    UniqueFd fd(RetryOnEintr([&] {
       return ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, options_.file_mode);
     }));
     if (fd.get() < 0) {
@@ -231,7 +211,7 @@ StatusOr<Bytes> LocalBackend::Get(std::string_view name, uint64_t offset, uint64
   const std::string context = Context("get", name);
   PXB_RETURN_IF_ERROR_CTX(ValidateObjectName(name), context);
   const std::string path = PathOf(name);
-  ScopedFd fd(RetryOnEintr([&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); }));
+  UniqueFd fd(RetryOnEintr([&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); }));
   if (fd.get() < 0) {
     if (errno == ENOENT || errno == ENOTDIR) return NotFoundError(context + ": not found");
     return ErrnoError(errno, context);
