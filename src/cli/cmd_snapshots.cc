@@ -14,7 +14,6 @@ SnapshotRef SplitSnapshotRef(const std::string& text) {
 }
 
 nlohmann::json SnapshotJson(const SnapshotId& id, const Snapshot& s) {
-  const SnapshotSummary& m = s.summary;
   return {{"id", id.Hex()},
           {"short_id", id.ShortHex()},
           {"time", FormatRfc3339(s.time_ns)},
@@ -28,19 +27,7 @@ nlohmann::json SnapshotJson(const SnapshotId& id, const Snapshot& s) {
           {"previous", s.previous ? nlohmann::json(s.previous->Hex()) : nlohmann::json(nullptr)},
           {"source", s.source.Hex()},
           {"partial", s.partial},
-          {"summary",
-           {{"files_new", m.files_new},
-            {"files_changed", m.files_changed},
-            {"files_unmodified", m.files_unmodified},
-            {"dirs", m.dirs},
-            {"other_nodes", m.other_nodes},
-            {"bytes_read", m.bytes_read},
-            {"bytes_total", m.bytes_total},
-            {"bytes_added", m.bytes_added},
-            {"bytes_stored", m.bytes_stored},
-            {"blobs_added", m.blobs_added},
-            {"errors", m.errors},
-            {"duration_ns", m.duration_ns}}}};
+          {"summary", SnapshotSummaryJson(s.summary)}};
 }
 
 nlohmann::json NodeJson(const std::string& path, const Node& n) {

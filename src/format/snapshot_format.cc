@@ -48,6 +48,21 @@ ObjectHash SourceHash(std::string_view host, const std::vector<std::string>& sor
   return ObjectHash(ByteView(h.Finish()));
 }
 
+nlohmann::json SnapshotSummaryJson(const SnapshotSummary& m) {
+  return {{"files_new", m.files_new},
+          {"files_changed", m.files_changed},
+          {"files_unmodified", m.files_unmodified},
+          {"dirs", m.dirs},
+          {"other_nodes", m.other_nodes},
+          {"bytes_read", m.bytes_read},
+          {"bytes_total", m.bytes_total},
+          {"bytes_added", m.bytes_added},
+          {"bytes_stored", m.bytes_stored},
+          {"blobs_added", m.blobs_added},
+          {"errors", m.errors},
+          {"duration_ns", m.duration_ns}};
+}
+
 Bytes EncodeSnapshotPayload(const Snapshot& s) {
   nlohmann::json j;
   j["version"] = kSnapshotVersion;
@@ -61,19 +76,7 @@ Bytes EncodeSnapshotPayload(const Snapshot& s) {
   j["parent"] = s.parent ? nlohmann::json(s.parent->Hex()) : nlohmann::json(nullptr);
   j["source"] = s.source.Hex();
   j["previous"] = s.previous ? nlohmann::json(s.previous->Hex()) : nlohmann::json(nullptr);
-  const SnapshotSummary& m = s.summary;
-  j["summary"] = {{"files_new", m.files_new},
-                  {"files_changed", m.files_changed},
-                  {"files_unmodified", m.files_unmodified},
-                  {"dirs", m.dirs},
-                  {"other_nodes", m.other_nodes},
-                  {"bytes_read", m.bytes_read},
-                  {"bytes_total", m.bytes_total},
-                  {"bytes_added", m.bytes_added},
-                  {"bytes_stored", m.bytes_stored},
-                  {"blobs_added", m.blobs_added},
-                  {"errors", m.errors},
-                  {"duration_ns", m.duration_ns}};
+  j["summary"] = SnapshotSummaryJson(s.summary);
   j["partial"] = s.partial;
   j["program"] = s.program;
   // Invalid UTF-8 in paths is replaced rather than failing the backup.

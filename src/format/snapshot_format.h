@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,6 +59,10 @@ struct Snapshot {
 ObjectHash SourceHash(std::string_view host, const std::vector<std::string>& sorted_paths);
 
 Bytes EncodeSnapshotPayload(const Snapshot& snapshot);
+
+// The "summary" object of the payload (section 8), also what `--json`
+// output shows of a snapshot's summary.
+nlohmann::json SnapshotSummaryJson(const SnapshotSummary& summary);
 
 // kDataLoss on malformed JSON, missing or mistyped fields.
 StatusOr<Snapshot> DecodeSnapshotPayload(ByteView payload);
