@@ -24,10 +24,7 @@ Status RunCheckCommand(CliContext& ctx, const CheckArgs& args) {
   // Over several targets: the redundancy of every object, from the listings.
   std::optional<ScrubReport> redundancy;
   if (auto* erasure = dynamic_cast<ErasureBackend*>(&repo->backend())) {
-    ScrubOptions presence;
-    presence.verify = false;
-    presence.repair = false;
-    PXB_ASSIGN_OR_RETURN(redundancy, Scrub(*erasure, presence));
+    PXB_ASSIGN_OR_RETURN(redundancy, SurveyRedundancy(*erasure));
     for (const ScrubObjectProblem& p : redundancy->problems) {
       const std::string what = std::string(RedundancyName(p.redundancy)) + ": " +
                                std::to_string(p.good) + " of " + std::to_string(p.total) +
@@ -73,10 +70,7 @@ Status RunCheckCommand(CliContext& ctx, const CheckArgs& args) {
                                  : ""));
     if (redundancy) {
       ctx.Print("redundancy of " + std::to_string(redundancy->objects) +
-                " objects: " + std::to_string(redundancy->objects_full) + " full, " +
-                std::to_string(redundancy->objects_degraded) + " degraded, " +
-                std::to_string(redundancy->objects_at_risk) + " at risk, " +
-                std::to_string(redundancy->objects_lost) + " lost");
+                " objects: " + RedundancyCounts(*redundancy));
     }
     for (const std::string& note : report->notes) ctx.Print("note: " + note);
     for (const CheckProblem& p : report->problems) {

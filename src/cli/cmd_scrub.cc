@@ -108,10 +108,7 @@ Status RunScrub(CliContext& ctx, const ScrubArgs& args) {
               std::to_string(report->shards_rebuilt) + " rebuilt, " +
               std::to_string(report->shards_moved) + " moved, " +
               std::to_string(report->shards_rebalanced) + " rebalanced");
-    ctx.Print("redundancy: " + std::to_string(report->objects_full) + " full, " +
-              std::to_string(report->objects_degraded) + " degraded, " +
-              std::to_string(report->objects_at_risk) + " at risk, " +
-              std::to_string(report->objects_lost) + " lost");
+    ctx.Print("redundancy: " + RedundancyCounts(*report));
     if (!report->cursor.empty())
       ctx.Print("the next scrub --fraction resumes after " + report->cursor);
   }

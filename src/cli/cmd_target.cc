@@ -72,10 +72,7 @@ Status RunTargetStatus(CliContext& ctx) {
     }
   }
   // Redundancy of every object from the listings (no shard is read).
-  ScrubOptions presence;
-  presence.verify = false;
-  presence.repair = false;
-  PXB_ASSIGN_OR_RETURN(ScrubReport report, Scrub(*backend, presence));
+  PXB_ASSIGN_OR_RETURN(ScrubReport report, SurveyRedundancy(*backend));
   const std::vector<TargetHealth> health = backend->Health();
   const TargetList& list = backend->target_list();
   if (ctx.global.json) {
@@ -120,10 +117,7 @@ Status RunTargetStatus(CliContext& ctx) {
                 std::to_string(p.good) + " of " + std::to_string(p.total) + " shards)");
     }
     ctx.Print("redundancy of " + std::to_string(report.objects) +
-              " objects: " + std::to_string(report.objects_full) + " full, " +
-              std::to_string(report.objects_degraded) + " degraded, " +
-              std::to_string(report.objects_at_risk) + " at risk, " +
-              std::to_string(report.objects_lost) + " lost");
+              " objects: " + RedundancyCounts(report));
     if (report.objects_degraded + report.objects_at_risk > 0) {
       ctx.Print("run 'plexibackup scrub' to rebuild the missing shards");
     }

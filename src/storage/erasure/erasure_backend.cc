@@ -418,15 +418,20 @@ Status ErasureBackend::PutShard(std::string_view name, const ObjectShards& codin
   return Status::Ok();
 }
 
+StatusOr<ShardHeader> ErasureBackend::ShardHeaderFor(std::string_view name,
+                                                     const ObjectShards& coding, int index) {
+  if (coding.scheme == ShardScheme::kReplica) {
+    return ShardHeader::ForReplica(HashObjectName(name), coding.length, coding.parity_shards,
+                                   index);
+  }
+  return ShardHeader::ForReedSolomon(HashObjectName(name), coding.length, coding.data_shards,
+                                     coding.parity_shards, index);
+}
+
 Status ErasureBackend::DeleteShard(std::string_view name, const ObjectShards& coding, int index,
                                    size_t target) {
-  auto header = coding.scheme == ShardScheme::kReplica
-                    ? ShardHeader::ForReplica(HashObjectName(name), coding.length,
-                                              coding.parity_shards, index)
-                    : ShardHeader::ForReedSolomon(HashObjectName(name), coding.length,
-                                                  coding.data_shards, coding.parity_shards, index);
-  PXB_RETURN_IF_ERROR(header.status());
-  Status deleted = targets_[target].backend->Delete(ShardObjectName(name, *header));
+  PXB_ASSIGN_OR_RETURN(ShardHeader header, ShardHeaderFor(name, coding, index));
+  Status deleted = targets_[target].backend->Delete(ShardObjectName(name, header));
   if (!deleted.ok() && !IsNotFound(deleted)) {
     RecordFailure(target, deleted);
     return deleted.WithContext("target " + targets_[target].spec.name);
@@ -573,12 +578,7 @@ StatusOr<Bytes> ErasureBackend::ReadShard(std::string_view name, const ObjectSha
   if (skip_down && !any_up) {
     return UnavailableError("shard " + std::to_string(index) + ": " + std::string(kTargetsDown));
   }
-  auto header = ShardHeader::ForReedSolomon(HashObjectName(name), object.length, object.data_shards,
-                                            object.parity_shards, index);
-  if (object.scheme == ShardScheme::kReplica) {
-    header =
-        ShardHeader::ForReplica(HashObjectName(name), object.length, object.parity_shards, index);
-  }
+  auto header = ShardHeaderFor(name, object, index);
   PXB_RETURN_IF_ERROR(header.status());
   const std::string shard_name = ShardObjectName(name, *header);
   Status last;
@@ -803,18 +803,8 @@ Status ErasureBackend::Delete(std::string_view name) {
   PXB_ASSIGN_OR_RETURN(ObjectShards object, Locate(name));
   std::string errors;
   for (const auto& s : object.shards) {
-    auto header =
-        object.scheme == ShardScheme::kReplica
-            ? ShardHeader::ForReplica(HashObjectName(name), object.length, object.parity_shards,
-                                      s.index)
-            : ShardHeader::ForReedSolomon(HashObjectName(name), object.length, object.data_shards,
-                                          object.parity_shards, s.index);
-    PXB_RETURN_IF_ERROR(header.status());
-    Status deleted = targets_[s.target].backend->Delete(ShardObjectName(name, *header));
-    if (!deleted.ok() && !IsNotFound(deleted)) {
-      RecordFailure(s.target, deleted);
-      errors += "; " + targets_[s.target].spec.name + ": " + std::string(deleted.message());
-    }
+    Status deleted = DeleteShard(name, object, s.index, s.target);
+    if (!deleted.ok()) errors += "; " + std::string(deleted.message());
   }
   Forget(std::string(name));
   if (!errors.empty()) {

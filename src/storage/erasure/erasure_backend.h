@@ -105,6 +105,9 @@ class ErasureBackend final : public Backend {
     uint64_t length = 0;
     std::vector<ShardLocation> shards;
   };
+  // The header (without checksum) of shard `index` of object `name`.
+  static StatusOr<ShardHeader> ShardHeaderFor(std::string_view name, const ObjectShards& coding,
+                                              int index);
   // Looks the object up in the placement map, listing its shard names on
   // every target if the map does not know it. kNotFound if no shard exists.
   StatusOr<ObjectShards> Locate(std::string_view name);

@@ -14,16 +14,6 @@ int TotalShards(const ErasureBackend::ObjectShards& object) {
   return object.data_shards + object.parity_shards;
 }
 
-StatusOr<ShardHeader> HeaderOf(std::string_view name, const ErasureBackend::ObjectShards& object,
-                               int index) {
-  if (object.scheme == ShardScheme::kReplica) {
-    return ShardHeader::ForReplica(HashObjectName(name), object.length, object.parity_shards,
-                                   index);
-  }
-  return ShardHeader::ForReedSolomon(HashObjectName(name), object.length, object.data_shards,
-                                     object.parity_shards, index);
-}
-
 // Scrubs one object; appends to the report.
 class ObjectScrub {
  public:
@@ -80,7 +70,7 @@ class ObjectScrub {
         good_.push_back({s.index, s.target});
         continue;
       }
-      auto header = HeaderOf(name_, object_, s.index);
+      auto header = ErasureBackend::ShardHeaderFor(name_, object_, s.index);
       if (!header.ok()) continue;
       const std::string shard_name = ShardObjectName(name_, *header);
       auto bytes = backend_.target(s.target).Get(shard_name);
@@ -263,7 +253,8 @@ class ObjectScrub {
         continue;  // this target is meant to hold what it holds
       }
       const size_t to = *wanted.begin();
-      PXB_ASSIGN_OR_RETURN(ShardHeader header, HeaderOf(name_, object_, held.index));
+      PXB_ASSIGN_OR_RETURN(ShardHeader header,
+                           ErasureBackend::ShardHeaderFor(name_, object_, held.index));
       const std::string shard_name = ShardObjectName(name_, header);
       PXB_ASSIGN_OR_RETURN(Bytes shard, backend_.target(held.target).Get(shard_name));
       PXB_RETURN_IF_ERROR(VerifyShard(shard).status());
@@ -314,6 +305,19 @@ Redundancy RedundancyOf(const ErasureBackend::ObjectShards& object, size_t good)
   if (good < k) return Redundancy::kLost;
   if (good == k) return Redundancy::kAtRisk;
   return Redundancy::kDegraded;
+}
+
+std::string RedundancyCounts(const ScrubReport& report) {
+  return std::to_string(report.objects_full) + " full, " + std::to_string(report.objects_degraded) +
+         " degraded, " + std::to_string(report.objects_at_risk) + " at risk, " +
+         std::to_string(report.objects_lost) + " lost";
+}
+
+StatusOr<ScrubReport> SurveyRedundancy(ErasureBackend& backend) {
+  ScrubOptions presence;
+  presence.verify = false;
+  presence.repair = false;
+  return Scrub(backend, presence);
 }
 
 StatusOr<ScrubReport> Scrub(ErasureBackend& backend, const ScrubOptions& options,

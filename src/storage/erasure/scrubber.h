@@ -88,6 +88,13 @@ struct ScrubReport {
   std::vector<std::string> unlisted_targets;
 };
 
+// "3 full, 1 degraded, 0 at risk, 0 lost": the report's redundancy counts.
+std::string RedundancyCounts(const ScrubReport& report);
+
+// The redundancy of every object from the listings alone: no shard is read
+// and nothing is repaired (for `check` and `target status`).
+StatusOr<ScrubReport> SurveyRedundancy(ErasureBackend& backend);
+
 // Called after each object with the report so far.
 using ScrubProgress = std::function<void(const ScrubReport&)>;
 
