@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/crypto/random.h"
+#include "core/crypto/testing/random_data.h"
 #include "core/crypto/testing/vectors.h"
 
 namespace pxb {
@@ -16,12 +17,6 @@ namespace pxb {
 void PrintTo(AeadAlgorithm algorithm, std::ostream* os) { *os << AeadName(algorithm); }
 
 namespace {
-
-Bytes RandomData(size_t n) {
-  Bytes b(n);
-  RandomBytes(b);
-  return b;
-}
 
 std::unique_ptr<Aead> MustCreate(AeadAlgorithm algorithm, const SecretKey& key) {
   auto aead = Aead::Create(algorithm, key);

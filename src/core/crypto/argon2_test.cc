@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/crypto/random.h"
+#include "core/crypto/testing/random_data.h"
 #include "core/crypto/testing/vectors.h"
 
 #ifdef PXB_HAVE_LIBARGON2
@@ -17,12 +18,6 @@ namespace pxb {
 namespace {
 
 constexpr char kVectorFile[] = "argon2/argon2id_test_vectors.json";
-
-Bytes RandomData(size_t n) {
-  Bytes b(n);
-  RandomBytes(b);
-  return b;
-}
 
 TEST(Argon2idTest, LibsodiumVerifiesEveryPhcReferenceString) {
   ASSERT_TRUE(InitCrypto().ok());

@@ -7,16 +7,11 @@
 
 #include "core/crypto/hmac.h"
 #include "core/crypto/random.h"
+#include "core/crypto/testing/random_data.h"
 #include "core/crypto/testing/vectors.h"
 
 namespace pxb {
 namespace {
-
-Bytes RandomData(size_t n) {
-  Bytes b(n);
-  RandomBytes(b);
-  return b;
-}
 
 // RFC 5869 written out with HmacSha256, to check OpenSSL's EVP_KDF on inputs
 // the vectors lack (empty ikm, empty info, every length).

@@ -10,15 +10,10 @@
 #include <vector>
 
 #include "core/crypto/random.h"
+#include "core/crypto/testing/random_data.h"
 
 namespace pxb {
 namespace {
-
-Bytes RandomData(size_t n) {
-  Bytes b(n);
-  RandomBytes(b);
-  return b;
-}
 
 // OpenSSL's one-shot HMAC(), which does not share our precomputed states.
 Sha256Digest OpenSslHmac(ByteView key, ByteView data) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/crypto/random.h"
+#include "core/crypto/testing/random_data.h"
 
 namespace pxb {
 namespace {
@@ -20,12 +21,6 @@ Sha256Digest ReferenceSha256(ByteView data) {
   Sha256Digest d;
   crypto_hash_sha256(U8(MutableByteView(d)), U8(data), data.size());
   return d;
-}
-
-Bytes RandomData(size_t n) {
-  Bytes b(n);
-  RandomBytes(b);
-  return b;
 }
 
 TEST(Sha256Test, Fips180KnownAnswers) {
