@@ -127,6 +127,8 @@ class ErasureBackend final : public Backend {
   // Encodes every shard of an object (headers included), index order.
   StatusOr<std::vector<Bytes>> EncodeShards(std::string_view name, ByteView data,
                                             ShardScheme scheme, int k, int m) const;
+  // False while a target is marked down after a failure.
+  bool IsUp(size_t target) const;
   // Marks a target down now (tests, `target status` probes) or up again.
   void SetTargetUp(size_t target, bool up);
 
@@ -144,7 +146,6 @@ class ErasureBackend final : public Backend {
   ErasureBackend(TargetList list, std::vector<std::unique_ptr<Backend>> targets,
                  ErasureOptions options);
 
-  bool IsUp(size_t target) const;
   void RecordFailure(size_t target, const Status& status);
   void RecordSuccess(size_t target, double latency_ms);
   // Targets in the order reads should try them for one object: up before

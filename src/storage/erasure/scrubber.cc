@@ -141,13 +141,7 @@ class ObjectScrub {
     }
     return false;
   }
-  bool Writable(size_t target) const {
-    if (Draining(target)) return false;
-    for (const TargetHealth& h : health_) {
-      if (h.name == backend_.target_list().targets[target].name) return h.up;
-    }
-    return true;
-  }
+  bool Writable(size_t target) const { return !Draining(target) && backend_.IsUp(target); }
 
   // The writable target that holds the fewest of this object's shards (then
   // the fewest in its region and zone), in rendezvous order; `avoid` holds
@@ -179,7 +173,6 @@ class ObjectScrub {
   }
 
   Status Repair() {
-    health_ = backend_.Health();
     // The whole object, decoded (and verified) from any k good shards.
     PXB_ASSIGN_OR_RETURN(Bytes data, backend_.Get(name_));
     PXB_ASSIGN_OR_RETURN(std::vector<Bytes> shards,
@@ -230,7 +223,6 @@ class ObjectScrub {
   // a picked target that holds none of this object's shards: copy, verify
   // the copy landed, then delete the original.
   Status Rebalance() {
-    if (health_.empty()) health_ = backend_.Health();
     const auto& specs = backend_.target_list().targets;
     std::vector<PlacementCandidate> candidates;
     for (size_t t = 0; t < specs.size(); ++t) {
@@ -278,7 +270,6 @@ class ObjectScrub {
   const ErasureBackend::ObjectShards& object_;
   std::vector<Held> good_;
   std::vector<Held> corrupt_;
-  std::vector<TargetHealth> health_;
   ScrubObjectProblem problem_;
 };
 
