@@ -15,7 +15,7 @@ build="${PXB_FUZZ_BUILD:-$repo/build-fuzz}"
 seconds="${1:-30}"
 shift || true
 all_targets=(fuzz_tree fuzz_index fuzz_pack_header fuzz_envelope fuzz_snapshot fuzz_keyslot
-  fuzz_config fuzz_coding fuzz_shard fuzz_target_list)
+  fuzz_config fuzz_coding fuzz_shard fuzz_target_list fuzz_lifecycle)
 if [[ $# -gt 0 ]]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
 if [[ ! -f "$build/build.ninja" ]]; then

@@ -20,6 +20,7 @@
 #include "format/envelope_format.h"
 #include "format/index_format.h"
 #include "format/keyslot_format.h"
+#include "format/lifecycle_format.h"
 #include "format/pack_format.h"
 #include "format/shard_format.h"
 #include "format/snapshot_format.h"
@@ -131,6 +132,22 @@ Snapshot SampleSnapshot() {
 // Every shard of a 4+2 coded object, replicas, an empty object's shard, and
 // header fields for the encoder.
 // Target lists and shard names, as listings of targets return them.
+void WriteLifecycleSeeds(SeedWriter& out) {
+  constexpr int64_t kTime = 1764001800123456789;
+  const std::string session(32, 'a');
+  out.Write("fuzz_lifecycle", 0,
+            EncodeSessionPayload({session, "host", "backup", 42, kTime, kTime, kTime + 600}));
+  ForgetRecord record{kTime, {{SnapshotId(), ObjectHash(), kTime, SnapshotId()}}};
+  record.snapshots.push_back({SnapshotId(), ObjectHash(), kTime - 1, std::nullopt});
+  out.Write("fuzz_lifecycle", 1, EncodeForgetRecordPayload(record));
+  out.Write("fuzz_lifecycle", 2,
+            EncodeHoldPayload({SnapshotId(), HoldKind::kLock, kTime, "audit", kTime, "h", "u"}));
+  out.Write("fuzz_lifecycle", 2,
+            EncodeHoldPayload({SnapshotId(), HoldKind::kLegalHold, 0, "", kTime, "h", "u"}));
+  out.Write("fuzz_lifecycle", 3,
+            EncodeDeletionPlanPayload({kTime, "host", {PackId(), PackId()}, true, {session}}));
+}
+
 void WriteTargetListSeeds(SeedWriter& out) {
   TargetList list;
   const char* regions[] = {"eu", "us", "ap"};
@@ -295,6 +312,7 @@ int Run(const std::filesystem::path& root) {
   bare.parent.reset();
   bare.tags.clear();
   out.Write("fuzz_snapshot", EncodeSnapshotPayload(bare));
+  WriteLifecycleSeeds(out);
 
   KeySlot slot;
   slot.kind = std::string(kPassphraseSlotKind);

@@ -124,4 +124,56 @@ StatusOr<int64_t> ParseTime(std::string_view text) {
   return static_cast<int64_t>(t) * 1000000000 + fraction_ns;
 }
 
+StatusOr<int64_t> ParseDuration(std::string_view text) {
+  auto bad = [&] {
+    return InvalidArgumentError("'" + std::string(text) +
+                                "' is not a duration: write numbers with units w, d, h, m or s, "
+                                "such as 30d, 1d12h or 90m");
+  };
+  if (text == "0") return int64_t{0};
+  if (text.empty()) return bad();
+  constexpr int64_t kSecond = 1'000'000'000;
+  int64_t total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    int64_t number = 0;
+    size_t digits = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+      if (__builtin_mul_overflow(number, 10, &number) ||
+          __builtin_add_overflow(number, text[i] - '0', &number)) {
+        return bad();
+      }
+      ++i;
+      ++digits;
+    }
+    if (digits == 0 || i == text.size()) return bad();
+    int64_t unit = 0;
+    switch (text[i]) {
+      case 'w':
+        unit = 7 * 86400 * kSecond;
+        break;
+      case 'd':
+        unit = 86400 * kSecond;
+        break;
+      case 'h':
+        unit = 3600 * kSecond;
+        break;
+      case 'm':
+        unit = 60 * kSecond;
+        break;
+      case 's':
+        unit = kSecond;
+        break;
+      default:
+        return bad();
+    }
+    ++i;
+    if (__builtin_mul_overflow(number, unit, &number) ||
+        __builtin_add_overflow(total, number, &total)) {
+      return bad();
+    }
+  }
+  return total;
+}
+
 }  // namespace pxb

@@ -28,4 +28,9 @@ std::string FormatLocal(int64_t ns);
 // forms otherwise.
 StatusOr<int64_t> ParseTime(std::string_view text);
 
+// Parses a duration such as "30d", "1d12h", "90m", "2w", "45s" or "0" into
+// nanoseconds (units: w, d, h, m, s). kInvalidArgument naming the accepted
+// form otherwise, or when the total does not fit in 64 bits.
+StatusOr<int64_t> ParseDuration(std::string_view text);
+
 }  // namespace pxb

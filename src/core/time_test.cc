@@ -54,3 +54,22 @@ TEST(TimeTest, RejectsTimesOutsideTheNanosecondRange) {
 
 }  // namespace
 }  // namespace pxb
+
+namespace pxb {
+namespace {
+
+TEST(TimeTest, ParsesDurations) {
+  constexpr int64_t s = 1'000'000'000;
+  EXPECT_EQ(*ParseDuration("0"), 0);
+  EXPECT_EQ(*ParseDuration("45s"), 45 * s);
+  EXPECT_EQ(*ParseDuration("90m"), 90 * 60 * s);
+  EXPECT_EQ(*ParseDuration("1d12h"), 36 * 3600 * s);
+  EXPECT_EQ(*ParseDuration("2w"), 14 * 86400 * s);
+  for (const char* bad :
+       {"", "d", "10", "5x", "1d-2h", "-1d", "99999999999999999999s", "300000w"}) {
+    EXPECT_EQ(ParseDuration(bad).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace pxb

@@ -14,6 +14,14 @@ std::string_view EnvelopeKindName(EnvelopeKind kind) {
       return "index";
     case EnvelopeKind::kSnapshot:
       return "snapshot";
+    case EnvelopeKind::kSession:
+      return "session";
+    case EnvelopeKind::kForgetRecord:
+      return "forget record";
+    case EnvelopeKind::kHold:
+      return "hold";
+    case EnvelopeKind::kDeletionPlan:
+      return "deletion plan";
   }
   return "unknown";
 }

@@ -27,7 +27,15 @@ inline constexpr size_t kEnvelopeHeaderSize = 40;  // magic, version, kind, rese
 // make us allocate without bound).
 inline constexpr size_t kMaxEnvelopePayload = size_t{1} << 30;
 
-enum class EnvelopeKind : uint8_t { kConfig = 1, kIndex = 2, kSnapshot = 3 };
+enum class EnvelopeKind : uint8_t {
+  kConfig = 1,
+  kIndex = 2,
+  kSnapshot = 3,
+  kSession = 4,
+  kForgetRecord = 5,
+  kHold = 6,
+  kDeletionPlan = 7,
+};
 
 std::string_view EnvelopeKindName(EnvelopeKind kind);
 

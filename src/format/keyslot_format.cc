@@ -6,6 +6,7 @@
 
 #include "core/crypto/aead.h"
 #include "core/crypto/random.h"
+#include "core/host.h"
 #include "core/time.h"
 #include "format/json_fields.h"
 
@@ -84,12 +85,6 @@ std::string CurrentUser() {
   return user ? user : "";
 }
 
-std::string CurrentHost() {
-  char buf[256] = {};
-  gethostname(buf, sizeof(buf) - 1);
-  return buf;
-}
-
 }  // namespace
 
 Bytes EncodeKeySlot(const KeySlot& s) {
@@ -131,7 +126,7 @@ StatusOr<KeySlot> MakePassphraseSlot(const SecretKey& master, const RepositoryId
   s.kind = std::string(kPassphraseSlotKind);
   s.repository = repository;
   s.created_ns = NowNanos();
-  s.host = CurrentHost();
+  s.host = CurrentHostName();
   s.user = CurrentUser();
   s.kdf = params;
   s.kdf_salt.resize(kKdfSaltSize);

@@ -12,16 +12,22 @@ constexpr int kTypeShift = 30;
 
 }  // namespace
 
-void MasterIndex::AddPack(const IndexedPack& pack) {
+void MasterIndex::AddPack(const IndexedPack& pack,
+                          const std::unordered_set<PackId, IdHash>* replace_from) {
   if (pack_slots_.contains(pack.id)) return;
   const auto slot = static_cast<uint32_t>(packs_.size());
   packs_.push_back(PackRecord{pack.id, pack.length, pack.salt});
   pack_slots_.emplace(pack.id, slot);
   for (const PackBlob& b : pack.blobs) {
-    if (Contains(b.id)) continue;
     Entry e{b.id, slot, b.offset, b.stored_length,
             (b.raw_length & kRawMask) | (b.compressed ? kCompressedBit : 0) |
                 (static_cast<uint32_t>(b.type) << kTypeShift)};
+    if (Entry* existing = FindEntry(b.id)) {
+      if (replace_from != nullptr && replace_from->contains(packs_[existing->pack_slot].id)) {
+        *existing = e;  // same id: the sorted order is kept
+      }
+      continue;
+    }
     recent_.emplace(b.id, e);
   }
   // Keep the hash map small: it costs about twice the sorted array per entry.
@@ -29,12 +35,18 @@ void MasterIndex::AddPack(const IndexedPack& pack) {
 }
 
 std::optional<BlobLocation> MasterIndex::Find(const BlobId& id) const {
+  const Entry* e = const_cast<MasterIndex*>(this)->FindEntry(id);
+  if (e == nullptr) return std::nullopt;
+  return Location(*e);
+}
+
+MasterIndex::Entry* MasterIndex::FindEntry(const BlobId& id) {
   auto it = std::lower_bound(sorted_.begin(), sorted_.end(), id,
                              [](const Entry& e, const BlobId& v) { return e.id < v; });
-  if (it != sorted_.end() && it->id == id) return Location(*it);
+  if (it != sorted_.end() && it->id == id) return &*it;
   auto r = recent_.find(id);
-  if (r != recent_.end()) return Location(r->second);
-  return std::nullopt;
+  if (r != recent_.end()) return &r->second;
+  return nullptr;
 }
 
 void MasterIndex::Merge() {

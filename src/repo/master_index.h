@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "format/index_format.h"
@@ -39,8 +40,11 @@ struct BlobLocation {
 class MasterIndex {
  public:
   // Adds every blob of a pack. A pack already present is ignored; a blob id
-  // already present keeps its first location.
-  void AddPack(const IndexedPack& pack);
+  // already present keeps its first location, unless that location is in
+  // one of `replace_from` (packs condemned by prune), so that a blob stored
+  // again is found in its new pack.
+  void AddPack(const IndexedPack& pack,
+               const std::unordered_set<PackId, IdHash>* replace_from = nullptr);
 
   std::optional<BlobLocation> Find(const BlobId& id) const;
   bool Contains(const BlobId& id) const { return Find(id).has_value(); }
@@ -72,6 +76,7 @@ class MasterIndex {
 
  private:
   BlobLocation Location(const Entry& e) const;
+  Entry* FindEntry(const BlobId& id);
 
   std::vector<Entry> sorted_;
   std::unordered_map<BlobId, Entry, IdHash> recent_;

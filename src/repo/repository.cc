@@ -1,9 +1,13 @@
 #include "repo/repository.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
+#include "core/coding.h"
 #include "core/crypto/random.h"
 #include "core/crypto/sha256.h"
+#include "core/host.h"
 #include "core/time.h"
 #include "format/envelope_format.h"
 #include "format/index_format.h"
@@ -51,6 +55,7 @@ Repository::~Repository() {
   }
   writes_changed_.notify_all();
   for (std::thread& writer : pack_writers_) writer.join();
+  EndSession();
 }
 
 StatusOr<std::unique_ptr<Repository>> Repository::Init(std::unique_ptr<Backend> backend,
@@ -189,6 +194,30 @@ StatusOr<IndexFile> Repository::ReadIndexFile(const IndexId& id) {
 }
 
 Status Repository::LoadIndex() {
+  // A sweep writes its superseding index before it deletes the old ones, so
+  // listing again after an index vanished finds the one that replaced it.
+  constexpr int kAttempts = 5;
+  for (int attempt = 1;; ++attempt) {
+    bool index_vanished = false;
+    PXB_RETURN_IF_ERROR(LoadIndexOnce(index_vanished));
+    if (!index_vanished) return Status::Ok();
+    if (attempt == kAttempts) {
+      return UnavailableError(backend_->Location() +
+                              ": index objects kept vanishing while the index was loaded (a "
+                              "prune is running): try again");
+    }
+  }
+}
+
+Status Repository::LoadIndexOnce(bool& index_vanished) {
+  // Plans first: a plan stored after this point condemns only packs that a
+  // sweep will wait for this process to stop using (design.md section 15).
+  PXB_ASSIGN_OR_RETURN(std::vector<DeletionPlanEntry> plans, ListDeletionPlans());
+  std::unordered_set<PackId, IdHash> condemned;
+  for (const DeletionPlanEntry& plan : plans) {
+    condemned.insert(plan.value.packs.begin(), plan.value.packs.end());
+  }
+
   std::vector<IndexId> ids;
   PXB_RETURN_IF_ERROR(backend_->List(kIndexPrefix, [&](const ObjectInfo& info) {
     if (auto id = IdFromObjectName<IndexId>(info.name, kIndexPrefix)) ids.push_back(*id);
@@ -200,6 +229,10 @@ Status Repository::LoadIndex() {
   for (const IndexId& id : ids) {
     auto file = ReadIndexFile(id);
     if (!file.ok()) {
+      if (file.status().code() == StatusCode::kNotFound) {
+        index_vanished = true;  // superseded and deleted by a prune meanwhile
+        return Status::Ok();
+      }
       if (file.status().code() != StatusCode::kDataLoss) {
         return file.status().WithContext("loading the index");
       }
@@ -210,9 +243,14 @@ Status Repository::LoadIndex() {
     files.emplace_back(id, std::move(*file));
   }
   MasterIndex index;
-  for (const auto& [id, file] : files) {
-    if (superseded.contains(id)) continue;
-    for (const IndexedPack& pack : file.packs) index.AddPack(pack);
+  // Condemned packs last, so that a blob with another copy is found there.
+  for (bool condemned_pass : {false, true}) {
+    for (const auto& [id, file] : files) {
+      if (superseded.contains(id)) continue;
+      for (const IndexedPack& pack : file.packs) {
+        if (condemned.contains(pack.id) == condemned_pass) index.AddPack(pack);
+      }
+    }
   }
   {
     // Packs this process stored but has not named in an index object yet.
@@ -222,17 +260,20 @@ Status Repository::LoadIndex() {
   if (damaged > 0) {
     // A damaged index must not make data unreachable: read the headers of
     // the packs that no readable index names.
-    PXB_ASSIGN_OR_RETURN(auto recovered, ReadUnindexedPacks(index));
+    PXB_ASSIGN_OR_RETURN(auto recovered, ReadUnindexedPacks(index, condemned));
     for (const IndexedPack& pack : recovered) index.AddPack(pack);
   }
   index.Merge();
   std::unique_lock lock(index_mu_);
   index_ = std::move(index);
+  condemned_ = std::move(condemned);
+  deletion_plans_ = std::move(plans);
   damaged_index_files_ = damaged;
   return Status::Ok();
 }
 
-StatusOr<std::vector<IndexedPack>> Repository::ReadUnindexedPacks(const MasterIndex& index) {
+StatusOr<std::vector<IndexedPack>> Repository::ReadUnindexedPacks(
+    const MasterIndex& index, const std::unordered_set<PackId, IdHash>& condemned) {
   std::vector<ObjectInfo> packs;
   PXB_RETURN_IF_ERROR(backend_->List(kDataPrefix, [&](const ObjectInfo& info) {
     packs.push_back(info);
@@ -241,7 +282,7 @@ StatusOr<std::vector<IndexedPack>> Repository::ReadUnindexedPacks(const MasterIn
   std::vector<IndexedPack> found;
   for (const ObjectInfo& info : packs) {
     auto id = IdFromObjectName<PackId>(info.name, kDataPrefix);
-    if (!id || index.HasPack(*id)) continue;
+    if (!id || index.HasPack(*id) || condemned.contains(*id)) continue;
     auto prefix = backend_->Get(info.name, 0, std::min<uint64_t>(info.size, kPackPrefixSize));
     if (!prefix.ok()) {
       if (prefix.status().code() == StatusCode::kUnavailable) return prefix.status();
@@ -259,7 +300,7 @@ StatusOr<size_t> Repository::AdoptUnindexedPacks() {
   std::vector<IndexedPack> found;
   {
     std::shared_lock lock(index_mu_);
-    PXB_ASSIGN_OR_RETURN(found, ReadUnindexedPacks(index_));
+    PXB_ASSIGN_OR_RETURN(found, ReadUnindexedPacks(index_, condemned_));
   }
   if (found.empty()) return size_t{0};
   {
@@ -274,6 +315,17 @@ StatusOr<size_t> Repository::AdoptUnindexedPacks() {
 std::optional<BlobLocation> Repository::FindBlob(const BlobId& id) const {
   std::shared_lock lock(index_mu_);
   return index_.Find(id);
+}
+
+bool Repository::HasReusableBlob(const BlobId& id) const {
+  std::shared_lock lock(index_mu_);
+  auto loc = index_.Find(id);
+  return loc && !condemned_.contains(loc->pack.id);
+}
+
+bool Repository::IsCondemned(const PackId& id) const {
+  std::shared_lock lock(index_mu_);
+  return condemned_.contains(id);
 }
 
 size_t Repository::IndexedBlobCount() const {
@@ -380,27 +432,63 @@ StatusOr<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteView plaintext,
     return InvalidArgumentError("blob of " + std::to_string(plaintext.size()) +
                                 " bytes exceeds the limit of 64 MiB");
   }
-  if (HasBlob(result.id)) return result;
-  {
-    std::lock_guard lock(pending_mu_);
-    // StorePack indexes a pack before it clears its blobs from pending_, so
-    // a blob stored since the check above is in the index by now.
-    if (HasBlob(result.id)) return result;
-    if (!pending_.insert(result.id).second) return result;
-  }
-  auto release_pending = [&] {
-    std::lock_guard lock(pending_mu_);
-    pending_.erase(result.id);
-  };
-
+  if (HasReusableBlob(result.id)) return result;
+  if (!ClaimPending(result.id, /*unless_reusable=*/true)) return result;
   Bytes compressed;
   auto use_compressed = ThreadCompressor(level).Compress(plaintext, compressed);
   if (!use_compressed.ok()) {
-    release_pending();
+    ReleasePending(result.id);
     return use_compressed.status();
   }
   ByteView payload = *use_compressed ? ByteView(compressed) : plaintext;
+  PXB_RETURN_IF_ERROR(AppendBlob(type, result.id, static_cast<uint32_t>(plaintext.size()),
+                                 *use_compressed, payload));
+  result.added = true;
+  result.stored_length = payload.size() + Aead::kTagSize;
+  return result;
+}
 
+StatusOr<bool> Repository::CopyBlob(const PackRecord& pack, const PackBlob& blob, ByteView stored) {
+  const std::string what = std::string(BlobTypeName(blob.type)) + " blob " + blob.id.ShortHex() +
+                           " in pack " + pack.id.ShortHex();
+  if (stored.size() != blob.stored_length || stored.size() < Aead::kTagSize) {
+    return DataLossError(what + ": stored length mismatch");
+  }
+  PXB_ASSIGN_OR_RETURN(SecretKey key, DeriveObjectKey(keys_.data, pack.salt));
+  PXB_ASSIGN_OR_RETURN(auto aead, Aead::Create(config_.cipher, key));
+  Bytes payload(blob.payload_length());
+  PXB_RETURN_IF_ERROR_CTX(OpenBlob(*aead, blob.offset, stored, payload), what);
+  // A damaged blob must not be copied into a pack that looks healthy.
+  if (blob.compressed) {
+    Bytes plain(blob.raw_length);
+    thread_local ZstdDecompressor decompressor;
+    PXB_RETURN_IF_ERROR_CTX(decompressor.Decompress(payload, plain), what);
+    if (!(ComputeBlobId(plain) == blob.id)) {
+      return DataLossError(what + ": content does not match its id");
+    }
+  } else if (payload.size() != blob.raw_length || !(ComputeBlobId(payload) == blob.id)) {
+    return DataLossError(what + ": content does not match its id");
+  }
+  if (!ClaimPending(blob.id, /*unless_reusable=*/false)) return false;
+  PXB_RETURN_IF_ERROR(AppendBlob(blob.type, blob.id, blob.raw_length, blob.compressed, payload));
+  return true;
+}
+
+bool Repository::ClaimPending(const BlobId& id, bool unless_reusable) {
+  std::lock_guard lock(pending_mu_);
+  // StorePack indexes a pack before it clears its blobs from pending_, so a
+  // blob stored since the caller's check is in the index by now.
+  if (unless_reusable && HasReusableBlob(id)) return false;
+  return pending_.insert(id).second;
+}
+
+void Repository::ReleasePending(const BlobId& id) {
+  std::lock_guard lock(pending_mu_);
+  pending_.erase(id);
+}
+
+Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_length, bool compressed,
+                              ByteView payload) {
   std::unique_ptr<PackBuilder> full;
   {
     const size_t slot = TypeSlot(type);
@@ -412,35 +500,29 @@ StatusOr<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteView plaintext,
       const size_t expected = config_.pack_size + config_.chunker.max_size + 64 * 1024;
       auto created = PackBuilder::Create(config_.cipher, keys_.data, type, expected);
       if (!created.ok()) {
-        release_pending();
+        ReleasePending(id);
         return created.status();
       }
       builder = std::move(*created);
     }
-    Status added =
-        builder->Add(result.id, static_cast<uint32_t>(plaintext.size()), *use_compressed, payload);
+    Status added = builder->Add(id, raw_length, compressed, payload);
     if (!added.ok()) {
-      release_pending();
+      ReleasePending(id);
       return added;
     }
     // Finishing hashes the whole pack: done outside the lock, so that other
     // workers keep filling a new pack meanwhile.
     if (builder->size() >= config_.pack_size) full = std::move(builder);
   }
-  result.added = true;
-  result.stored_length = payload.size() + Aead::kTagSize;
   stats_.blobs_added++;
-  stats_.bytes_added += plaintext.size();
-  stats_.bytes_stored += result.stored_length;
+  stats_.bytes_added += raw_length;
+  stats_.bytes_stored += payload.size() + Aead::kTagSize;
   if (full) {
     PXB_ASSIGN_OR_RETURN(FinishedPack done, full->Finish());
     QueuePackWrite(std::move(done));
   }
-  {
-    std::lock_guard lock(writes_mu_);
-    if (!write_error_.ok()) return write_error_;
-  }
-  return result;
+  std::lock_guard lock(writes_mu_);
+  return write_error_;
 }
 
 void Repository::QueuePackWrite(FinishedPack pack) {
@@ -494,7 +576,7 @@ Status Repository::StorePack(FinishedPack pack) {
   IndexedPack indexed{pack.id, pack.bytes.size(), pack.salt, std::move(pack.blobs)};
   {
     std::unique_lock lock(index_mu_);
-    index_.AddPack(indexed);
+    index_.AddPack(indexed, &condemned_);
   }
   {
     std::lock_guard lock(pending_mu_);
@@ -506,22 +588,36 @@ Status Repository::StorePack(FinishedPack pack) {
   return Status::Ok();
 }
 
+StatusOr<IndexId> Repository::PutIndexFile(const IndexFile& file) {
+  PXB_ASSIGN_OR_RETURN(Bytes object, SealEnvelope(EnvelopeKind::kIndex, config_.cipher, keys_.data,
+                                                  EncodeIndexPayload(file)));
+  IndexId id = HashId<IndexId>(object);
+  PXB_RETURN_IF_ERROR_CTX(backend_->Put(IndexObjectName(id), object),
+                          "storing index " + id.ShortHex());
+  stats_.index_files_written++;
+  return id;
+}
+
 Status Repository::WriteIndexLocked() {
   if (unindexed_.empty()) return Status::Ok();
   IndexFile file;
   file.packs = std::move(unindexed_);
   unindexed_.clear();
-  PXB_ASSIGN_OR_RETURN(Bytes object, SealEnvelope(EnvelopeKind::kIndex, config_.cipher, keys_.data,
-                                                  EncodeIndexPayload(file)));
-  IndexId id = HashId<IndexId>(object);
-  Status put = backend_->Put(IndexObjectName(id), object);
+  auto put = PutIndexFile(file);
   if (!put.ok()) {
     // Keep the packs so that a retry of Flush() can index them.
     unindexed_ = std::move(file.packs);
-    return put.WithContext("storing index " + id.ShortHex());
+    return put.status();
   }
-  stats_.index_files_written++;
   return Status::Ok();
+}
+
+StatusOr<IndexId> Repository::WriteSupersedingIndex(std::vector<IndexedPack> packs,
+                                                    std::vector<IndexId> superseded) {
+  IndexFile file;
+  file.packs = std::move(packs);
+  file.superseded = std::move(superseded);
+  return PutIndexFile(file);
 }
 
 Status Repository::Flush() {
@@ -558,17 +654,33 @@ Status Repository::Flush() {
 
 // --- Snapshots ---
 
-StatusOr<Snapshot> Repository::LoadSnapshot(const SnapshotId& id) {
-  const std::string what = "snapshot " + id.ShortHex();
-  auto bytes = backend_->Get(SnapshotObjectName(id));
+StatusOr<Bytes> Repository::GetSealed(EnvelopeKind kind, std::string_view prefix,
+                                      const ObjectHash& id) {
+  const std::string what = std::string(EnvelopeKindName(kind)) + " " + id.ShortHex();
+  auto bytes = backend_->Get(std::string(prefix) + id.Hex());
   if (!bytes.ok()) return bytes.status().WithContext(what);
-  if (!(HashId<SnapshotId>(*bytes) == id)) {
+  if (!(HashId<ObjectHash>(*bytes) == id)) {
     return DataLossError(what + ": object does not match its name");
   }
-  auto payload = OpenEnvelope(EnvelopeKind::kSnapshot, config_.cipher, keys_.data, *bytes);
+  auto payload = OpenEnvelope(kind, config_.cipher, keys_.data, *bytes);
   if (!payload.ok()) return payload.status().WithContext(what);
-  auto snapshot = DecodeSnapshotPayload(*payload);
-  if (!snapshot.ok()) return snapshot.status().WithContext(what);
+  return payload;
+}
+
+StatusOr<ObjectHash> Repository::PutSealed(EnvelopeKind kind, std::string_view prefix,
+                                           ByteView payload) {
+  PXB_ASSIGN_OR_RETURN(Bytes object, SealEnvelope(kind, config_.cipher, keys_.data, payload));
+  ObjectHash id = HashId<ObjectHash>(object);
+  PXB_RETURN_IF_ERROR_CTX(backend_->Put(std::string(prefix) + id.Hex(), object),
+                          "storing " + std::string(EnvelopeKindName(kind)) + " " + id.ShortHex());
+  return id;
+}
+
+StatusOr<Snapshot> Repository::LoadSnapshot(const SnapshotId& id) {
+  PXB_ASSIGN_OR_RETURN(
+      Bytes payload, GetSealed(EnvelopeKind::kSnapshot, kSnapshotsPrefix, ObjectHash(id.bytes())));
+  auto snapshot = DecodeSnapshotPayload(payload);
+  if (!snapshot.ok()) return snapshot.status().WithContext("snapshot " + id.ShortHex());
   return snapshot;
 }
 
@@ -602,12 +714,10 @@ StatusOr<std::vector<SnapshotEntry>> Repository::ListSnapshots() {
 }
 
 StatusOr<SnapshotId> Repository::SaveSnapshot(const Snapshot& snapshot) {
-  PXB_ASSIGN_OR_RETURN(Bytes object, SealEnvelope(EnvelopeKind::kSnapshot, config_.cipher,
-                                                  keys_.data, EncodeSnapshotPayload(snapshot)));
-  SnapshotId id = HashId<SnapshotId>(object);
-  PXB_RETURN_IF_ERROR_CTX(backend_->Put(SnapshotObjectName(id), object),
-                          "storing snapshot " + id.ShortHex());
-  return id;
+  PXB_RETURN_IF_ERROR(CheckSession());
+  PXB_ASSIGN_OR_RETURN(ObjectHash id, PutSealed(EnvelopeKind::kSnapshot, kSnapshotsPrefix,
+                                                EncodeSnapshotPayload(snapshot)));
+  return SnapshotId(id.bytes());
 }
 
 Status Repository::DeleteSnapshot(const SnapshotId& id) {
@@ -638,6 +748,166 @@ StatusOr<SnapshotId> Repository::ResolveSnapshot(std::string_view reference) {
                                 std::to_string(matches.size()) + " snapshots: give more digits");
   }
   return matches.front();
+}
+
+// --- Lifecycle objects ---
+
+template <typename T>
+StatusOr<std::vector<LifecycleEntry<T>>> Repository::ListSealed(EnvelopeKind kind,
+                                                                std::string_view prefix,
+                                                                StatusOr<T> (*decode)(ByteView)) {
+  std::vector<ObjectHash> ids;
+  PXB_RETURN_IF_ERROR(backend_->List(prefix, [&](const ObjectInfo& info) {
+    if (auto id = IdFromObjectName<ObjectHash>(info.name, prefix)) ids.push_back(*id);
+    return Status::Ok();
+  }));
+  std::vector<LifecycleEntry<T>> out;
+  for (const ObjectHash& id : ids) {
+    auto payload = GetSealed(kind, prefix, id);
+    if (!payload.ok()) {
+      if (payload.status().code() == StatusCode::kNotFound) continue;  // deleted meanwhile
+      if (payload.status().code() != StatusCode::kDataLoss) return payload.status();
+      damaged_lifecycle_++;
+      continue;
+    }
+    auto value = decode(*payload);
+    if (!value.ok()) {
+      damaged_lifecycle_++;
+      continue;
+    }
+    out.push_back(LifecycleEntry<T>{id, std::move(*value)});
+  }
+  return out;
+}
+
+StatusOr<std::vector<ForgetRecordEntry>> Repository::ListForgetRecords() {
+  return ListSealed<ForgetRecord>(EnvelopeKind::kForgetRecord, kForgottenPrefix,
+                                  DecodeForgetRecordPayload);
+}
+
+StatusOr<ObjectHash> Repository::SaveForgetRecord(const ForgetRecord& record) {
+  return PutSealed(EnvelopeKind::kForgetRecord, kForgottenPrefix,
+                   EncodeForgetRecordPayload(record));
+}
+
+StatusOr<std::vector<HoldEntry>> Repository::ListHolds() {
+  return ListSealed<Hold>(EnvelopeKind::kHold, kHoldsPrefix, DecodeHoldPayload);
+}
+
+StatusOr<ObjectHash> Repository::SaveHold(const Hold& hold) {
+  return PutSealed(EnvelopeKind::kHold, kHoldsPrefix, EncodeHoldPayload(hold));
+}
+
+Status Repository::DeleteHold(const ObjectHash& id) {
+  return backend_->Delete(std::string(kHoldsPrefix) + id.Hex());
+}
+
+StatusOr<std::vector<DeletionPlanEntry>> Repository::ListDeletionPlans() {
+  return ListSealed<DeletionPlan>(EnvelopeKind::kDeletionPlan, kDeletionsPrefix,
+                                  DecodeDeletionPlanPayload);
+}
+
+StatusOr<ObjectHash> Repository::SaveDeletionPlan(const DeletionPlan& plan) {
+  return PutSealed(EnvelopeKind::kDeletionPlan, kDeletionsPrefix, EncodeDeletionPlanPayload(plan));
+}
+
+Status Repository::DeleteDeletionPlan(const ObjectHash& id) {
+  Status deleted = backend_->Delete(std::string(kDeletionsPrefix) + id.Hex());
+  return deleted.code() == StatusCode::kNotFound ? Status::Ok() : deleted;
+}
+
+StatusOr<std::vector<SessionEntry>> Repository::ListSessions() {
+  return ListSealed<SessionRecord>(EnvelopeKind::kSession, kSessionsPrefix, DecodeSessionPayload);
+}
+
+Status Repository::DeleteSession(const ObjectHash& id) {
+  Status deleted = backend_->Delete(std::string(kSessionsPrefix) + id.Hex());
+  return deleted.code() == StatusCode::kNotFound ? Status::Ok() : deleted;
+}
+
+// --- Session ---
+
+Status Repository::StartSession(std::string command, int64_t lease_ns) {
+  if (lease_ns <= 0) return InvalidArgumentError("a session lease must be positive");
+  {
+    std::lock_guard lock(session_mu_);
+    if (!session_.session.empty()) return FailedPreconditionError("a session is already running");
+    std::array<std::byte, 16> id;
+    RandomBytes(id);
+    session_.session = ToHex(ByteView(id));
+    session_.host = CurrentHostName();
+    session_.command = std::move(command);
+    session_.pid = static_cast<uint64_t>(getpid());
+    session_.started_ns = NowNanos();
+    session_lease_ns_ = lease_ns;
+  }
+  PXB_RETURN_IF_ERROR(RenewSession().WithContext("starting a session"));
+  session_thread_ = std::thread([this, lease_ns] { SessionLoop(lease_ns); });
+  return Status::Ok();
+}
+
+Status Repository::RenewSession() {
+  SessionRecord record;
+  std::optional<ObjectHash> previous;
+  {
+    std::lock_guard lock(session_mu_);
+    record = session_;
+    previous = session_object_;
+  }
+  record.renewed_ns = NowNanos();
+  record.expires_ns = record.renewed_ns + session_lease_ns_;
+  PXB_ASSIGN_OR_RETURN(ObjectHash id, PutSealed(EnvelopeKind::kSession, kSessionsPrefix,
+                                                EncodeSessionPayload(record)));
+  {
+    std::lock_guard lock(session_mu_);
+    session_ = record;
+    session_object_ = id;
+    session_valid_until_ = record.expires_ns;
+  }
+  // The new object is stored, so losing the old one loses nothing.
+  if (previous && !(*previous == id)) (void)DeleteSession(*previous);
+  return Status::Ok();
+}
+
+void Repository::SessionLoop(int64_t lease_ns) {
+  std::unique_lock lock(session_mu_);
+  while (!session_changed_.wait_for(lock, std::chrono::nanoseconds(lease_ns / 4),
+                                    [&] { return session_stopping_; })) {
+    lock.unlock();
+    (void)RenewSession();  // a failed renewal is retried at the next tick
+    lock.lock();
+  }
+}
+
+void Repository::EndSession() {
+  {
+    std::lock_guard lock(session_mu_);
+    session_stopping_ = true;
+  }
+  session_changed_.notify_all();
+  if (session_thread_.joinable()) session_thread_.join();
+  std::optional<ObjectHash> object;
+  {
+    std::lock_guard lock(session_mu_);
+    object = session_object_;
+    session_object_.reset();
+  }
+  if (object) (void)DeleteSession(*object);  // an expired session ends by itself anyway
+}
+
+std::string Repository::session_id() const {
+  std::lock_guard lock(session_mu_);
+  return session_.session;
+}
+
+Status Repository::CheckSession() const {
+  std::lock_guard lock(session_mu_);
+  if (session_.session.empty()) return Status::Ok();
+  if (NowNanos() < session_valid_until_) return Status::Ok();
+  return FailedPreconditionError(
+      "this process's repository session expired at " + FormatRfc3339(session_valid_until_) +
+      " because it could not be renewed; a prune may have removed data it relied on, so nothing "
+      "was committed: run the command again");
 }
 
 // --- Key slots ---

@@ -34,7 +34,9 @@
 #include "core/crypto/hmac.h"
 #include "format/config_format.h"
 #include "format/crypto_format.h"
+#include "format/envelope_format.h"
 #include "format/keyslot_format.h"
+#include "format/lifecycle_format.h"
 #include "format/pack_format.h"
 #include "format/snapshot_format.h"
 #include "repo/master_index.h"
@@ -64,6 +66,21 @@ struct SnapshotEntry {
   SnapshotId id;
   Snapshot snapshot;
 };
+
+// A lifecycle object (doc/repository_format.md sections 12 to 15) and the
+// hash that names it.
+template <typename T>
+struct LifecycleEntry {
+  ObjectHash id;
+  T value;
+};
+using SessionEntry = LifecycleEntry<SessionRecord>;
+using ForgetRecordEntry = LifecycleEntry<ForgetRecord>;
+using HoldEntry = LifecycleEntry<Hold>;
+using DeletionPlanEntry = LifecycleEntry<DeletionPlan>;
+
+// The default lease of a session (doc/design.md section 15).
+inline constexpr int64_t kDefaultSessionLeaseNs = 600'000'000'000;
 
 struct KeySlotEntry {
   KeySlotId id;
@@ -103,9 +120,11 @@ class Repository {
   BlobId ComputeBlobId(ByteView plaintext) const;
 
   // --- Index ---
-  // Reads every index object (dropping superseded ones) into memory. Damaged
-  // index objects are skipped and the packs they named are recovered from
-  // their own headers (see damaged_index_files()).
+  // Reads the deletion plans, then every index object (dropping superseded
+  // ones) into memory, packs condemned by a plan last. Damaged index objects
+  // are skipped and the packs they named are recovered from their own
+  // headers (see damaged_index_files()). An index deleted by a concurrent
+  // prune while loading makes it list and load again.
   Status LoadIndex();
   size_t damaged_index_files() const { return damaged_index_files_; }
   // Adds packs that are stored but named by no index (left by an interrupted
@@ -113,8 +132,15 @@ class Repository {
   // writes, so their blobs are reused instead of uploaded again. Returns how
   // many packs were adopted.
   StatusOr<size_t> AdoptUnindexedPacks();
+  // Where a blob can be read (a copy outside condemned packs if there is one).
   std::optional<BlobLocation> FindBlob(const BlobId& id) const;
   bool HasBlob(const BlobId& id) const { return FindBlob(id).has_value(); }
+  // Whether a new snapshot may reference the blob: it has a copy in a pack
+  // that no deletion plan condemns (doc/design.md section 15).
+  bool HasReusableBlob(const BlobId& id) const;
+  // Packs named by the deletion plans LoadIndex read.
+  bool IsCondemned(const PackId& id) const;
+  const std::vector<DeletionPlanEntry>& deletion_plans() const { return deletion_plans_; }
   size_t IndexedBlobCount() const;
   size_t IndexMemoryBytes() const;
   std::vector<PackRecord> IndexedPacks() const;
@@ -140,6 +166,14 @@ class Repository {
   // write the rest. After a background write failed, SaveBlob returns that
   // error until Flush() has retried it.
   StatusOr<SaveBlobResult> SaveBlob(BlobType type, ByteView plaintext, CompressionLevel level);
+  // Stores a blob copied out of a pack that prune is about to condemn: its
+  // id is verified, and its compressed payload goes into a new pack without
+  // recompressing. Skipped (returns false) if this process already stored
+  // it. kDataLoss when the stored bytes are damaged.
+  StatusOr<bool> CopyBlob(const PackRecord& pack, const PackBlob& blob, ByteView stored);
+  // Writes one index object naming `packs` that supersedes `superseded`.
+  StatusOr<IndexId> WriteSupersedingIndex(std::vector<IndexedPack> packs,
+                                          std::vector<IndexId> superseded);
   // Waits for the background writes, retries packs whose write failed,
   // writes every open pack, then an index naming all packs not yet indexed.
   // After an error, calling Flush again retries what is left.
@@ -164,6 +198,31 @@ class Repository {
   StatusOr<SnapshotId> ResolveSnapshot(std::string_view reference);
   Status DeleteSnapshot(const SnapshotId& id);
 
+  // --- Lifecycle objects (doc/design.md section 15) ---
+  // Each List skips objects that cannot be decoded and counts them in
+  // damaged_lifecycle_objects(); a missing object (deleted meanwhile) is
+  // skipped silently.
+  StatusOr<std::vector<ForgetRecordEntry>> ListForgetRecords();
+  StatusOr<ObjectHash> SaveForgetRecord(const ForgetRecord& record);
+  StatusOr<std::vector<HoldEntry>> ListHolds();
+  StatusOr<ObjectHash> SaveHold(const Hold& hold);
+  Status DeleteHold(const ObjectHash& id);
+  StatusOr<std::vector<DeletionPlanEntry>> ListDeletionPlans();
+  StatusOr<ObjectHash> SaveDeletionPlan(const DeletionPlan& plan);
+  Status DeleteDeletionPlan(const ObjectHash& id);
+  StatusOr<std::vector<SessionEntry>> ListSessions();
+  Status DeleteSession(const ObjectHash& id);
+  size_t damaged_lifecycle_objects() const { return damaged_lifecycle_.load(); }
+
+  // Starts this process's session: writes it now and renews it from a
+  // background thread every quarter of `lease_ns` until the repository is
+  // destroyed, which deletes it. Call before LoadIndex. At most once.
+  Status StartSession(std::string command, int64_t lease_ns = kDefaultSessionLeaseNs);
+  // The running session's id; empty without one.
+  std::string session_id() const;
+  // kFailedPrecondition when this process's session expired without being
+  // renewed (prune may have deleted data it relied on); OK without a session.
+  Status CheckSession() const;
   // --- Key slots ---
   StatusOr<std::vector<KeySlotEntry>> ListKeySlots();
   StatusOr<KeySlotId> AddPassphraseSlot(std::string_view passphrase, const Argon2idParams& params,
@@ -175,16 +234,37 @@ class Repository {
   Repository(std::unique_ptr<Backend> backend, RepositoryConfig config, const SecretKey& master,
              RepositoryKeys keys, std::shared_ptr<const GearTable> gear, KeySlotId unlocked_slot);
   Status StorePack(FinishedPack pack);
+  // Marks a blob as being stored by this process; false if it already is
+  // (or, with unless_reusable, if a reusable copy exists).
+  bool ClaimPending(const BlobId& id, bool unless_reusable);
+  void ReleasePending(const BlobId& id);
+  // Appends a claimed blob's payload to the open pack of its type and queues
+  // the pack once full; releases the claim on failure.
+  Status AppendBlob(BlobType type, const BlobId& id, uint32_t raw_length, bool compressed,
+                    ByteView payload);
   // Hands a full pack to the background writers; waits while kPacksInFlight
   // are queued or being written.
   void QueuePackWrite(FinishedPack pack);
   void PackWriterLoop();
   // Waits until no pack is queued or being written.
   void WaitForPackWrites();
-  // Reads the headers of stored packs that `index` does not name.
-  StatusOr<std::vector<IndexedPack>> ReadUnindexedPacks(const MasterIndex& index);
+  // Reads the headers of stored packs that `index` does not name, except
+  // condemned ones (which must not be indexed again).
+  StatusOr<std::vector<IndexedPack>> ReadUnindexedPacks(
+      const MasterIndex& index, const std::unordered_set<PackId, IdHash>& condemned);
   Status WriteIndexLocked();
   StatusOr<KeySlotId> StoreKeySlot(const KeySlot& slot);
+  StatusOr<IndexId> PutIndexFile(const IndexFile& file);
+  // Sealed objects named by the SHA-256 of their bytes under `prefix`.
+  StatusOr<ObjectHash> PutSealed(EnvelopeKind kind, std::string_view prefix, ByteView payload);
+  StatusOr<Bytes> GetSealed(EnvelopeKind kind, std::string_view prefix, const ObjectHash& id);
+  template <typename T>
+  StatusOr<std::vector<LifecycleEntry<T>>> ListSealed(EnvelopeKind kind, std::string_view prefix,
+                                                      StatusOr<T> (*decode)(ByteView));
+  Status LoadIndexOnce(bool& index_vanished);
+  Status RenewSession();
+  void SessionLoop(int64_t lease_ns);
+  void EndSession();
 
   std::unique_ptr<Backend> backend_;
   RepositoryConfig config_;
@@ -197,6 +277,9 @@ class Repository {
 
   mutable std::shared_mutex index_mu_;
   MasterIndex index_;
+  std::unordered_set<PackId, IdHash> condemned_;
+  std::vector<DeletionPlanEntry> deletion_plans_;
+  std::atomic<size_t> damaged_lifecycle_{0};
   size_t damaged_index_files_ = 0;
   std::atomic<size_t> damaged_snapshots_{0};
 
@@ -223,6 +306,16 @@ class Repository {
   std::vector<std::thread> pack_writers_;
 
   WriteStats stats_;
+
+  // This process's session (StartSession).
+  mutable std::mutex session_mu_;
+  std::condition_variable session_changed_;
+  SessionRecord session_;
+  std::optional<ObjectHash> session_object_;
+  int64_t session_lease_ns_ = kDefaultSessionLeaseNs;
+  int64_t session_valid_until_ = 0;  // expiry of the last renewal that was stored
+  bool session_stopping_ = false;
+  std::thread session_thread_;
 };
 
 }  // namespace pxb

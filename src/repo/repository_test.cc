@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -725,6 +726,205 @@ TEST_F(RepositoryTest, DamagedAndForeignSlotsAreIgnoredByOpen) {
   ASSERT_OK(
       Store()->Put(KeySlotObjectName(KeySlotId(ByteView(Sha256(foreign_bytes)))), foreign_bytes));
   EXPECT_OK(Repository::Open(Store(), kPassphrase));
+}
+
+}  // namespace
+}  // namespace pxb
+
+namespace pxb {
+namespace {
+
+// --- Lifecycle (doc/design.md section 15) ---
+
+TEST_F(RepositoryTest, ABlobOnlyInACondemnedPackIsReadableButNotReusable) {
+  const Bytes data = Content(5000, 7);
+  BlobId id;
+  PackId first_pack;
+  {
+    auto repo = Init();
+    auto saved = repo->SaveBlob(BlobType::kData, data, CompressionLevel::kDefault);
+    ASSERT_OK(saved);
+    id = saved->id;
+    ASSERT_OK(repo->Flush());
+    first_pack = repo->FindBlob(id)->pack.id;
+    DeletionPlan plan;
+    plan.created_ns = 1;
+    plan.packs = {first_pack};
+    plan.sessions_listed = true;
+    ASSERT_OK(repo->SaveDeletionPlan(plan));
+  }
+  auto repo = Reopen();
+  EXPECT_TRUE(repo->IsCondemned(first_pack));
+  EXPECT_EQ(repo->deletion_plans().size(), 1u);
+  EXPECT_TRUE(repo->HasBlob(id));
+  EXPECT_FALSE(repo->HasReusableBlob(id));
+  auto loaded = repo->LoadBlob(BlobType::kData, id);
+  ASSERT_OK(loaded);
+  EXPECT_EQ(*loaded, data);
+
+  // A writer stores it again, and from then on finds the new copy.
+  auto again = repo->SaveBlob(BlobType::kData, data, CompressionLevel::kDefault);
+  ASSERT_OK(again);
+  EXPECT_TRUE(again->added);
+  ASSERT_OK(repo->Flush());
+  EXPECT_TRUE(repo->HasReusableBlob(id));
+  EXPECT_NE(repo->FindBlob(id)->pack.id, first_pack);
+  auto third = repo->SaveBlob(BlobType::kData, data, CompressionLevel::kDefault);
+  ASSERT_OK(third);
+  EXPECT_FALSE(third->added);
+
+  // After reopening, the copy outside the condemned pack is preferred.
+  repo = Reopen();
+  EXPECT_TRUE(repo->HasReusableBlob(id));
+  EXPECT_NE(repo->FindBlob(id)->pack.id, first_pack);
+}
+
+TEST_F(RepositoryTest, CondemnedPacksAreNotAdoptedAgain) {
+  PackId pack;
+  {
+    auto repo = Init();
+    ASSERT_OK(repo->SaveBlob(BlobType::kData, Content(3000, 1), CompressionLevel::kDefault));
+    ASSERT_OK(repo->Flush());
+    pack = repo->IndexedPacks().front().id;
+    DeletionPlan plan;
+    plan.packs = {pack};
+    ASSERT_OK(repo->SaveDeletionPlan(plan));
+  }
+  // The index that named the pack is gone, as after an interrupted sweep.
+  auto store = Store();
+  std::vector<std::string> indexes;
+  ASSERT_OK(store->List(kIndexPrefix, [&](const ObjectInfo& info) {
+    indexes.push_back(info.name);
+    return Status::Ok();
+  }));
+  for (const std::string& name : indexes) ASSERT_OK(store->Delete(name));
+  auto repo = Reopen();
+  auto adopted = repo->AdoptUnindexedPacks();
+  ASSERT_OK(adopted);
+  EXPECT_EQ(*adopted, 0u);
+  EXPECT_FALSE(repo->HasBlob(repo->ComputeBlobId(Content(3000, 1))));
+}
+
+TEST_F(RepositoryTest, CopyBlobMovesAVerifiedBlobIntoANewPack) {
+  auto repo = Init();
+  const Bytes compressible = Content(20000, 3, /*compressible=*/true);
+  const Bytes random = Content(20000, 4);
+  for (const Bytes* b : {&compressible, &random}) {
+    ASSERT_OK(repo->SaveBlob(BlobType::kData, *b, CompressionLevel::kDefault));
+  }
+  ASSERT_OK(repo->Flush());
+  const PackRecord old_pack = repo->IndexedPacks().front();
+  auto bytes = repo->backend().Get(PackObjectName(old_pack.id));
+  ASSERT_OK(bytes);
+  auto blobs = repo->DecodePackBlobs(*bytes);
+  ASSERT_OK(blobs);
+  for (const PackBlob& b : *blobs) {
+    auto copied = repo->CopyBlob(old_pack, b, ByteView(*bytes).subspan(b.offset, b.stored_length));
+    ASSERT_OK(copied);
+    EXPECT_TRUE(*copied);
+    auto twice = repo->CopyBlob(old_pack, b, ByteView(*bytes).subspan(b.offset, b.stored_length));
+    ASSERT_OK(twice);
+    EXPECT_FALSE(*twice);  // already pending in this process
+  }
+  ASSERT_OK(repo->Flush());
+  ASSERT_OK(repo->backend().Delete(PackObjectName(old_pack.id)));
+  repo = Reopen();
+  for (const Bytes* b : {&compressible, &random}) {
+    auto loaded = repo->LoadBlob(BlobType::kData, repo->ComputeBlobId(*b));
+    ASSERT_OK(loaded);
+    EXPECT_EQ(*loaded, *b);
+  }
+
+  // A damaged blob is refused instead of copied.
+  Bytes damaged = *bytes;
+  const PackBlob& b = blobs->front();
+  damaged[b.offset + 3] ^= std::byte{1};
+  EXPECT_EQ(
+      CodeOf(repo->CopyBlob(old_pack, b, ByteView(damaged).subspan(b.offset, b.stored_length))),
+      StatusCode::kDataLoss);
+}
+
+TEST_F(RepositoryTest, SupersedingIndexReplacesTheIndexesItNames) {
+  auto repo = Init();
+  ASSERT_OK(repo->SaveBlob(BlobType::kData, Content(3000, 1), CompressionLevel::kDefault));
+  ASSERT_OK(repo->Flush());
+  ASSERT_OK(repo->SaveBlob(BlobType::kData, Content(3000, 2), CompressionLevel::kDefault));
+  ASSERT_OK(repo->Flush());
+  std::vector<IndexId> old;
+  ASSERT_OK(repo->backend().List(kIndexPrefix, [&](const ObjectInfo& info) {
+    old.push_back(*IdFromObjectName<IndexId>(info.name, kIndexPrefix));
+    return Status::Ok();
+  }));
+  ASSERT_EQ(old.size(), 2u);
+  // Keep only the first blob's pack.
+  auto first = repo->ReadIndexFile(old[0]);
+  ASSERT_OK(first);
+  ASSERT_OK(repo->WriteSupersedingIndex(first->packs, old));
+  repo = Reopen();
+  EXPECT_EQ(repo->IndexedPacks().size(), 1u);
+}
+
+TEST_F(RepositoryTest, SessionsAreListedWhileRunningAndRemovedAtTheEnd) {
+  {
+    auto repo = Init();
+    ASSERT_OK(repo->StartSession("backup", 60'000'000'000));
+    EXPECT_EQ(CodeOf(repo->StartSession("backup")), StatusCode::kFailedPrecondition);
+    auto sessions = repo->ListSessions();
+    ASSERT_OK(sessions);
+    ASSERT_EQ(sessions->size(), 1u);
+    const SessionRecord& s = sessions->front().value;
+    EXPECT_EQ(s.session, repo->session_id());
+    EXPECT_EQ(s.command, "backup");
+    EXPECT_EQ(s.pid, static_cast<uint64_t>(getpid()));
+    EXPECT_EQ(s.expires_ns - s.renewed_ns, 60'000'000'000);
+    EXPECT_OK(repo->CheckSession());
+  }
+  EXPECT_EQ(CountObjects(kSessionsPrefix), 0u);
+}
+
+TEST_F(RepositoryTest, SessionsAreRenewedAndALapsedOneRefusesToCommit) {
+  FaultyBackend* faulty = nullptr;
+  auto repo = InitFaulty(&faulty);
+  ASSERT_OK(repo->StartSession("backup", 200'000'000));  // renewed every 50 ms
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_OK(repo->CheckSession());
+  EXPECT_EQ(CountObjects(kSessionsPrefix), 1u);  // each renewal replaced the previous object
+
+  faulty->FailNamesMatching(M::kPut, std::string(kSessionsPrefix),
+                            UnavailableError("session store down"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_EQ(CodeOf(repo->CheckSession()), StatusCode::kFailedPrecondition);
+  Snapshot snapshot;
+  snapshot.host = "h";
+  EXPECT_EQ(CodeOf(repo->SaveSnapshot(snapshot)), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CountObjects(kSnapshotsPrefix), 0u);
+  faulty->ClearFaults();
+}
+
+TEST_F(RepositoryTest, HoldsAndForgetRecordsRoundTrip) {
+  auto repo = Init();
+  Hold hold{TestId<SnapshotId>("s"), HoldKind::kLegalHold, 0, "case 12", 5, "h", "u"};
+  auto hold_id = repo->SaveHold(hold);
+  ASSERT_OK(hold_id);
+  ForgetRecord record{9, {{TestId<SnapshotId>("gone"), TestId<ObjectHash>("src"), 3, {}}}};
+  ASSERT_OK(repo->SaveForgetRecord(record));
+  auto holds = repo->ListHolds();
+  ASSERT_OK(holds);
+  ASSERT_EQ(holds->size(), 1u);
+  EXPECT_EQ(holds->front().value, hold);
+  auto records = repo->ListForgetRecords();
+  ASSERT_OK(records);
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ(records->front().value, record);
+  ASSERT_OK(repo->DeleteHold(*hold_id));
+  EXPECT_EQ(CountObjects(kHoldsPrefix), 0u);
+
+  // A damaged object is skipped and counted, not fatal.
+  ASSERT_OK(repo->backend().Put(std::string(kHoldsPrefix) + std::string(64, 'a'), AsBytes("junk")));
+  holds = repo->ListHolds();
+  ASSERT_OK(holds);
+  EXPECT_TRUE(holds->empty());
+  EXPECT_EQ(repo->damaged_lifecycle_objects(), 1u);
 }
 
 }  // namespace
