@@ -23,6 +23,10 @@ void RegisterStats(CLI::App& app, CliContext& ctx);
 void RegisterKey(CLI::App& app, CliContext& ctx);
 void RegisterScrub(CLI::App& app, CliContext& ctx);
 void RegisterTarget(CLI::App& app, CliContext& ctx);
+void RegisterForget(CLI::App& app, CliContext& ctx);
+void RegisterPrune(CLI::App& app, CliContext& ctx);
+// protect and unprotect.
+void RegisterProtect(CLI::App& app, CliContext& ctx);
 // The default job: runs when no command is given.
 void RegisterQuickstart(CLI::App& app, CliContext& ctx);
 Status RunQuickstart(CliContext& ctx, const std::vector<std::string>& paths);

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <set>
 
 #include "cli/exit_codes.h"
 #include "core/time.h"
@@ -248,6 +249,23 @@ StatusOr<std::unique_ptr<Repository>> CliContext::OpenRepository() {
   PXB_ASSIGN_OR_RETURN(std::string passphrase, Passphrase());
   auto repo = Repository::Open(std::move(backend), passphrase);
   if (!repo.ok() && IsNotFound(repo.status())) exit_override = kExitNoRepository;
+  if (!repo.ok()) return repo;
+  // Commands that only list snapshots or change keys and holds read no blobs.
+  static const std::set<std::string, std::less<>> kWithoutSession = {"snapshots", "key", "protect",
+                                                                     "unprotect", "forget"};
+  if (!kWithoutSession.contains(command)) {
+    int64_t lease = kDefaultSessionLeaseNs;
+    if (const char* text = std::getenv("PLEXIBACKUP_SESSION_LEASE"); text && *text) {
+      auto parsed = ParseDuration(text);
+      if (!parsed.ok() || *parsed <= 0) {
+        return InvalidArgumentError(
+            "PLEXIBACKUP_SESSION_LEASE: " +
+            std::string(parsed.ok() ? "must be positive" : parsed.status().message()));
+      }
+      lease = *parsed;
+    }
+    PXB_RETURN_IF_ERROR((*repo)->StartSession(command.empty() ? "quickstart" : command, lease));
+  }
   return repo;
 }
 

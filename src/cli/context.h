@@ -55,6 +55,7 @@ class CliContext {
   Status status;           // the command's outcome
   int exit_override = -1;  // set for outcomes that are not errors (partial backup)
   std::atomic<bool> cancel{false};
+  std::string command;  // the subcommand being run ("" for the quickstart)
 
   // The repository URL from --repo, PLEXIBACKUP_REPOSITORY, the config file,
   // or the default local repository.
@@ -79,7 +80,9 @@ class CliContext {
   // Opens a target with the S3 settings of its [[target]] table, if any.
   static TargetOpener TargetOpenerFor(const FileConfig& config);
 
-  // Opens the repository; a missing one sets exit code 10.
+  // Opens the repository; a missing one sets exit code 10. Commands that
+  // read or write blobs also start a session (doc/design.md section 15),
+  // with the lease from PLEXIBACKUP_SESSION_LEASE (default 10m).
   StatusOr<std::unique_ptr<Repository>> OpenRepository();
 
   StatusOr<FileConfig> Config();

@@ -42,7 +42,13 @@ int main(int argc, char** argv) {
   RegisterScrub(app, ctx);
   RegisterTarget(app, ctx);
   RegisterQuickstart(app, ctx);
+  RegisterForget(app, ctx);
+  RegisterPrune(app, ctx);
+  RegisterProtect(app, ctx);
   app.require_subcommand(0, 1);
+  for (CLI::App* sub : app.get_subcommands({})) {
+    sub->preparse_callback([&ctx, sub](size_t) { ctx.command = sub->get_name(); });
+  }
   InstallSignalHandlers(ctx);
 
   try {

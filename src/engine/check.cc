@@ -33,7 +33,8 @@ class Checker {
     PXB_RETURN_IF_ERROR(ListPacks());
     PXB_RETURN_IF_ERROR(LoadIndexes());
     PXB_RETURN_IF_ERROR(LoadSnapshots());
-    CheckChains();
+    PXB_RETURN_IF_ERROR(CheckChains());
+    NotePendingDeletions();
     for (const SnapshotRef& s : snapshots_) CheckSnapshotTrees(s);
     CheckPacksExist();
     if (options_.read_data) ReadData();
@@ -142,18 +143,31 @@ class Checker {
     return Status::Ok();
   }
 
-  // Each snapshot's `previous` must name an existing snapshot of the same source.
-  void CheckChains() {
+  // Each snapshot's `previous` must name an existing snapshot of the same
+  // source, or one that a forget record says was forgotten.
+  Status CheckChains() {
     std::map<SnapshotId, const SnapshotRef*> by_id;
     for (const SnapshotRef& s : snapshots_) by_id[s.id] = &s;
+    PXB_ASSIGN_OR_RETURN(std::vector<ForgetRecordEntry> records, repo_.ListForgetRecords());
+    std::map<SnapshotId, ObjectHash> forgotten;  // id -> source
+    for (const ForgetRecordEntry& r : records) {
+      for (const ForgottenSnapshot& f : r.value.snapshots) forgotten[f.id] = f.source;
+    }
     std::map<SnapshotId, int> successors;
     for (const SnapshotRef& s : snapshots_) {
       if (!s.snapshot.previous) continue;
       auto it = by_id.find(*s.snapshot.previous);
       if (it == by_id.end()) {
-        Problem("snapshot " + s.id.ShortHex(), "its chain link names snapshot " +
-                                                   s.snapshot.previous->ShortHex() +
-                                                   ", which is missing (deleted or lost)");
+        auto f = forgotten.find(*s.snapshot.previous);
+        if (f == forgotten.end()) {
+          Problem("snapshot " + s.id.ShortHex(),
+                  "its chain link names snapshot " + s.snapshot.previous->ShortHex() +
+                      ", which is missing without a forget record (deleted or lost)");
+        } else if (!(f->second == s.snapshot.source)) {
+          Problem("snapshot " + s.id.ShortHex(), "its chain link names forgotten snapshot " +
+                                                     s.snapshot.previous->ShortHex() +
+                                                     " of a different source");
+        }
         continue;
       }
       if (!(it->second->snapshot.source == s.snapshot.source)) {
@@ -166,6 +180,7 @@ class Checker {
                                 " has several successors (concurrent backups of one source)");
       }
     }
+    return Status::Ok();
   }
 
   void CheckSnapshotTrees(const SnapshotRef& s) {
@@ -198,9 +213,28 @@ class Checker {
     }
   }
 
+  // Prune's plans in progress are normal; a damaged lifecycle object is not.
+  void NotePendingDeletions() {
+    for (const DeletionPlanEntry& plan : repo_.deletion_plans()) {
+      report_.notes.push_back("deletion plan " + plan.id.ShortHex() + " condemns " +
+                              std::to_string(plan.value.packs.size()) +
+                              " packs; a later prune deletes them");
+    }
+    if (repo_.damaged_lifecycle_objects() > 0) {
+      Problem("lifecycle objects", std::to_string(repo_.damaged_lifecycle_objects()) +
+                                       " session, hold, forget record or deletion plan objects "
+                                       "cannot be read");
+    }
+  }
+
   void CheckPacksExist() {
     for (const PackRecord& pack : repo_.IndexedPacks()) {
       auto it = stored_packs_.find(pack.id);
+      if (it == stored_packs_.end() && repo_.IsCondemned(pack.id)) {
+        report_.notes.push_back("pack " + pack.id.ShortHex() +
+                                " was deleted by a prune while this check ran");
+        continue;
+      }
       if (it == stored_packs_.end()) {
         MarkPackBlobsDamaged(pack.id);
         PackProblem(pack.id, "is in the index but missing from storage");

@@ -16,7 +16,9 @@ void MasterIndex::AddPack(const IndexedPack& pack,
                           const std::unordered_set<PackId, IdHash>* replace_from) {
   if (pack_slots_.contains(pack.id)) return;
   const auto slot = static_cast<uint32_t>(packs_.size());
-  packs_.push_back(PackRecord{pack.id, pack.length, pack.salt});
+  uint64_t blob_bytes = 0;
+  for (const PackBlob& b : pack.blobs) blob_bytes += b.stored_length;
+  packs_.push_back(PackRecord{pack.id, pack.length, pack.salt, blob_bytes});
   pack_slots_.emplace(pack.id, slot);
   for (const PackBlob& b : pack.blobs) {
     Entry e{b.id, slot, b.offset, b.stored_length,

@@ -2,7 +2,7 @@
 //
 // Entries live in one sorted array of 48-byte records (id 32 B, pack slot,
 // offset, stored length, raw length with type and compression bits folded
-// in), so the index costs 48 bytes per blob plus the pack table (72 bytes
+// in), so the index costs 48 bytes per blob plus the pack table (80 bytes
 // per pack, shared by its blobs). Blobs added while writing go to a small
 // hash map that Merge() folds into the array.
 //
@@ -30,6 +30,7 @@ struct PackRecord {
   PackId id;
   uint64_t length = 0;
   Salt salt{};
+  uint64_t blob_bytes = 0;  // stored bytes of all its blobs; the rest is headers
 };
 
 struct BlobLocation {

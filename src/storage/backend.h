@@ -85,6 +85,15 @@ class Backend {
   // exist.
   virtual Status Delete(std::string_view name) = 0;
 
+  // Removes what unfinished Puts of killed processes left behind (temporary
+  // files, abandoned uploads) that was last written before `cutoff_ns` (ns
+  // since the Unix epoch). Returns how many were removed. Backends that
+  // leave nothing behind return 0.
+  virtual StatusOr<uint64_t> RemoveStaleTemporaries(int64_t cutoff_ns) {
+    (void)cutoff_ns;
+    return uint64_t{0};
+  }
+
  protected:
   // The prefix of error messages: "<Location()>: <op> <name>".
   std::string Context(std::string_view op, std::string_view name) const;

@@ -113,6 +113,20 @@ std::string ErasureBackend::Location() const {
 
 // --- Health ---
 
+StatusOr<uint64_t> ErasureBackend::RemoveStaleTemporaries(int64_t cutoff_ns) {
+  uint64_t removed = 0;
+  for (size_t t = 0; t < targets_.size(); ++t) {
+    if (!IsUp(t)) continue;
+    auto n = targets_[t].backend->RemoveStaleTemporaries(cutoff_ns);
+    if (!n.ok()) {
+      RecordFailure(t, n.status());
+      continue;  // a target that is away is cleaned next time
+    }
+    removed += *n;
+  }
+  return removed;
+}
+
 bool ErasureBackend::IsUp(size_t target) const {
   std::lock_guard lock(targets_[target].mu);
   return targets_[target].down_until_ns <= NowNanos();

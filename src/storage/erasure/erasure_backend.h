@@ -76,6 +76,8 @@ class ErasureBackend final : public Backend {
   // are not listed. kUnavailable if more than m targets cannot be listed.
   Status List(std::string_view prefix, const std::function<Status(const ObjectInfo&)>& fn) override;
   Status Delete(std::string_view name) override;
+  // Cleans every target that is up.
+  StatusOr<uint64_t> RemoveStaleTemporaries(int64_t cutoff_ns) override;
 
   // Writes the target list object on every target; kUnavailable naming the
   // targets where it failed.

@@ -110,6 +110,32 @@ Status LocalBackend::Create(bool exclusive) {
   return s;
 }
 
+StatusOr<uint64_t> LocalBackend::RemoveStaleTemporaries(int64_t cutoff_ns) {
+  const std::string tmp = root_ + "/tmp";
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(tmp.c_str()), ::closedir);
+  if (!dir) {
+    if (errno == ENOENT) return uint64_t{0};
+    return ErrnoError(errno, Context("clean", "tmp"));
+  }
+  uint64_t removed = 0;
+  while (dirent* entry = ::readdir(dir.get())) {
+    const std::string name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    const std::string path = tmp + "/" + name;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    const int64_t mtime_ns =
+        static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    if (mtime_ns >= cutoff_ns) continue;  // perhaps a Put still writing it
+    if (::unlink(path.c_str()) == 0) {
+      removed++;
+    } else if (errno != ENOENT) {
+      return ErrnoError(errno, Context("clean", "tmp/" + name));
+    }
+  }
+  return removed;
+}
+
 StatusOr<std::string> LocalBackend::WriteTemporary(ByteView data, std::string_view context) {
   const std::string tmp = root_ + "/tmp";
   for (int attempt = 0;; ++attempt) {

@@ -66,6 +66,7 @@ class LocalBackend final : public Backend {
   // object names (tmp/, stray files) are skipped.
   Status List(std::string_view prefix, const std::function<Status(const ObjectInfo&)>& fn) override;
   Status Delete(std::string_view name) override;
+  StatusOr<uint64_t> RemoveStaleTemporaries(int64_t cutoff_ns) override;
 
  private:
   std::string PathOf(std::string_view name) const { return root_ + "/" + std::string(name); }

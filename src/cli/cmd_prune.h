@@ -1,0 +1,25 @@
+// Prune options and report output, shared by `prune` and `forget --prune`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "cli/context.h"
+#include "engine/prune.h"
+
+namespace pxb::cli {
+
+struct PruneArgs {
+  std::string grace;
+  std::string repack_threshold;
+  bool dry_run = false;
+};
+
+// "30%" or "0.3" -> 0.3; kInvalidArgument outside [0, 1].
+StatusOr<double> ParsePercent(const std::string& text);
+Status AddPruneOptions(const PruneArgs& args, PruneOptions& options);
+void AddPruneFlags(CLI::App* cmd, PruneArgs& args);
+// Runs prune on an open repository (whose session is running) and prints the report.
+Status RunPruneWith(CliContext& ctx, Repository& repo, const PruneOptions& options);
+
+}  // namespace pxb::cli

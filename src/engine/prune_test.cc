@@ -1,0 +1,245 @@
+#include "engine/prune.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/check.h"
+#include "engine/forget.h"
+#include "format/object_names.h"
+#include "format/tree_format.h"
+#include "storage/mem/mem_backend.h"
+#include "storage/testing/status_testing.h"
+
+namespace pxb {
+namespace {
+
+constexpr std::string_view kPassphrase = "prune test";
+constexpr int64_t kHour = 3600'000'000'000;
+
+class PruneTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    name_ =
+        std::string("prune-test-") + testing::UnitTest::GetInstance()->current_test_info()->name();
+    MemBackend::ForgetShared(name_);
+    InitOptions options;
+    options.kdf = {kArgon2idMinMemoryKib, kArgon2idMinIterations, 1};
+    options.pack_size = 1 << 20;
+    ASSERT_OK(Repository::Init(MemBackend::OpenShared(name_), kPassphrase, options));
+  }
+  void TearDown() override { MemBackend::ForgetShared(name_); }
+
+  // A process: its own Repository with a running session and a loaded index.
+  std::unique_ptr<Repository> Process(const std::string& command) {
+    auto repo = Repository::Open(MemBackend::OpenShared(name_), kPassphrase);
+    EXPECT_OK(repo);
+    EXPECT_OK((*repo)->StartSession(command, kHour));
+    EXPECT_OK((*repo)->LoadIndex());
+    return std::move(*repo);
+  }
+
+  // Stores `content` as one chunk and a snapshot of one file holding it.
+  SnapshotId Backup(Repository& repo, const Bytes& content) {
+    auto chunk = repo.SaveBlob(BlobType::kData, content, CompressionLevel::kDefault);
+    EXPECT_OK(chunk);
+    Tree tree;
+    Node file;
+    file.name = "file";
+    file.size = content.size();
+    file.extents.push_back(Extent{0, {chunk->id}});
+    tree.nodes.push_back(file);
+    auto encoded = EncodeTree(tree);
+    EXPECT_OK(encoded);
+    auto root = repo.SaveBlob(BlobType::kTree, *encoded, CompressionLevel::kDefault);
+    EXPECT_OK(root);
+    EXPECT_OK(repo.Flush());
+    Snapshot s;
+    s.time_ns = ++clock_;
+    s.host = "host";
+    s.paths = {"/data"};
+    s.source = SourceHash(s.host, s.paths);
+    s.tree = root->id;
+    auto id = repo.SaveSnapshot(s);
+    EXPECT_OK(id);
+    return *id;
+  }
+
+  PruneReport Prune(int64_t grace_ns = 0) {
+    auto repo = Process("prune");
+    Progress progress;
+    PruneOptions options;
+    options.grace_ns = grace_ns;
+    auto report = RunPrune(*repo, options, progress);
+    EXPECT_OK(report);
+    return report.ok() ? *report : PruneReport{};
+  }
+
+  void Forget(const SnapshotId& id) {
+    auto repo = Process("forget");
+    ForgetOptions options;
+    options.ids = {id};
+    EXPECT_OK(RunForget(*repo, options));
+  }
+
+  void ExpectCheckPasses() {
+    auto repo = Process("check");
+    Progress progress;
+    CheckOptions options;
+    options.read_data = true;
+    auto report = RunCheck(*repo, options, progress);
+    ASSERT_OK(report);
+    for (const CheckProblem& p : report->problems) ADD_FAILURE() << p.object << ": " << p.message;
+  }
+
+  size_t Count(std::string_view prefix) {
+    size_t n = 0;
+    EXPECT_OK(MemBackend::OpenShared(name_)->List(prefix, [&](const ObjectInfo&) {
+      ++n;
+      return Status::Ok();
+    }));
+    return n;
+  }
+
+  std::string name_;
+  int64_t clock_ = 1'700'000'000'000'000'000;
+};
+
+Bytes Content(char fill, size_t size = 50000) { return Bytes(size, std::byte(fill)); }
+
+TEST_F(PruneTest, RemovesWhatNoSnapshotNeedsAndKeepsTheRest) {
+  SnapshotId old_snapshot, kept;
+  {
+    auto writer = Process("backup");
+    old_snapshot = Backup(*writer, Content('a'));
+    kept = Backup(*writer, Content('b'));
+  }
+  const size_t packs = Count(kDataPrefix);
+  Forget(old_snapshot);
+  PruneReport report = Prune();
+  EXPECT_EQ(report.packs_deleted, 2u);  // the data and tree packs of the first backup
+  EXPECT_TRUE(report.waiting.empty());
+  EXPECT_EQ(Count(kDataPrefix), packs - 2);
+  EXPECT_EQ(Count(kDeletionsPrefix), 0u);
+  EXPECT_EQ(Count(kSessionsPrefix), 0u);
+  ExpectCheckPasses();
+  auto reader = Process("restore");
+  auto snapshot = reader->LoadSnapshot(kept);
+  ASSERT_OK(snapshot);
+}
+
+TEST_F(PruneTest, APackAConcurrentWriterReusedIsRescued) {
+  SnapshotId first;
+  {
+    auto writer = Process("backup");
+    first = Backup(*writer, Content('x'));
+  }
+  // A backup starts and loads the index while the snapshot still exists.
+  auto concurrent = Process("backup");
+  ASSERT_TRUE(concurrent->HasReusableBlob(concurrent->ComputeBlobId(Content('x'))));
+
+  Forget(first);
+  PruneReport marked = Prune();
+  EXPECT_EQ(marked.packs_condemned, 2u);
+  EXPECT_EQ(marked.packs_deleted, 0u);  // the plan waits for the running backup
+  ASSERT_EQ(marked.waiting.size(), 1u);
+  EXPECT_NE(marked.waiting[0].find("1 running sessions"), std::string::npos) << marked.waiting[0];
+  PruneReport again = Prune();
+  EXPECT_EQ(again.packs_deleted, 0u);  // still waiting, and says for whom
+  ASSERT_FALSE(again.waiting.empty());
+  EXPECT_NE(again.waiting[0].find("waits for backup"), std::string::npos) << again.waiting[0];
+
+  // The backup deduplicates its chunk and tree against the condemned packs
+  // and commits.
+  const SnapshotId second = Backup(*concurrent, Content('x'));
+  EXPECT_EQ(concurrent->write_stats().blobs_added.load(), 0u);
+  concurrent.reset();  // ends its session
+
+  PruneReport swept = Prune();
+  EXPECT_EQ(swept.packs_rescued, 2u);
+  EXPECT_EQ(swept.packs_deleted, 0u);
+  EXPECT_EQ(Count(kDeletionsPrefix), 0u);
+  ExpectCheckPasses();
+  auto reader = Process("restore");
+  auto data = reader->LoadBlob(BlobType::kData, reader->ComputeBlobId(Content('x')));
+  ASSERT_OK(data);
+  EXPECT_EQ(*data, Content('x'));
+  EXPECT_OK(reader->LoadSnapshot(second).status());
+}
+
+TEST_F(PruneTest, AWriterThatStartsAfterThePlanStoresCondemnedDataAgain) {
+  SnapshotId first;
+  {
+    auto writer = Process("backup");
+    first = Backup(*writer, Content('y'));
+  }
+  Forget(first);
+  PruneReport marked = Prune(kHour);  // the grace period keeps the plan waiting
+  EXPECT_EQ(marked.packs_condemned, 2u);
+  ASSERT_EQ(marked.waiting.size(), 1u);
+
+  auto writer = Process("backup");
+  EXPECT_TRUE(writer->HasBlob(writer->ComputeBlobId(Content('y'))));
+  EXPECT_FALSE(writer->HasReusableBlob(writer->ComputeBlobId(Content('y'))));
+  Backup(*writer, Content('y'));
+  EXPECT_EQ(writer->write_stats().blobs_added.load(), 2u);  // the chunk again, and its tree
+  writer.reset();
+  ExpectCheckPasses();
+}
+
+TEST_F(PruneTest, RepacksMostlyUnusedPacks) {
+  SnapshotId old_snapshot;
+  {
+    auto writer = Process("backup");
+    // Both chunks share a pack; only the second stays needed.
+    auto a = writer->SaveBlob(BlobType::kData, Content('p', 300000), CompressionLevel::kOff);
+    ASSERT_OK(a);
+    old_snapshot = Backup(*writer, Content('q', 100000));
+    Tree tree;
+    Node file;
+    file.name = "big";
+    file.extents.push_back(Extent{0, {a->id}});
+    tree.nodes.push_back(file);
+    auto encoded = EncodeTree(tree);
+    ASSERT_OK(encoded);
+    auto root = writer->SaveBlob(BlobType::kTree, *encoded, CompressionLevel::kDefault);
+    ASSERT_OK(root);
+    ASSERT_OK(writer->Flush());
+    Snapshot s;
+    s.host = "host";
+    s.paths = {"/other"};
+    s.source = SourceHash(s.host, s.paths);
+    s.tree = root->id;
+    s.time_ns = ++clock_;
+    ASSERT_OK(writer->SaveSnapshot(s));
+  }
+  Forget(old_snapshot);
+  PruneReport report = Prune();
+  EXPECT_EQ(report.packs_repacked, 0u);  // the unused 'q' chunk is 1/4 of the pack: below 30 %
+  EXPECT_GT(report.bytes_unused_kept, 0u);
+  ExpectCheckPasses();
+}
+
+TEST_F(PruneTest, RefusesToPruneWhenASnapshotsTreeIsMissing) {
+  {
+    auto writer = Process("backup");
+    Backup(*writer, Content('z'));
+  }
+  // Lose the index and every pack: the snapshot's tree cannot be read.
+  auto store = MemBackend::OpenShared(name_);
+  std::vector<std::string> names;
+  ASSERT_OK(store->List("", [&](const ObjectInfo& info) {
+    if (info.name.starts_with(kDataPrefix) || info.name.starts_with(kIndexPrefix)) {
+      names.push_back(info.name);
+    }
+    return Status::Ok();
+  }));
+  for (const std::string& n : names) ASSERT_OK(store->Delete(n));
+  auto repo = Process("prune");
+  Progress progress;
+  EXPECT_EQ(CodeOf(RunPrune(*repo, PruneOptions{}, progress)), StatusCode::kDataLoss);
+  PruneOptions bad;
+  bad.repack_threshold = 2;
+  EXPECT_EQ(CodeOf(RunPrune(*repo, bad, progress)), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace pxb
