@@ -1,5 +1,6 @@
 #include "storage/local/local_backend.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -251,6 +252,26 @@ TEST_F(LocalBackendTest, DeleteRemovesTheFile) {
   ASSERT_OK(backend_.Delete("snapshots/0001"));
   EXPECT_FALSE(fs::exists(root_ + "/snapshots/0001"));
   EXPECT_TRUE(fs::is_directory(root_ + "/snapshots"));  // kept for later puts
+}
+
+}  // namespace
+}  // namespace pxb
+
+namespace pxb {
+namespace {
+
+TEST_F(LocalBackendTest, RemovesOnlyTemporaryFilesOlderThanTheCutoff) {
+  WriteFile(root_ + "/tmp/old", "left by a killed put");
+  WriteFile(root_ + "/tmp/young", "a put still writing");
+  const timespec old_times[2] = {{1'000'000'000, 0}, {1'000'000'000, 0}};  // 2001
+  ASSERT_EQ(::utimensat(AT_FDCWD, (root_ + "/tmp/old").c_str(), old_times, 0), 0);
+  ASSERT_OK(backend_.Put("data/ab/abcd", AsBytes("kept")));
+
+  auto removed = backend_.RemoveStaleTemporaries(1'500'000'000LL * 1'000'000'000);
+  ASSERT_OK(removed);
+  EXPECT_EQ(*removed, 1u);
+  EXPECT_THAT(FilesIn(root_ + "/tmp"), testing::ElementsAre("young"));
+  EXPECT_OK(backend_.Stat("data/ab/abcd"));
 }
 
 }  // namespace
