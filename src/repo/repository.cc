@@ -350,8 +350,8 @@ void Repository::ForEachIndexedBlob(const std::function<void(const BlobLocation&
 
 // --- Blobs ---
 
-StatusOr<Bytes> Repository::DecodeBlob(const PackRecord& pack, const PackBlob& blob,
-                                       ByteView stored) const {
+Status Repository::DecryptAndVerify(const PackRecord& pack, const PackBlob& blob, ByteView stored,
+                                    Bytes& payload, Bytes& plain) const {
   const std::string what = std::string(BlobTypeName(blob.type)) + " blob " + blob.id.ShortHex() +
                            " in pack " + pack.id.ShortHex();
   if (stored.size() != blob.stored_length || stored.size() < Aead::kTagSize) {
@@ -359,21 +359,26 @@ StatusOr<Bytes> Repository::DecodeBlob(const PackRecord& pack, const PackBlob& b
   }
   PXB_ASSIGN_OR_RETURN(SecretKey key, DeriveObjectKey(keys_.data, pack.salt));
   PXB_ASSIGN_OR_RETURN(auto aead, Aead::Create(config_.cipher, key));
-  Bytes payload(blob.payload_length());
+  payload.resize(blob.payload_length());
   PXB_RETURN_IF_ERROR_CTX(OpenBlob(*aead, blob.offset, stored, payload), what);
-  Bytes plain;
   if (blob.compressed) {
     plain.resize(blob.raw_length);
     thread_local ZstdDecompressor decompressor;
     PXB_RETURN_IF_ERROR_CTX(decompressor.Decompress(payload, plain), what);
-  } else {
-    if (payload.size() != blob.raw_length) return DataLossError(what + ": length mismatch");
-    plain = std::move(payload);
+  } else if (payload.size() != blob.raw_length) {
+    return DataLossError(what + ": length mismatch");
   }
-  if (!(ComputeBlobId(plain) == blob.id)) {
+  if (!(ComputeBlobId(blob.compressed ? plain : payload) == blob.id)) {
     return DataLossError(what + ": content does not match its id");
   }
-  return plain;
+  return Status::Ok();
+}
+
+StatusOr<Bytes> Repository::DecodeBlob(const PackRecord& pack, const PackBlob& blob,
+                                       ByteView stored) const {
+  Bytes payload, plain;
+  PXB_RETURN_IF_ERROR(DecryptAndVerify(pack, blob, stored, payload, plain));
+  return blob.compressed ? std::move(plain) : std::move(payload);
 }
 
 StatusOr<Bytes> Repository::LoadBlob(BlobType type, const BlobId& id) {
@@ -449,26 +454,9 @@ StatusOr<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteView plaintext,
 }
 
 StatusOr<bool> Repository::CopyBlob(const PackRecord& pack, const PackBlob& blob, ByteView stored) {
-  const std::string what = std::string(BlobTypeName(blob.type)) + " blob " + blob.id.ShortHex() +
-                           " in pack " + pack.id.ShortHex();
-  if (stored.size() != blob.stored_length || stored.size() < Aead::kTagSize) {
-    return DataLossError(what + ": stored length mismatch");
-  }
-  PXB_ASSIGN_OR_RETURN(SecretKey key, DeriveObjectKey(keys_.data, pack.salt));
-  PXB_ASSIGN_OR_RETURN(auto aead, Aead::Create(config_.cipher, key));
-  Bytes payload(blob.payload_length());
-  PXB_RETURN_IF_ERROR_CTX(OpenBlob(*aead, blob.offset, stored, payload), what);
   // A damaged blob must not be copied into a pack that looks healthy.
-  if (blob.compressed) {
-    Bytes plain(blob.raw_length);
-    thread_local ZstdDecompressor decompressor;
-    PXB_RETURN_IF_ERROR_CTX(decompressor.Decompress(payload, plain), what);
-    if (!(ComputeBlobId(plain) == blob.id)) {
-      return DataLossError(what + ": content does not match its id");
-    }
-  } else if (payload.size() != blob.raw_length || !(ComputeBlobId(payload) == blob.id)) {
-    return DataLossError(what + ": content does not match its id");
-  }
+  Bytes payload, plain;
+  PXB_RETURN_IF_ERROR(DecryptAndVerify(pack, blob, stored, payload, plain));
   if (!ClaimPending(blob.id, /*unless_reusable=*/false)) return false;
   PXB_RETURN_IF_ERROR(AppendBlob(blob.type, blob.id, blob.raw_length, blob.compressed, payload));
   return true;

@@ -234,6 +234,10 @@ class Repository {
   Repository(std::unique_ptr<Backend> backend, RepositoryConfig config, const SecretKey& master,
              RepositoryKeys keys, std::shared_ptr<const GearTable> gear, KeySlotId unlocked_slot);
   Status StorePack(FinishedPack pack);
+  // Decrypts a stored blob into `payload` (as stored: compressed or not)
+  // and a compressed one's plaintext into `plain`, and checks its id.
+  Status DecryptAndVerify(const PackRecord& pack, const PackBlob& blob, ByteView stored,
+                          Bytes& payload, Bytes& plain) const;
   // Marks a blob as being stored by this process; false if it already is
   // (or, with unless_reusable, if a reusable copy exists).
   bool ClaimPending(const BlobId& id, bool unless_reusable);
