@@ -14,6 +14,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libargon2-dev
   # tools the tests compare against
   rsync libarchive-tools acl attr sqlite3 python3
+  # the PlexiChat PostgreSQL test runs a throwaway cluster and pg_dump
+  postgresql postgresql-client
   # the S3 tests: s3rver runs on Node.js, the aws CLI cross-checks the S3 backend
   nodejs npm awscli
 )

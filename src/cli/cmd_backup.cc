@@ -9,6 +9,8 @@ namespace {
 
 struct BackupArgs {
   std::vector<std::string> paths;
+  std::vector<std::string> sqlite;
+  std::vector<std::string> plexichat;
   std::string type = "incremental";
   std::vector<std::string> tags;
   std::string host;
@@ -26,6 +28,35 @@ struct BackupArgs {
   bool no_xattrs = false;
   bool no_acls = false;
 };
+
+// A consistent database copy and its snapshot moment, for --json output.
+nlohmann::json DatabaseJson(const DatabaseCopy& d) {
+  nlohmann::json j = {{"path", d.path},
+                      {"kind", d.kind},
+                      {"snapshot_time", FormatRfc3339(d.snapshot_time_ns)},
+                      {"snapshot_time_ns", d.snapshot_time_ns},
+                      {"bytes", d.bytes}};
+  if (d.kind == "sqlite") {
+    j["journal_mode"] = d.sqlite.wal ? "wal" : "rollback";
+    j["page_size"] = d.sqlite.page_size;
+    j["pages"] = d.sqlite.pages;
+    j["wal_frames"] = d.sqlite.wal_frames;
+    j["wal_pages"] = d.sqlite.wal_pages;
+  }
+  return j;
+}
+
+std::string DatabaseLine(const DatabaseCopy& d) {
+  if (d.kind == "sqlite") {
+    return "SQLite " + d.path + ": " + std::to_string(d.sqlite.pages) + " pages of " +
+           std::to_string(d.sqlite.page_size) + " bytes" +
+           (d.sqlite.wal ? " (WAL mode, " + std::to_string(d.sqlite.wal_pages) + " from the log)"
+                         : " (rollback journal)") +
+           " as committed at " + FormatRfc3339(d.snapshot_time_ns);
+  }
+  return "PostgreSQL dump " + d.path + ": " + HumanBytes(d.bytes) + ", pg_dump started at " +
+         FormatRfc3339(d.snapshot_time_ns);
+}
 
 Status RunBackupCommand(CliContext& ctx, const BackupArgs& args) {
   BackupOptions options;
@@ -56,13 +87,22 @@ Status RunBackupCommand(CliContext& ctx, const BackupArgs& args) {
     PXB_ASSIGN_OR_RETURN(int64_t t, ParseTime(args.time));
     options.time_ns = t;
   }
-  if (!options.from_stdin && options.stdin_command.empty() && options.paths.empty()) {
+  options.sqlite_paths = args.sqlite;
+  options.plexichat_homes = args.plexichat;
+  const bool from_stream = options.from_stdin || !options.stdin_command.empty();
+  if (!from_stream && options.paths.empty() && options.sqlite_paths.empty() &&
+      options.plexichat_homes.empty()) {
     return InvalidArgumentError(
-        "nothing to back up: give one or more paths, --stdin or "
+        "nothing to back up: give one or more paths, --sqlite, --plexichat, --stdin or "
         "--stdin-from-command");
   }
   if (options.from_stdin && !options.paths.empty()) {
     return InvalidArgumentError("--stdin takes no paths");
+  }
+  if (from_stream && (!options.sqlite_paths.empty() || !options.plexichat_homes.empty())) {
+    return InvalidArgumentError(
+        "--stdin and --stdin-from-command cannot be combined with "
+        "--sqlite or --plexichat");
   }
 
   PXB_ASSIGN_OR_RETURN(auto repo, ctx.OpenRepository());
@@ -82,8 +122,14 @@ Status RunBackupCommand(CliContext& ctx, const BackupArgs& args) {
     nlohmann::json j = SnapshotJson(result->id, s);
     j["type"] = "summary";
     j["backup_type"] = BackupTypeName(s.type);
+    if (!result->databases.empty()) {
+      nlohmann::json databases = nlohmann::json::array();
+      for (const DatabaseCopy& d : result->databases) databases.push_back(DatabaseJson(d));
+      j["databases"] = databases;
+    }
     ctx.PrintJson(j);
   } else {
+    for (const DatabaseCopy& d : result->databases) ctx.Print(DatabaseLine(d));
     ctx.Print("Files: " + std::to_string(m.files_new) + " new, " + std::to_string(m.files_changed) +
               " changed, " + std::to_string(m.files_unmodified) + " unmodified");
     ctx.Print("Folders: " + std::to_string(m.dirs) +
@@ -108,6 +154,15 @@ void RegisterBackup(CLI::App& app, CliContext& ctx) {
   auto args = std::make_shared<BackupArgs>();
   CLI::App* cmd = app.add_subcommand("backup", "back up files and folders into a new snapshot");
   cmd->add_option("paths", args->paths, "files and folders to back up");
+  // One value per flag, so paths may follow: "--sqlite a.db /srv/media".
+  cmd->add_option("--sqlite", args->sqlite,
+                  "a live SQLite database, copied consistently while it is written to "
+                  "(repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option("--plexichat", args->plexichat,
+                  "a PlexiChat server home: its files, with the database copied consistently "
+                  "(repeatable)")
+      ->allow_extra_args(false);
   cmd->add_option("--type", args->type, "full, incremental, differential or emergency")
       ->check(CLI::IsMember({"full", "incremental", "differential", "snapshot", "emergency"}));
   cmd->add_option("--tag", args->tags, "tag the snapshot (repeatable)");

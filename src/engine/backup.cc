@@ -16,10 +16,13 @@
 #include <unordered_map>
 
 #include "core/chunker/fastcdc.h"
+#include "core/chunker/page_chunker.h"
 #include "core/task_pool.h"
 #include "core/time.h"
 #include "core/unique_fd.h"
 #include "engine/fs/node_reader.h"
+#include "engine/plexichat_source.h"
+#include "engine/sqlite_source.h"
 #include "format/tree_format.h"
 
 namespace pxb {
@@ -84,11 +87,74 @@ void ScanTotals(const std::vector<std::string>& paths, const PathFilter& exclude
   progress.totals_known = true;
 }
 
+// Runs a shell command and returns a pipe to its standard output.
+struct ChildProcess {
+  pid_t pid = -1;
+  int out_fd = -1;
+};
+
+StatusOr<ChildProcess> StartCommand(const std::string& command) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoError(errno, "creating a pipe");
+  pid_t pid = ::fork();
+  if (pid < 0) return ErrnoError(errno, "starting '" + command + "'");
+  if (pid == 0) {
+    ::dup2(fds[1], STDOUT_FILENO);
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ::close(fds[1]);
+  return ChildProcess{pid, fds[0]};
+}
+
+Status WaitCommand(const ChildProcess& child, const std::string& command) {
+  int status = 0;
+  while (::waitpid(child.pid, &status, 0) < 0) {
+    if (errno != EINTR) return ErrnoError(errno, "waiting for '" + command + "'");
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
+  std::string how = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
+                                      : "was killed by signal " + std::to_string(WTERMSIG(status));
+  return AbortedError("command '" + command + "' " + how);
+}
+
 // The component names of source paths, merged into one tree so that several
 // sources share their common ancestors in the snapshot.
 struct PathTrie {
   std::map<std::string, PathTrie> children;
   bool is_source = false;
+};
+
+// Paths the walk does not read as plain files: live SQLite databases,
+// their journal files, and command output that appears as a file.
+struct SpecialSources {
+  enum class Kind { kSqlite, kSkip, kCommand };
+  struct Entry {
+    Kind kind = Kind::kSkip;
+    std::string command;  // kCommand: its standard output is the file's content
+  };
+  std::map<std::string, Entry> entries;  // by absolute path
+  // Folder -> names of kCommand entries in it, which exist only in the snapshot.
+  std::map<std::string, std::vector<std::string>> injected;
+
+  const Entry* Find(const std::string& path) const {
+    auto it = entries.find(path);
+    return it == entries.end() ? nullptr : &it->second;
+  }
+
+  void AddSqlite(const std::string& path) {
+    entries[path] = Entry{Kind::kSqlite, ""};
+    // What a live database keeps beside it is never a consistent part of it.
+    for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+      entries.try_emplace(path + suffix, Entry{Kind::kSkip, ""});
+    }
+  }
+
+  void AddCommand(const std::string& path, const std::string& command) {
+    entries[path] = Entry{Kind::kCommand, command};
+    const std::filesystem::path p(path);
+    injected[p.parent_path().string()].push_back(p.filename().string());
+  }
 };
 
 using ChunkFuture = std::future<StatusOr<SaveBlobResult>>;
@@ -102,10 +168,12 @@ struct PendingFile {
 
 class Archiver {
  public:
-  Archiver(Repository& repo, const BackupOptions& options, CompressionLevel level,
-           Progress& progress, const ErrorSink& on_error, const std::atomic<bool>* cancel)
+  Archiver(Repository& repo, const BackupOptions& options, const SpecialSources& specials,
+           CompressionLevel level, Progress& progress, const ErrorSink& on_error,
+           const std::atomic<bool>* cancel)
       : repo_(repo),
         options_(options),
+        specials_(specials),
         level_(level),
         progress_(progress),
         on_error_(on_error),
@@ -142,7 +210,7 @@ class Archiver {
     node.mtime_ns = node.atime_ns = node.ctime_ns = NowNanos();
     PendingFile pending;
     pending.node = node;
-    PXB_RETURN_IF_ERROR(ChunkRange(fd, name, 0, UINT64_MAX, pending, /*stream=*/true));
+    PXB_RETURN_IF_ERROR(ChunkRange(fd, name, 0, UINT64_MAX, pending, /*stream=*/true, nullptr));
     PXB_ASSIGN_OR_RETURN(Node done, CompleteFile(std::move(pending)));
     summary_.files_new++;
     summary_.bytes_total += done.size;
@@ -153,6 +221,7 @@ class Archiver {
 
   SnapshotSummary& summary() { return summary_; }
   uint64_t errors() const { return errors_; }
+  std::vector<DatabaseCopy>& databases() { return databases_; }
 
  private:
   static uint64_t DeviceOf(int fd) {
@@ -261,8 +330,17 @@ class Archiver {
         progress_.dirs_done++;
         return std::optional<Node>(std::move(node));
       }
-      case NodeType::kFile:
+      case NodeType::kFile: {
+        const SpecialSources::Entry* special = specials_.Find(path);
+        if (special != nullptr && special->kind == SpecialSources::Kind::kSqlite) {
+          PXB_ASSIGN_OR_RETURN(std::optional<PendingFile> started,
+                               StartSqliteFile(std::move(node), path, parent_node));
+          if (!started) return std::optional<Node>();
+          PXB_ASSIGN_OR_RETURN(Node done, CompleteFile(std::move(*started)));
+          return std::optional<Node>(std::move(done));
+        }
         return BackupFile(dir_fd, std::move(node), path, parent_node);
+      }
       default:
         summary_.other_nodes++;
         return std::optional<Node>(std::move(node));
@@ -272,11 +350,34 @@ class Archiver {
   StatusOr<BlobId> BackupDirectoryContents(int dir_fd, const std::string& path, const Tree* parent,
                                            uint64_t root_device) {
     PXB_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDirectory(dir_fd, path));
+    if (auto it = specials_.injected.find(path); it != specials_.injected.end()) {
+      names.insert(names.end(), it->second.begin(), it->second.end());
+      std::sort(names.begin(), names.end());
+      names.erase(std::unique(names.begin(), names.end()), names.end());
+    }
     Tree tree;
     std::vector<std::pair<size_t, PendingFile>> pending;  // slot in tree.nodes, file
     tree.nodes.reserve(names.size());
+    auto add_pending = [&](std::optional<PendingFile> started) {
+      if (!started) return;
+      if (started->extent_chunks.empty()) {
+        tree.nodes.push_back(std::move(started->node));  // unchanged: nothing to wait for
+      } else {
+        pending.emplace_back(tree.nodes.size(), std::move(*started));
+        tree.nodes.emplace_back();
+      }
+    };
     for (const std::string& name : names) {
       const std::string child_path = JoinPath(path, name);
+      const SpecialSources::Entry* special = specials_.Find(child_path);
+      if (special != nullptr && special->kind == SpecialSources::Kind::kSkip) continue;
+      if (special != nullptr && special->kind == SpecialSources::Kind::kCommand) {
+        if (options_.excludes.Excluded(child_path)) continue;
+        PXB_ASSIGN_OR_RETURN(std::optional<PendingFile> started,
+                             StartCommandFile(name, child_path, special->command));
+        add_pending(std::move(started));
+        continue;
+      }
       auto node = ReadNode(dir_fd, name, child_path, names_, read_options_);
       if (!node.ok()) {
         if (node.status().code() != StatusCode::kNotFound) ReportError(child_path, node.status());
@@ -285,15 +386,14 @@ class Archiver {
       const Node* parent_node = FindNode(parent, name);
       if (node->type == NodeType::kFile) {
         if (options_.excludes.Excluded(child_path)) continue;
-        PXB_ASSIGN_OR_RETURN(std::optional<PendingFile> started,
-                             StartFile(dir_fd, std::move(*node), child_path, parent_node));
-        if (!started) continue;
-        if (started->extent_chunks.empty()) {
-          tree.nodes.push_back(std::move(started->node));  // unchanged: nothing to wait for
+        std::optional<PendingFile> started;
+        if (special != nullptr && special->kind == SpecialSources::Kind::kSqlite) {
+          PXB_ASSIGN_OR_RETURN(started, StartSqliteFile(std::move(*node), child_path, parent_node));
         } else {
-          pending.emplace_back(tree.nodes.size(), std::move(*started));
-          tree.nodes.emplace_back();
+          PXB_ASSIGN_OR_RETURN(started,
+                               StartFile(dir_fd, std::move(*node), child_path, parent_node));
         }
+        add_pending(std::move(started));
         continue;
       }
       PXB_ASSIGN_OR_RETURN(std::optional<Node> done,
@@ -350,7 +450,7 @@ class Archiver {
     }
     for (const Extent& e : p.extents) {
       for (const BlobId& id : e.chunks) {
-        if (!repo_.HasBlob(id)) return false;
+        if (!repo_.HasReusableBlob(id)) return false;
       }
     }
     return true;
@@ -385,6 +485,14 @@ class Archiver {
     } else {
       summary_.files_new++;
     }
+    // SQLite databases change pages in place: cut them on page boundaries.
+    std::unique_ptr<PageChunker> page_chunker;
+    std::byte header[kSqliteHeaderPrefix];
+    if (::pread(file.get(), header, sizeof(header), 0) == static_cast<ssize_t>(sizeof(header))) {
+      if (auto page_size = SqlitePageSize(ByteView(header, sizeof(header)))) {
+        page_chunker = std::make_unique<PageChunker>(SqliteChunkSize(*page_size));
+      }
+    }
     auto extents = FindDataExtents(file.get(), node.size);
     std::vector<DataExtent> ranges;
     if (extents.ok()) {
@@ -394,15 +502,14 @@ class Archiver {
     }
     pending.node = std::move(node);
     for (const DataExtent& range : ranges) {
-      Status read = ChunkRange(file.get(), path, range.offset, range.length, pending, false);
+      Status read = ChunkRange(file.get(), path, range.offset, range.length, pending, false,
+                               page_chunker.get());
       if (!read.ok()) {
         if (read.code() == StatusCode::kCancelled || read.code() == StatusCode::kInternal) {
           return read;
         }
         // The chunks already submitted still finish; the file is left out.
-        for (auto& chunks : pending.extent_chunks) {
-          for (auto& f : chunks) f.wait();
-        }
+        DrainChunks(pending);
         ReportError(path, read);
         return std::optional<PendingFile>();
       }
@@ -412,9 +519,139 @@ class Archiver {
     return std::optional<PendingFile>(std::move(pending));
   }
 
-  // Reads [offset, offset+length) (to EOF for streams) and submits its chunks.
+  // Hands one chunk to the pool, which stores it.
+  Status SubmitChunk(ByteView chunk, std::vector<ChunkFuture>& futures) {
+    auto data = std::make_unique<Bytes>(chunk.begin(), chunk.end());
+    futures.push_back(
+        pool_.Submit([this, data = std::move(data)]() mutable -> StatusOr<SaveBlobResult> {
+          auto saved = repo_.SaveBlob(BlobType::kData, *data, level_);
+          if (saved.ok()) progress_.bytes_new += saved->added ? data->size() : 0;
+          // The future's shared state keeps this task alive until the file
+          // completes: free the chunk now, or a folder's chunks pile up.
+          data.reset();
+          return saved;
+        }));
+    return CheckCancel();
+  }
+
+  // Waits for the chunks already submitted, so a file left out still ends
+  // with no task referring to it.
+  static void DrainChunks(PendingFile& pending) {
+    for (auto& chunks : pending.extent_chunks) {
+      for (auto& f : chunks) f.wait();
+    }
+  }
+
+  // Reads a consistent snapshot of a live SQLite database (never reused from
+  // the parent: in WAL mode a commit need not touch the file's mtime or size)
+  // and submits its pages, cut on page boundaries. A database that cannot be
+  // read is reported and left out, like an unreadable file.
+  StatusOr<std::optional<PendingFile>> StartSqliteFile(Node node, const std::string& path,
+                                                       const Node* parent_node) {
+    PXB_RETURN_IF_ERROR(CheckCancel());
+    progress_.SetCurrent(path);
+    auto opened = SqliteSnapshotReader::Open(path, options_.sqlite_read);
+    if (!opened.ok()) {
+      ReportError(path, opened.status());
+      return std::optional<PendingFile>();
+    }
+    SqliteSnapshotReader& reader = **opened;
+    const SqliteSnapshotInfo& info = reader.info();
+    if (parent_node != nullptr && parent_node->type == NodeType::kFile) {
+      summary_.files_changed++;
+    } else {
+      summary_.files_new++;
+    }
+    PendingFile pending;
+    node.size = info.bytes();
+    pending.node = std::move(node);
+    pending.extent_offsets.push_back(0);
+    auto& futures = pending.extent_chunks.emplace_back();
+    auto submit = [&](ByteView chunk) -> Status { return SubmitChunk(chunk, futures); };
+    PageChunker chunker(SqliteChunkSize(info.page_size));
+    const uint64_t batch = std::max<uint64_t>(1, read_buffer_.size() / info.page_size);
+    Status read;
+    for (uint64_t first = 1; first <= info.pages && read.ok(); first += batch) {
+      const uint64_t count = std::min(batch, info.pages - first + 1);
+      std::span<std::byte> view(read_buffer_.data(), count * info.page_size);
+      read = reader.ReadPages(first, view);
+      if (!read.ok()) break;
+      summary_.bytes_read += view.size();
+      progress_.bytes_done += view.size();
+      read = chunker.Feed(ByteView(view.data(), view.size()), submit);
+    }
+    if (read.ok()) read = chunker.Finish(submit);
+    // Every page is read: end the read transaction before the chunks are
+    // stored, so the writers' log can be checkpointed again.
+    Status closed = reader.Close();
+    if (read.ok()) read = closed;
+    if (!read.ok()) {
+      DrainChunks(pending);
+      if (read.code() == StatusCode::kCancelled) return read;
+      ReportError(path, read);
+      return std::optional<PendingFile>();
+    }
+    DatabaseCopy copy;
+    copy.path = path;
+    copy.kind = "sqlite";
+    copy.snapshot_time_ns = info.snapshot_time_ns;
+    copy.bytes = info.bytes();
+    copy.sqlite = info;
+    databases_.push_back(std::move(copy));
+    summary_.bytes_total += pending.node.size;
+    progress_.files_done++;
+    return std::optional<PendingFile>(std::move(pending));
+  }
+
+  // Stores the standard output of a shell command (a database dump) as the
+  // file `name` at `path`, owned by this process's user, mode 0600. A command
+  // that fails is reported and its file left out.
+  StatusOr<std::optional<PendingFile>> StartCommandFile(const std::string& name,
+                                                        const std::string& path,
+                                                        const std::string& command) {
+    PXB_RETURN_IF_ERROR(CheckCancel());
+    progress_.SetCurrent(path);
+    PendingFile pending;
+    pending.node.name = name;
+    pending.node.type = NodeType::kFile;
+    pending.node.mode = 0600;
+    pending.node.uid = getuid();
+    pending.node.gid = getgid();
+    pending.node.user = names_.UserName(pending.node.uid);
+    pending.node.group = names_.GroupName(pending.node.gid);
+    const int64_t started = NowNanos();
+    pending.node.mtime_ns = pending.node.atime_ns = pending.node.ctime_ns = started;
+    auto child = StartCommand(command);
+    if (!child.ok()) {
+      ReportError(path, child.status());
+      return std::optional<PendingFile>();
+    }
+    Status read = ChunkRange(child->out_fd, path, 0, UINT64_MAX, pending, /*stream=*/true, nullptr);
+    ::close(child->out_fd);
+    Status exited = WaitCommand(*child, command);
+    if (read.ok()) read = exited;
+    if (!read.ok()) {
+      DrainChunks(pending);
+      if (read.code() == StatusCode::kCancelled) return read;
+      ReportError(path, read);
+      return std::optional<PendingFile>();
+    }
+    summary_.files_new++;
+    summary_.bytes_total += pending.node.size;
+    progress_.files_done++;
+    DatabaseCopy copy;
+    copy.path = path;
+    copy.kind = "postgresql";
+    copy.snapshot_time_ns = started;
+    copy.bytes = pending.node.size;
+    databases_.push_back(std::move(copy));
+    return std::optional<PendingFile>(std::move(pending));
+  }
+
+  // Reads [offset, offset+length) (to EOF for streams) and submits its chunks,
+  // cut by `pages` if given, else content-defined.
   Status ChunkRange(int fd, const std::string& path, uint64_t offset, uint64_t length,
-                    PendingFile& pending, bool stream) {
+                    PendingFile& pending, bool stream, PageChunker* pages) {
     pending.extent_offsets.push_back(offset);
     pending.extent_chunks.emplace_back();
     auto& futures = pending.extent_chunks.back();
@@ -422,19 +659,8 @@ class Archiver {
     // them per file dominated backups of many small files.
     StreamChunker& chunker = stream_chunker_;
     chunker.Reset();
-    auto submit = [&](ByteView chunk) -> Status {
-      auto data = std::make_unique<Bytes>(chunk.begin(), chunk.end());
-      futures.push_back(
-          pool_.Submit([this, data = std::move(data)]() mutable -> StatusOr<SaveBlobResult> {
-            auto saved = repo_.SaveBlob(BlobType::kData, *data, level_);
-            if (saved.ok()) progress_.bytes_new += saved->added ? data->size() : 0;
-            // The future's shared state keeps this task alive until the file
-            // completes: free the chunk now, or a folder's chunks pile up.
-            data.reset();
-            return saved;
-          }));
-      return CheckCancel();
-    };
+    if (pages != nullptr) pages->Reset(offset);
+    auto submit = [&](ByteView chunk) -> Status { return SubmitChunk(chunk, futures); };
     Bytes& buffer = read_buffer_;
     uint64_t done = 0;
     while (stream || done < length) {
@@ -450,9 +676,11 @@ class Archiver {
       done += static_cast<uint64_t>(n);
       summary_.bytes_read += static_cast<uint64_t>(n);
       progress_.bytes_done += static_cast<uint64_t>(n);
-      PXB_RETURN_IF_ERROR(chunker.Feed(ByteView(buffer.data(), static_cast<size_t>(n)), submit));
+      const ByteView piece(buffer.data(), static_cast<size_t>(n));
+      PXB_RETURN_IF_ERROR(pages != nullptr ? pages->Feed(piece, submit)
+                                           : chunker.Feed(piece, submit));
     }
-    PXB_RETURN_IF_ERROR(chunker.Finish(submit));
+    PXB_RETURN_IF_ERROR(pages != nullptr ? pages->Finish(submit) : chunker.Finish(submit));
     if (stream) pending.node.size = done;
     return Status::Ok();
   }
@@ -483,6 +711,7 @@ class Archiver {
 
   Repository& repo_;
   const BackupOptions& options_;
+  const SpecialSources& specials_;
   const CompressionLevel level_;
   Progress& progress_;
   const ErrorSink& on_error_;
@@ -494,6 +723,7 @@ class Archiver {
   Bytes read_buffer_ = Bytes(kReadBufferSize);
   SnapshotSummary summary_;
   uint64_t errors_ = 0;
+  std::vector<DatabaseCopy> databases_;
 };
 
 Status NormalisePaths(std::vector<std::string>& paths) {
@@ -526,35 +756,35 @@ Status NormalisePaths(std::vector<std::string>& paths) {
   return Status::Ok();
 }
 
-// Runs a shell command and returns a pipe to its standard output.
-struct ChildProcess {
-  pid_t pid = -1;
-  int out_fd = -1;
-};
-
-StatusOr<ChildProcess> StartCommand(const std::string& command) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoError(errno, "creating a pipe");
-  pid_t pid = ::fork();
-  if (pid < 0) return ErrnoError(errno, "starting '" + command + "'");
-  if (pid == 0) {
-    ::dup2(fds[1], STDOUT_FILENO);
-    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
+// Adds the --sqlite databases and the PlexiChat homes to the sources and
+// marks what the walk must read specially.
+Status AddConsistentSources(BackupOptions& options, SpecialSources& specials) {
+  std::vector<std::string> sqlite_paths = options.sqlite_paths;
+  for (const std::string& home : options.plexichat_homes) {
+    PXB_ASSIGN_OR_RETURN(PlexiChatBackupPlan plan, PlanPlexiChatBackup(home));
+    options.paths.push_back(plan.home);
+    options.paths.insert(options.paths.end(), plan.extra_paths.begin(), plan.extra_paths.end());
+    if (!plan.sqlite_path.empty()) sqlite_paths.push_back(plan.sqlite_path);
+    if (!plan.dump_command.empty()) specials.AddCommand(plan.dump_path, plan.dump_command);
   }
-  ::close(fds[1]);
-  return ChildProcess{pid, fds[0]};
-}
-
-Status WaitCommand(const ChildProcess& child, const std::string& command) {
-  int status = 0;
-  while (::waitpid(child.pid, &status, 0) < 0) {
-    if (errno != EINTR) return ErrnoError(errno, "waiting for '" + command + "'");
+  for (const std::string& p : sqlite_paths) {
+    if (p.empty()) return InvalidArgumentError("an empty SQLite database path was given");
+    std::error_code ec;
+    std::filesystem::path abs = std::filesystem::absolute(p, ec);
+    if (ec) return InvalidArgumentError("cannot resolve path '" + p + "': " + ec.message());
+    std::string normal = abs.lexically_normal().string();
+    struct stat st;
+    if (::lstat(normal.c_str(), &st) != 0) {
+      Status s = ErrnoError(errno, "SQLite database " + normal);
+      return InvalidArgumentError(std::string(s.message()) + ": check the path");
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return InvalidArgumentError("SQLite database " + normal + " is not a regular file");
+    }
+    options.paths.push_back(normal);
+    specials.AddSqlite(normal);
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
-  std::string how = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
-                                      : "was killed by signal " + std::to_string(WTERMSIG(status));
-  return AbortedError("command '" + command + "' " + how + "; no snapshot was written");
+  return Status::Ok();
 }
 
 }  // namespace
@@ -575,10 +805,16 @@ StatusOr<BackupResult> RunBackup(Repository& repo, BackupOptions options, Progre
                                  const ErrorSink& on_error, const std::atomic<bool>* cancel) {
   const int64_t started = NowNanos();
   const bool from_stream = options.from_stdin || !options.stdin_command.empty();
+  SpecialSources specials;
   if (from_stream) {
+    if (!options.sqlite_paths.empty() || !options.plexichat_homes.empty()) {
+      return InvalidArgumentError(
+          "standard input cannot be combined with SQLite or PlexiChat sources");
+    }
     PXB_RETURN_IF_ERROR(ValidateNodeName(options.stdin_filename));
     options.paths = {"/" + options.stdin_filename};
   } else {
+    PXB_RETURN_IF_ERROR(AddConsistentSources(options, specials));
     PXB_RETURN_IF_ERROR(NormalisePaths(options.paths));
   }
   if (options.host.empty()) options.host = CurrentHostName();
@@ -629,6 +865,7 @@ StatusOr<BackupResult> RunBackup(Repository& repo, BackupOptions options, Progre
 
   BlobId root;
   uint64_t errors = 0;
+  std::vector<DatabaseCopy> databases;
   std::atomic<bool> stop_scan{false};
   std::thread scanner;
   if (!from_stream) {
@@ -644,7 +881,7 @@ StatusOr<BackupResult> RunBackup(Repository& repo, BackupOptions options, Progre
     }
   } join_scanner{scanner, stop_scan};
   {
-    Archiver archiver(repo, options, level, progress, on_error, cancel);
+    Archiver archiver(repo, options, specials, level, progress, on_error, cancel);
     if (from_stream) {
       if (!options.stdin_command.empty()) {
         PXB_ASSIGN_OR_RETURN(ChildProcess child, StartCommand(options.stdin_command));
@@ -652,7 +889,9 @@ StatusOr<BackupResult> RunBackup(Repository& repo, BackupOptions options, Progre
         ::close(child.out_fd);
         Status exited = WaitCommand(child, options.stdin_command);
         if (!stored.ok()) return stored.status();
-        PXB_RETURN_IF_ERROR(exited);
+        if (!exited.ok()) {
+          return AbortedError(std::string(exited.message()) + "; no snapshot was written");
+        }
         root = *stored;
       } else {
         PXB_ASSIGN_OR_RETURN(root, archiver.BackupStream(STDIN_FILENO, options.stdin_filename));
@@ -663,6 +902,7 @@ StatusOr<BackupResult> RunBackup(Repository& repo, BackupOptions options, Progre
     }
     snapshot.summary = archiver.summary();
     errors = archiver.errors();
+    databases = std::move(archiver.databases());
   }
   PXB_RETURN_IF_ERROR(repo.Flush());
 
@@ -679,6 +919,7 @@ StatusOr<BackupResult> RunBackup(Repository& repo, BackupOptions options, Progre
   result.parent = snapshot.parent;
   result.snapshot = std::move(snapshot);
   result.errors = errors;
+  result.databases = std::move(databases);
   return result;
 }
 

@@ -6,6 +6,8 @@
 // (Repository::SaveBlob). Trees are stored bottom-up once their entries are
 // complete; the snapshot is written last, after Repository::Flush(), so a
 // crash at any point leaves only unreferenced packs (doc/design.md section 6).
+// Live databases (sqlite_paths, plexichat_homes) are read as consistent
+// snapshots, and every SQLite file is cut on page boundaries (section 16).
 //
 //   BackupOptions options; options.paths = {"/srv/plexichat"};
 //   PXB_ASSIGN_OR_RETURN(BackupResult r, RunBackup(repo, options, progress, on_error));
@@ -21,6 +23,7 @@
 #include "core/compress/zstd_codec.h"
 #include "engine/path_filter.h"
 #include "engine/progress.h"
+#include "engine/sqlite_source.h"
 #include "format/snapshot_format.h"
 #include "repo/repository.h"
 
@@ -47,6 +50,28 @@ struct BackupOptions {
   // Run this command with /bin/sh -c and store its standard output as
   // stdin_filename; a non-zero exit fails the backup and no snapshot is written.
   std::string stdin_command;
+
+  // Live SQLite databases, each read as one consistent snapshot while other
+  // processes write to it (engine/sqlite_source.h) and stored as one file at
+  // its own path; their -wal, -shm and -journal files are never stored.
+  // They are sources of the snapshot like `paths`, with which they combine.
+  std::vector<std::string> sqlite_paths;
+  SqliteReadOptions sqlite_read;
+  // PlexiChat server homes (engine/plexichat_source.h): each home is a source,
+  // its database read consistently (SQLite as above, PostgreSQL by pg_dump).
+  std::vector<std::string> plexichat_homes;
+};
+
+// A database read consistently by the backup, and when.
+struct DatabaseCopy {
+  std::string path;  // where the copy is in the snapshot
+  // "sqlite" (then `sqlite` describes the snapshot) or "postgresql" (a
+  // pg_dump, whose snapshot is taken just after `snapshot_time_ns`, when the
+  // command started).
+  std::string kind;
+  int64_t snapshot_time_ns = 0;
+  uint64_t bytes = 0;
+  SqliteSnapshotInfo sqlite;
 };
 
 struct BackupResult {
@@ -54,11 +79,14 @@ struct BackupResult {
   Snapshot snapshot;
   std::optional<SnapshotId> parent;
   uint64_t errors = 0;  // files or folders that could not be read (snapshot is partial)
+  std::vector<DatabaseCopy> databases;  // in the order they were read
 };
 
-// Runs one backup. kInvalidArgument for bad options or a missing source path;
+// Runs one backup. kInvalidArgument for bad options, a missing source path,
+// a --sqlite path that is not a regular file or an unusable PlexiChat home;
 // kCancelled if cancel becomes true; other codes from the repository. Files
-// that cannot be read are reported to on_error, counted, and left out.
+// that cannot be read, databases that cannot be read consistently and dumps
+// whose command fails are reported to on_error, counted, and left out.
 StatusOr<BackupResult> RunBackup(Repository& repo, BackupOptions options, Progress& progress,
                                  const ErrorSink& on_error,
                                  const std::atomic<bool>* cancel = nullptr);

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "testing/e2e.h"
+#include "testing/live_sqlite.h"
 
 namespace pxb::e2e {
 namespace {
@@ -150,10 +151,12 @@ TEST(LifecycleTest, ASnapshotDeletedWithoutAForgetRecordBreaksTheChain) {
   EXPECT_NE(check.err.find("without a forget record"), std::string::npos) << check.Describe();
 }
 
-// Three writers back up changing trees while prune and forget run, and any
-// of them may be killed at any moment. Afterwards check --read-data passes
-// and every snapshot reported saved restores byte-identical, unless a
-// forget that reported success removed it.
+// Three writers back up changing trees, one of them with a live SQLite
+// database, while prune and forget run, and any of them may be killed at any
+// moment. Afterwards check --read-data passes and every snapshot reported
+// saved restores byte-identical, unless a forget that reported success
+// removed it; each restored database passes integrity_check and holds
+// exactly the transactions committed before its snapshot moment.
 TEST(LifecycleTest, WritersAndPruneKilledAtRandomLeaveAConsistentRepository) {
   TempDir dir(MemoryTempBase());
   Pxb pxb(dir.Path("repo"));
@@ -162,8 +165,16 @@ TEST(LifecycleTest, WritersAndPruneKilledAtRandomLeaveAConsistentRepository) {
   RunOptions options = pxb.Options();
   options.env.emplace_back("PLEXIBACKUP_SESSION_LEASE", "2s");
 
+  const std::string database = dir.Path("live.db");
+  {
+    Db setup(database);
+    CreateLog(setup, "WAL", 2000);
+  }
+  Writer database_writer(database, "WAL");
+
   std::mutex mu;
   std::map<std::string, std::pair<std::string, Manifest>> saved;  // id -> (source, manifest)
+  std::map<std::string, int64_t> database_moments;                // id -> snapshot moment
   std::set<std::string> forgotten;
   std::atomic<bool> stop{false};
   std::atomic<int> kills{0}, backups{0}, prunes{0};
@@ -184,14 +195,19 @@ TEST(LifecycleTest, WritersAndPruneKilledAtRandomLeaveAConsistentRepository) {
       if (rng() % 2 == 0) {
         argv = {"timeout", "-s", "KILL", std::to_string(0.02 + (rng() % 300) / 1000.0)};
       }
-      for (const std::string& a :
-           pxb.Argv({"--json", "backup", src, "--host", "writer" + std::to_string(w)})) {
-        argv.push_back(a);
+      std::vector<std::string> args = {"--json", "backup", src, "--host",
+                                       "writer" + std::to_string(w)};
+      if (w == 2) {
+        args.push_back("--sqlite");
+        args.push_back(database);
       }
+      for (const std::string& a : pxb.Argv(args)) argv.push_back(a);
       RunResult r = RunProgram(argv, options);
       if (r.exit_code == 0) {
+        const nlohmann::json summary = JsonOfType(r.out, "summary");
         std::lock_guard lock(mu);
-        saved[JsonOfType(r.out, "summary")["id"]] = {src, manifest};
+        saved[summary["id"]] = {src, manifest};
+        if (w == 2) database_moments[summary["id"]] = summary["databases"][0]["snapshot_time_ns"];
         backups++;
       } else {
         ASSERT_TRUE(r.exit_code == 137 || r.signal == SIGKILL) << r.Describe();
@@ -235,6 +251,8 @@ TEST(LifecycleTest, WritersAndPruneKilledAtRandomLeaveAConsistentRepository) {
   for (std::thread& t : writers) t.join();
   stop = true;
   prune_thread.join();
+  database_writer.Stop();
+  ASSERT_FALSE(database_writer.failed());
 
   // Expired sessions of killed processes end by themselves: one more prune
   // after their lease completes every plan.
@@ -247,7 +265,7 @@ TEST(LifecycleTest, WritersAndPruneKilledAtRandomLeaveAConsistentRepository) {
   EXPECT_EQ(check.exit_code, 0) << check.Describe();
   const std::vector<std::string> remaining = pxb.SnapshotIds();
   const std::set<std::string> present(remaining.begin(), remaining.end());
-  int restored = 0;
+  int restored = 0, databases_restored = 0;
   for (const auto& [id, entry] : saved) {
     if (!present.contains(id)) {
       EXPECT_TRUE(forgotten.contains(id))
@@ -259,13 +277,23 @@ TEST(LifecycleTest, WritersAndPruneKilledAtRandomLeaveAConsistentRepository) {
     RunResult r = pxb.Run({"restore", id, "--target", target});
     ASSERT_EQ(r.exit_code, 0) << r.Describe();
     EXPECT_EQ(FolderManifest(target + entry.first), entry.second) << "snapshot " << id;
+    if (auto moment = database_moments.find(id); moment != database_moments.end()) {
+      Db copy(target + database);
+      EXPECT_EQ(copy.Text("PRAGMA integrity_check"), "ok") << "snapshot " << id;
+      EXPECT_EQ(copy.Int("SELECT count(*) FROM t"), database_writer.CommitsBefore(moment->second))
+          << "snapshot " << id;
+      databases_restored++;
+    }
     restored++;
   }
   EXPECT_GT(backups.load(), 3);
   EXPECT_GT(prunes.load(), 0);
   EXPECT_GT(restored, 0);
-  std::printf("backups saved %d, prunes completed %d, kills %d, snapshots restored %d\n",
-              backups.load(), prunes.load(), kills.load(), restored);
+  EXPECT_GT(databases_restored, 0);
+  std::printf(
+      "backups saved %d, prunes completed %d, kills %d, snapshots restored %d (%d with the "
+      "database)\n",
+      backups.load(), prunes.load(), kills.load(), restored, databases_restored);
 }
 
 }  // namespace
