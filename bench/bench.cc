@@ -1,12 +1,16 @@
 #include "bench/bench.h"
 
+#include <linux/magic.h>
 #include <stdlib.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -112,11 +116,23 @@ class Bench {
   }
   Status SetUpTools();
   Status SetUpData();
+  // Makes the folder for restore-tmpfs, or notes why that workload is skipped.
+  void SetUpTmpfs();
   Status RunRepetition(int rep);
-  // Runs `spec` after sync(), fails on a non-zero exit and records it.
+  // Runs `spec` after sync(), fails on a non-zero exit and records it, with
+  // the time of the sync() that follows.
   Status Measure(const std::string& workload, Tool* tool, const std::string& tool_name,
                  ChildSpec spec, int rep, bool measured);
-  Status RunRestore(Tool* tool, int rep);
+  // restore (to disk) or restore-tmpfs by `tool`, or by cp -a if null.
+  Status RunRestore(const std::string& workload, Tool* tool, int rep);
+  // Moves a tree out of the way; see EmptyTrash.
+  Status MoveToTrash(const fs::path& path, const std::string& name);
+  // Deletes the trash at the end of the run, or of a repetition when the disk
+  // could not hold another one's: on ext4 without a journal, creating files
+  // for a minute or more after many were deleted is slow (the inode
+  // allocator skips recently freed inodes), which would charge the cleanup
+  // to whichever tool restores next.
+  Status EmptyTrash(bool end_of_run);
   Status Report();
 
   const BenchOptions& options_;
@@ -125,6 +141,8 @@ class Bench {
   fs::path source_;
   fs::path pristine_home_;
   fs::path small_files_;
+  uint64_t data_bytes_ = 0;  // the generated data set, before the change
+  fs::path tmpfs_root_;      // restore-tmpfs targets go below; empty: skipped
   TreeStats base_stats_;
   TreeStats current_stats_;
   ChangeSummary change_;
@@ -172,7 +190,7 @@ Status Bench::SetUpTools() {
     Note("tool: " + versions_[name].get<std::string>() + " (" + path.string() + ")");
     tools_.push_back(std::move(tool));
   }
-  if (Selected("restore")) {
+  if (Selected("restore") || Selected("restore-tmpfs")) {
     cp_ = FindProgram("cp");
     if (!cp_) {
       notes_.push_back("cp not found on PATH: no cp -a baseline for restore");
@@ -195,7 +213,43 @@ Status Bench::SetUpData() {
   }
   generate_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   source_ = workdir_.path / "source";
+  PXB_ASSIGN_OR_RETURN(TreeStats home, ScanTree(pristine_home_));
+  PXB_ASSIGN_OR_RETURN(TreeStats small, ScanTree(small_files_));
+  data_bytes_ = home.bytes + small.bytes;
   return Status::Ok();
+}
+
+void Bench::SetUpTmpfs() {
+  if (!Selected("restore-tmpfs")) return;
+  auto skip = [&](const std::string& why) {
+    notes_.push_back("restore-tmpfs skipped: " + why);
+    Note("note: " + notes_.back());
+  };
+  struct statfs sfs;
+  if (::statfs(options_.tmpfs.c_str(), &sfs) != 0) {
+    skip(options_.tmpfs + ": " + std::strerror(errno) + " (give a tmpfs folder with --tmpfs)");
+    return;
+  }
+  if (static_cast<uint64_t>(sfs.f_type) != TMPFS_MAGIC) {
+    skip(options_.tmpfs + " is not a tmpfs (give one with --tmpfs)");
+    return;
+  }
+  // One restored tree at a time is kept there.
+  const uint64_t needed = data_bytes_ + data_bytes_ / 10 + (64 << 20);
+  struct statvfs vfs;
+  if (::statvfs(options_.tmpfs.c_str(), &vfs) == 0 &&
+      static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize < needed) {
+    skip(options_.tmpfs + " has " + FormatBytes(uint64_t{vfs.f_bavail} * vfs.f_frsize) +
+         " free, the data set needs " + FormatBytes(needed));
+    return;
+  }
+  std::string pattern = options_.tmpfs + "/pxb_bench.XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    skip("cannot create a folder in " + options_.tmpfs + ": " + std::strerror(errno));
+    return;
+  }
+  tmpfs_root_ = pattern;
+  Note("restore-tmpfs restores into " + tmpfs_root_.string());
 }
 
 Status Bench::Measure(const std::string& workload, Tool* tool, const std::string& tool_name,
@@ -206,6 +260,13 @@ Status Bench::Measure(const std::string& workload, Tool* tool, const std::string
   // Dirty pages of the previous step are written out before the clock starts.
   ::sync();
   PXB_ASSIGN_OR_RETURN(ChildResult r, RunChild(spec));
+  // What the step left for the kernel to write: a tool that returns before
+  // its data is on disk pays here. The whole system is synced, so other
+  // writers' data counts too.
+  const auto sync_start = std::chrono::steady_clock::now();
+  ::sync();
+  const double sync_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - sync_start).count();
   if (r.exit_code != 0) {
     return UnknownError(tool_name + " failed in " + workload + " (repetition " +
                         std::to_string(rep) + ", exit code " + std::to_string(r.exit_code) +
@@ -217,6 +278,7 @@ Status Bench::Measure(const std::string& workload, Tool* tool, const std::string
   m.rep = rep;
   m.measured = measured;
   m.result = r;
+  m.sync_s = sync_s;
   m.data_bytes = current_stats_.bytes;
   if (tool != nullptr) {
     PXB_ASSIGN_OR_RETURN(TreeStats repo, ScanTree(tool->repo()));
@@ -225,8 +287,9 @@ Status Bench::Measure(const std::string& workload, Tool* tool, const std::string
     m.cache_bytes = cache.bytes;
   }
   char line[256];
-  std::snprintf(line, sizeof(line), "[rep %d/%d] %-20s %-12s %8.3f s wall %8.3f s cpu %s%s", rep,
-                options_.reps, workload.c_str(), tool_name.c_str(), r.wall_s, r.cpu_s(),
+  std::snprintf(line, sizeof(line),
+                "[rep %d/%d] %-20s %-12s %8.3f s wall %8.3f s cpu %6.3f s sync %s%s", rep,
+                options_.reps, workload.c_str(), tool_name.c_str(), r.wall_s, r.cpu_s(), sync_s,
                 m.repo_bytes ? ("repo " + FormatBytes(m.repo_bytes)).c_str() : "",
                 measured ? "" : " (setup)");
   Note(line);
@@ -234,9 +297,11 @@ Status Bench::Measure(const std::string& workload, Tool* tool, const std::string
   return Status::Ok();
 }
 
-Status Bench::RunRestore(Tool* tool, int rep) {
+Status Bench::RunRestore(const std::string& workload, Tool* tool, int rep) {
+  const bool on_tmpfs = workload == "restore-tmpfs";
   const std::string name = tool ? tool->name() : std::string(kCopyBaseline);
-  const fs::path target = workdir_.path / "restore" / (tool ? tool->name() : "cp");
+  const fs::path target =
+      (on_tmpfs ? tmpfs_root_ : workdir_.path / "restore") / (tool ? tool->name() : "cp");
   PXB_RETURN_IF_ERROR(RemoveTree(target));
   std::error_code ec;
   fs::create_directories(target, ec);
@@ -244,11 +309,14 @@ Status Bench::RunRestore(Tool* tool, int rep) {
   ChildSpec spec;
   if (tool) {
     spec = tool->Restore(target);
+    if (!options_.restore_durability.empty() && tool->name().starts_with(kPlexibackup)) {
+      spec.args.insert(spec.args.end(), {"--durability", options_.restore_durability});
+    }
   } else {
     spec.program = *cp_;
     spec.args = {"-a", source_.string(), (target / "source").string()};
   }
-  PXB_RETURN_IF_ERROR(Measure("restore", tool, name, std::move(spec), rep, true));
+  PXB_RETURN_IF_ERROR(Measure(workload, tool, name, std::move(spec), rep, true));
   PXB_ASSIGN_OR_RETURN(TreeStats restored, ScanTree(target));
   if (restored.files != current_stats_.files || restored.bytes != current_stats_.bytes ||
       restored.symlinks != current_stats_.symlinks) {
@@ -257,19 +325,40 @@ Status Bench::RunRestore(Tool* tool, int rep) {
                          ", but the source has " + TreeStatsString(current_stats_) + " (" +
                          std::to_string(current_stats_.symlinks) + " links)");
   }
-  // Deleted at the end of the repetition: on ext4, creating many files soon
-  // after deleting many is slow (the inode allocator skips recently freed
-  // inodes), which would charge one tool's cleanup to the next tool's restore.
+  // tmpfs has no inode allocator to slow down, and its memory is wanted back.
+  if (on_tmpfs) return RemoveTree(target);
+  return MoveToTrash(target, std::to_string(rep) + "-" + target.filename().string());
+}
+
+Status Bench::MoveToTrash(const fs::path& path, const std::string& name) {
   const fs::path trash = workdir_.path / "trash";
+  std::error_code ec;
   fs::create_directories(trash, ec);
-  if (!ec) fs::rename(target, trash / (std::to_string(rep) + "-" + target.filename().string()), ec);
-  if (ec) return ErrnoError(ec.value(), "moving " + target.string() + " to " + trash.string());
+  if (!ec) fs::rename(path, trash / name, ec);
+  if (ec) return ErrnoError(ec.value(), "moving " + path.string() + " to " + trash.string());
   return Status::Ok();
+}
+
+Status Bench::EmptyTrash(bool end_of_run) {
+  if (!end_of_run) {
+    // Room for another repetition: a source copy, a restore per tool and
+    // cp -a, and 1 GiB to spare.
+    const uint64_t next = (tools_.size() + 2) * (data_bytes_ + data_bytes_ / 5) + (1ull << 30);
+    struct statvfs vfs;
+    if (::statvfs(workdir_.path.c_str(), &vfs) == 0 &&
+        static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize >= next) {
+      return Status::Ok();
+    }
+  }
+  return RemoveTree(workdir_.path / "trash");
 }
 
 Status Bench::RunRepetition(int rep) {
   // A fresh copy of the data set: the change of the previous repetition is gone.
-  PXB_RETURN_IF_ERROR(RemoveTree(source_));
+  std::error_code ec;
+  if (fs::exists(source_, ec)) {
+    PXB_RETURN_IF_ERROR(MoveToTrash(source_, std::to_string(rep) + "-source"));
+  }
   PXB_RETURN_IF_ERROR(CopyTree(pristine_home_, source_ / "plexichat"));
   if (!small_files_.empty()) PXB_RETURN_IF_ERROR(CopyTree(small_files_, source_ / "small-files"));
   PXB_ASSIGN_OR_RETURN(base_stats_, ScanTree(source_));
@@ -305,9 +394,10 @@ Status Bench::RunRepetition(int rep) {
           Measure("backup-after-change", tool, tool->name(), tool->Backup(source_), rep, true));
     }
   }
-  if (Selected("restore")) {
-    for (Tool* tool : order) PXB_RETURN_IF_ERROR(RunRestore(tool, rep));
-    if (cp_) PXB_RETURN_IF_ERROR(RunRestore(nullptr, rep));
+  for (const std::string workload : {"restore", "restore-tmpfs"}) {
+    if (!Selected(workload) || (workload == "restore-tmpfs" && tmpfs_root_.empty())) continue;
+    for (Tool* tool : order) PXB_RETURN_IF_ERROR(RunRestore(workload, tool, rep));
+    if (cp_) PXB_RETURN_IF_ERROR(RunRestore(workload, nullptr, rep));
   }
   if (Selected("check-read-data")) {
     for (Tool* tool : order) {
@@ -315,7 +405,7 @@ Status Bench::RunRepetition(int rep) {
           Measure("check-read-data", tool, tool->name(), tool->CheckReadData(), rep, true));
     }
   }
-  return RemoveTree(workdir_.path / "trash");
+  return EmptyTrash(/*end_of_run=*/false);
 }
 
 Status Bench::Report() {
@@ -411,7 +501,13 @@ Status Bench::Run() {
 
   Status status = SetUpTools();
   if (status.ok()) status = SetUpData();
+  if (status.ok()) SetUpTmpfs();
   for (int rep = 1; status.ok() && rep <= options_.reps; ++rep) status = RunRepetition(rep);
+  if (!tmpfs_root_.empty()) {
+    Status removed = RemoveTree(tmpfs_root_);
+    if (status.ok()) status = removed;
+  }
+  if (status.ok()) status = EmptyTrash(/*end_of_run=*/true);
   if (status.ok()) status = Report();
   if (!status.ok()) {
     Note("work folder kept for inspection (logs in " + (workdir_.path / "logs").string() + ")");

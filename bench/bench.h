@@ -18,9 +18,12 @@
 
 namespace pxb::bench {
 
-// The workloads in the order they run within a repetition.
-inline constexpr std::string_view kWorkloads[] = {
-    "first-backup", "rebackup-unchanged", "backup-after-change", "restore", "check-read-data"};
+// The workloads in the order they run within a repetition. "restore" is the
+// restore to disk (into the work folder); "restore-tmpfs" the same into a
+// tmpfs folder (BenchOptions::tmpfs).
+inline constexpr std::string_view kWorkloads[] = {"first-backup",        "rebackup-unchanged",
+                                                  "backup-after-change", "restore",
+                                                  "restore-tmpfs",       "check-read-data"};
 
 struct BenchOptions {
   std::vector<std::string> workloads;  // empty: all
@@ -35,6 +38,10 @@ struct BenchOptions {
   uint64_t change_edits = 100;                          // edited messages
   bool keep = false;                                    // keep the work folder
   bool erasure = false;  // also plexibackup 4+2 over six local targets
+  // restore-tmpfs restores below this folder; the workload is skipped with a
+  // note if it is not a writable tmpfs with room for the data set.
+  std::string tmpfs = "/dev/shm";
+  std::string restore_durability;  // plexibackup restore --durability; empty: its default
 };
 
 // Runs everything, prints progress to stderr and the table to stdout, and

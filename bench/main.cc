@@ -35,6 +35,10 @@ int main(int argc, char** argv) {
   app.add_option("--peers", peers, "comma-separated peers to compare with, or none");
   app.add_flag("--erasure", options.erasure,
                "also run plexibackup erasure-coded 4+2 over six local targets");
+  app.add_option("--tmpfs", options.tmpfs, "restore-tmpfs restores below this tmpfs folder");
+  app.add_option("--restore-durability", options.restore_durability,
+                 "plexibackup restore --durability (default: its own)")
+      ->check(CLI::IsMember({"batched", "per-file", "none"}));
   app.add_option("--json", options.json_path, "write raw measurements and medians to FILE");
   app.add_flag("--smoke", smoke, "tiny data set, 1 repetition, all workloads (for CI)");
   app.add_option("--workdir", options.workdir, "work folder (default: a new one under $TMPDIR)");

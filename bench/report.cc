@@ -48,7 +48,7 @@ std::vector<SummaryRow> Summarize(const std::vector<Measurement>& measurements,
     std::optional<SummaryRow> reference;
     std::vector<SummaryRow> group;
     for (const std::string& tool : tool_order) {
-      std::vector<double> wall, cpu, repo, data;
+      std::vector<double> wall, cpu, durable, repo, data;
       SummaryRow row;
       row.workload = workload;
       row.tool = tool;
@@ -57,6 +57,7 @@ std::vector<SummaryRow> Summarize(const std::vector<Measurement>& measurements,
         ++row.runs;
         wall.push_back(m.result.wall_s);
         cpu.push_back(m.result.cpu_s());
+        durable.push_back(m.result.wall_s + m.sync_s);
         repo.push_back(static_cast<double>(m.repo_bytes));
         data.push_back(static_cast<double>(m.data_bytes));
         row.peak_rss_kib = std::max(row.peak_rss_kib, m.result.max_rss_kib);
@@ -64,6 +65,7 @@ std::vector<SummaryRow> Summarize(const std::vector<Measurement>& measurements,
       if (row.runs == 0) continue;
       row.median_wall_s = Median(wall);
       row.median_cpu_s = Median(cpu);
+      row.median_durable_s = Median(durable);
       row.repo_bytes = static_cast<uint64_t>(Median(repo));
       row.data_bytes = static_cast<uint64_t>(Median(data));
       row.mb_per_s = row.median_wall_s > 0 ? row.data_bytes / 1e6 / row.median_wall_s : 0;
@@ -75,6 +77,7 @@ std::vector<SummaryRow> Summarize(const std::vector<Measurement>& measurements,
         if (reference->median_wall_s > 0) {
           row.wall_ratio = row.median_wall_s / reference->median_wall_s;
         }
+        if (reference->median_cpu_s > 0) row.cpu_ratio = row.median_cpu_s / reference->median_cpu_s;
         if (reference->repo_bytes > 0 && row.repo_bytes > 0) {
           row.bytes_ratio = static_cast<double>(row.repo_bytes) / reference->repo_bytes;
         }
@@ -86,15 +89,16 @@ std::vector<SummaryRow> Summarize(const std::vector<Measurement>& measurements,
 }
 
 std::string FormatTable(const std::vector<SummaryRow>& rows) {
-  const std::vector<std::string> headers = {"workload", "tool", "runs", "wall s", "cpu s",
-                                            "peak RSS", "repo", "MB/s", "x wall", "x bytes"};
+  const std::vector<std::string> headers = {"workload", "tool",      "runs",     "wall s",
+                                            "cpu s",    "durable s", "peak RSS", "repo",
+                                            "MB/s",     "x wall",    "x cpu",    "x bytes"};
   std::vector<std::vector<std::string>> cells;
   for (const SummaryRow& r : rows) {
     cells.push_back({r.workload, r.tool, std::to_string(r.runs), Seconds(r.median_wall_s),
-                     Seconds(r.median_cpu_s),
+                     Seconds(r.median_cpu_s), Seconds(r.median_durable_s),
                      FormatBytes(static_cast<uint64_t>(r.peak_rss_kib) << 10),
                      r.repo_bytes > 0 ? FormatBytes(r.repo_bytes) : "-", Fixed(r.mb_per_s, 1),
-                     Ratio(r.wall_ratio), Ratio(r.bytes_ratio)});
+                     Ratio(r.wall_ratio), Ratio(r.cpu_ratio), Ratio(r.bytes_ratio)});
   }
   std::vector<size_t> width(headers.size());
   for (size_t i = 0; i < headers.size(); ++i) width[i] = headers[i].size();
@@ -118,9 +122,10 @@ std::string FormatTable(const std::vector<SummaryRow>& rows) {
     out += line(row);
   }
   out +=
-      "\nwall, cpu (user+sys): medians; peak RSS: largest of the runs; repo: bytes in the\n"
+      "\nwall, cpu (user+sys): medians; durable: median of wall + the sync() after the step\n"
+      "(until the data is on disk); peak RSS: largest of the runs; repo: bytes in the\n"
       "repository folder after the step; MB/s: data set bytes / median wall (MB = 10^6 B).\n"
-      "x wall = tool's wall / plexibackup's (>1: plexibackup faster);\n"
+      "x wall = tool's wall / plexibackup's (>1: plexibackup faster); x cpu likewise;\n"
       "x bytes = tool's repo bytes / plexibackup's (>1: plexibackup stores less).\n";
   return out;
 }
@@ -135,6 +140,7 @@ nlohmann::json MeasurementJson(const Measurement& m) {
           {"user_s", m.result.user_s},
           {"sys_s", m.result.sys_s},
           {"cpu_s", m.result.cpu_s()},
+          {"sync_s", m.sync_s},
           {"max_rss_kib", m.result.max_rss_kib},
           {"repo_bytes", m.repo_bytes},
           {"cache_bytes", m.cache_bytes},
@@ -147,11 +153,13 @@ nlohmann::json SummaryJson(const SummaryRow& row) {
                       {"runs", row.runs},
                       {"median_wall_s", row.median_wall_s},
                       {"median_cpu_s", row.median_cpu_s},
+                      {"median_durable_s", row.median_durable_s},
                       {"peak_rss_kib", row.peak_rss_kib},
                       {"repo_bytes", row.repo_bytes},
                       {"data_bytes", row.data_bytes},
                       {"mb_per_s", row.mb_per_s}};
   j["wall_ratio_vs_plexibackup"] = row.wall_ratio ? nlohmann::json(*row.wall_ratio) : nullptr;
+  j["cpu_ratio_vs_plexibackup"] = row.cpu_ratio ? nlohmann::json(*row.cpu_ratio) : nullptr;
   j["bytes_ratio_vs_plexibackup"] = row.bytes_ratio ? nlohmann::json(*row.bytes_ratio) : nullptr;
   return j;
 }

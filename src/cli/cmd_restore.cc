@@ -17,6 +17,7 @@ struct RestoreArgs {
   bool verify = false;
   bool numeric_ids = false;
   size_t threads = 0;
+  std::string durability = "batched";
 };
 
 Status RunRestoreCommand(CliContext& ctx, const RestoreArgs& args) {
@@ -30,6 +31,7 @@ Status RunRestoreCommand(CliContext& ctx, const RestoreArgs& args) {
   options.verify = args.verify;
   options.numeric_ids = args.numeric_ids;
   options.threads = args.threads;
+  PXB_ASSIGN_OR_RETURN(options.durability, ParseRestoreDurability(args.durability));
   PXB_ASSIGN_OR_RETURN(auto repo, ctx.OpenRepository());
   PXB_ASSIGN_OR_RETURN(SnapshotId id,
                        SelectSnapshot(*repo, {ref.id, args.at, args.host, args.paths}));
@@ -77,6 +79,11 @@ void RegisterRestore(CLI::App& app, CliContext& ctx) {
   cmd->add_flag("--verify", args->verify, "re-read every restored file and check it");
   cmd->add_flag("--numeric-ids", args->numeric_ids, "set owners by number, not by name");
   cmd->add_option("--threads", args->threads, "worker threads (default: one per core)");
+  cmd->add_option("--durability", args->durability,
+                  "when files are forced to disk before their rename: batched (one syncfs per "
+                  "batch of files), per-file (fsync each) or none (survives a killed process, "
+                  "not a power loss)")
+      ->check(CLI::IsMember({"batched", "per-file", "none"}));
   cmd->callback([&ctx, args] { ctx.status = RunRestoreCommand(ctx, *args); });
 }
 

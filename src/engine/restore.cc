@@ -2,14 +2,23 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <random>
 #include <set>
+#include <thread>
 
 #include "core/crypto/random.h"
 #include "core/task_pool.h"
@@ -17,10 +26,23 @@
 #include "engine/fs/node_reader.h"
 #include "engine/fs/node_writer.h"
 #include "engine/tree_walker.h"
+#include "format/object_names.h"
 
 namespace pxb {
 
 namespace {
+
+// Content of one task: small files are bundled up to this, larger ones split.
+constexpr uint64_t kTaskBytes = 8 << 20;
+// Files in one task; each holds an open descriptor while the task runs.
+constexpr size_t kTaskFiles = 64;
+// Blobs of one pack at most this far apart are read with one Get, up to
+// kMaxReadLength: a few wasted bytes cost less than another request.
+constexpr uint64_t kMaxReadGap = 256 << 10;
+constexpr uint64_t kMaxReadLength = 4 << 20;
+// A batch of written files is synced and renamed once it holds this much.
+constexpr uint64_t kBatchBytes = 64 << 20;
+constexpr size_t kBatchFiles = 1024;
 
 std::string ParentOf(const std::string& path) {
   size_t slash = path.rfind('/');
@@ -29,9 +51,20 @@ std::string ParentOf(const std::string& path) {
 
 std::string BaseOf(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
-// The temporary name of a file being restored: prefix, name, '.', 16 hex digits.
-std::string TempNameFor(const std::string& name, ByteView random) {
-  return std::string(kRestoreTempPrefix) + name.substr(0, 200) + "." + ToHex(random);
+// The temporary name of a file being restored: prefix, name, '.', 16 hex
+// digits. The digits only avoid collisions (O_EXCL guards against the rest),
+// so a per-thread generator seeded once from the system is enough.
+std::string TempNameFor(const std::string& name) {
+  thread_local std::mt19937_64 rng = [] {
+    std::array<std::byte, 8> seed;
+    RandomBytes(seed);
+    uint64_t value;
+    std::memcpy(&value, seed.data(), sizeof(value));
+    return std::mt19937_64(value);
+  }();
+  char digits[17];
+  std::snprintf(digits, sizeof(digits), "%016llx", static_cast<unsigned long long>(rng()));
+  return std::string(kRestoreTempPrefix) + name.substr(0, 200) + "." + digits;
 }
 
 // Removes temporary files that an interrupted restore left in `dir` for the
@@ -90,9 +123,112 @@ Status ReadExactly(int fd, MutableByteView out, uint64_t offset, const std::stri
   return Status::Ok();
 }
 
+Status RenameIntoPlace(const std::string& temp_path, const std::string& final_path) {
+  if (::rename(temp_path.c_str(), final_path.c_str()) == 0) return Status::Ok();
+  const int err = errno;
+  if (err == EISDIR) return AlreadyExistsError(final_path + " exists and is a folder");
+  return ErrnoError(err, "renaming into place " + final_path);
+}
+
+// How the files of one file system are made durable before their rename.
+enum class SyncKind { kNone, kSyncfs, kFsync };
+
+// syncfs() reports write-back errors only since Linux 5.8; before, a failed
+// write could go unnoticed and a bad file be renamed over a good one.
+bool SyncfsReportsErrors() {
+  static const bool reports = [] {
+    utsname u{};
+    int major = 0, minor = 0;
+    if (::uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+    return major > 5 || (major == 5 && minor >= 8);
+  }();
+  return reports;
+}
+
+SyncKind SyncKindFor(const std::string& dir, RestoreDurability durability) {
+  if (durability == RestoreDurability::kNone) return SyncKind::kNone;
+  struct statfs fs;
+  if (::statfs(dir.c_str(), &fs) != 0) return SyncKind::kFsync;
+  switch (static_cast<uint64_t>(fs.f_type)) {
+    case TMPFS_MAGIC:
+    case RAMFS_MAGIC:
+      return SyncKind::kNone;
+    // Local file systems whose syncfs() writes back and waits for every
+    // dirty inode; FUSE, NFS and others keep fsync.
+    case EXT4_SUPER_MAGIC:
+    case XFS_SUPER_MAGIC:
+    case BTRFS_SUPER_MAGIC:
+    case F2FS_SUPER_MAGIC:
+      if (durability == RestoreDurability::kBatched && SyncfsReportsErrors()) {
+        return SyncKind::kSyncfs;
+      }
+      return SyncKind::kFsync;
+    default:
+      return SyncKind::kFsync;
+  }
+}
+
+// A folder that receives files, shared by their jobs.
+struct DirInfo {
+  std::string path;
+  dev_t device = 0;
+  SyncKind sync = SyncKind::kFsync;
+  bool fresh = false;  // made by this restore: nothing in it to resume or clean up
+};
+
+// Where one chunk of a file comes from and goes to.
+struct ChunkRef {
+  BlobLocation location;
+  uint64_t file_offset = 0;
+};
+
+// One regular file being restored. Its pieces may run on several workers at
+// once; the last one to finish calls Finish.
+struct FileJob {
+  Node node;
+  std::string disk_path;
+  std::shared_ptr<const DirInfo> dir;
+  std::vector<ChunkRef> chunks;
+  uint64_t data_end = 0;         // end of the last chunk; beyond it a trailing hole
+  bool maybe_unchanged = false;  // a file of the right size is there (one piece only)
+  std::atomic<size_t> pieces_left{0};
+
+  std::mutex mu;  // guards the fields below
+  bool opened = false;
+  bool unchanged = false;
+  UniqueFd fd;
+  std::string temp_path;
+  Status status;
+
+  // Ok while the content can still be written.
+  bool Writable() {
+    std::lock_guard lock(mu);
+    return status.ok() && !unchanged && fd.valid();
+  }
+  void Fail(Status s) {
+    std::lock_guard lock(mu);
+    if (status.ok()) status = std::move(s);
+  }
+};
+
+// Chunks [begin, end) of a file.
+struct Piece {
+  std::shared_ptr<FileJob> file;
+  size_t begin = 0;
+  size_t end = 0;
+};
+
 struct DirToFinish {
   std::string path;  // on disk
   Node node;
+};
+
+// A file written under its temporary name, waiting for the batch sync.
+struct WrittenFile {
+  std::string temp_path;
+  std::string final_path;
+  std::shared_ptr<const DirInfo> dir;
+  uint64_t bytes = 0;
 };
 
 class Restorer {
@@ -110,28 +246,48 @@ class Restorer {
     apply_.owners = options.owners;
   }
 
+  ~Restorer() { StopCommitter(); }
+
   Status Run(const Node& start, const std::string& snapshot_path) {
     std::error_code ec;
-    std::filesystem::create_directories(options_.target, ec);
+    const bool created = std::filesystem::create_directories(options_.target, ec);
     if (ec) {
       return InvalidArgumentError("cannot create the target folder " + options_.target + ": " +
                                   ec.message());
     }
     target_ = std::filesystem::absolute(options_.target).lexically_normal().string();
     while (target_.size() > 1 && target_.back() == '/') target_.pop_back();
+    auto root = std::make_shared<DirInfo>();
+    root->path = target_;
+    root->fresh = created;
+    struct stat st;
+    if (::stat(target_.c_str(), &st) != 0) return ErrnoError(errno, "opening " + target_);
+    root->device = st.st_dev;
+    root->sync = SyncKindFor(target_, options_.durability);
+    committer_ = std::thread([this] { CommitterLoop(); });
+
+    Status walked;
     if (start.type == NodeType::kDirectory) {
       // The folder's contents go into the target; its metadata is not applied
       // to the target itself.
-      PXB_RETURN_IF_ERROR(RestoreTree(start.subtree, snapshot_path, target_));
+      walked = RestoreTree(start.subtree, snapshot_path, root);
     } else {
-      if (start.type == NodeType::kFile) RemoveStaleTempFiles(target_, {start.name.substr(0, 200)});
-      PXB_RETURN_IF_ERROR(RestoreNode(start, snapshot_path, target_ + "/" + start.name));
+      if (start.type == NodeType::kFile && !root->fresh) {
+        RemoveStaleTempFiles(target_, {start.name.substr(0, 200)});
+      }
+      Node node = start;
+      walked = RestoreNode(node, snapshot_path, root);
     }
-    for (auto& f : files_) f.wait();
-    for (auto& f : files_) {
-      Status s = f.get();
-      if (!s.ok() && (s.code() == StatusCode::kCancelled)) return s;
+    // Also after a cancelled walk: the pieces already taken belong to files
+    // whose other pieces may be running, and only their last piece cleans up.
+    SubmitTask();
+    for (auto& task : tasks_) task.wait();
+    StopCommitter();
+    for (auto& task : tasks_) {
+      Status s = task.get();
+      if (walked.ok() && s.code() == StatusCode::kCancelled) walked = s;
     }
+    if (!walked.ok()) return walked;
     CreateHardLinks();
     // Deepest first, so setting a folder's times is not undone by its children.
     std::sort(dirs_.begin(), dirs_.end(), [](const DirToFinish& a, const DirToFinish& b) {
@@ -143,6 +299,12 @@ class Restorer {
                      ? ApplyMetadata(parent.get(), BaseOf(d.path), d.node, apply_, names_)
                      : ErrnoError(errno, "opening " + ParentOf(d.path));
       if (!s.ok()) Report(d.path, s);
+    }
+    // The renames, links and folder metadata of batched file systems reach
+    // the disk before the restore reports success.
+    for (const auto& [device, dir] : synced_dirs_) {
+      Status s = SyncFileSystem(dir);
+      if (!s.ok()) Report(dir, s);
     }
     return Status::Ok();
   }
@@ -159,6 +321,8 @@ class Restorer {
   }
 
  private:
+  bool Cancelled() const { return cancel_ && cancel_->load(); }
+
   void Report(const std::string& path, const Status& s) {
     errors_++;
     progress_.errors++;
@@ -172,43 +336,62 @@ class Restorer {
     return node.type == NodeType::kDirectory && options_.includes.MayMatchBelow(snapshot_path);
   }
 
+  // --- The walk (calling thread) ---
+
   Status RestoreTree(const BlobId& id, const std::string& snapshot_path,
-                     const std::string& disk_path) {
+                     const std::shared_ptr<DirInfo>& dir) {
     auto tree = LoadTree(repo_, id);
     if (!tree.ok()) {
-      Report(disk_path, tree.status());
+      Report(dir->path, tree.status());
       return Status::Ok();
     }
-    std::set<std::string> file_names;
-    for (const Node& node : tree->nodes) {
-      if (node.type == NodeType::kFile) file_names.insert(node.name.substr(0, 200));
+    if (!dir->fresh) {
+      std::set<std::string> file_names;
+      for (const Node& node : tree->nodes) {
+        if (node.type == NodeType::kFile) file_names.insert(node.name.substr(0, 200));
+      }
+      RemoveStaleTempFiles(dir->path, file_names);
     }
-    RemoveStaleTempFiles(disk_path, file_names);
-    for (const Node& node : tree->nodes) {
-      if (cancel_ && cancel_->load()) return CancelledError("restore cancelled");
+    for (Node& node : tree->nodes) {
+      if (Cancelled()) return CancelledError("restore cancelled");
       const std::string child_snapshot = snapshot_path + "/" + node.name;
       if (!Selected(child_snapshot, node)) continue;
-      PXB_RETURN_IF_ERROR(RestoreNode(node, child_snapshot, disk_path + "/" + node.name));
+      PXB_RETURN_IF_ERROR(RestoreNode(node, child_snapshot, dir));
     }
     return Status::Ok();
   }
 
-  Status RestoreNode(const Node& node, const std::string& snapshot_path,
-                     const std::string& disk_path) {
+  // May move from `node`.
+  Status RestoreNode(Node& node, const std::string& snapshot_path,
+                     const std::shared_ptr<DirInfo>& dir) {
+    const std::string disk_path = dir->path + "/" + node.name;
     switch (node.type) {
       case NodeType::kDirectory: {
-        if (::mkdir(disk_path.c_str(), 0700) != 0 && errno != EEXIST) {
-          Report(disk_path, ErrnoError(errno, "creating folder " + disk_path));
-          return Status::Ok();
+        auto child = std::make_shared<DirInfo>();
+        child->path = disk_path;
+        if (::mkdir(disk_path.c_str(), 0700) == 0) {
+          // A new folder is on its parent's file system and empty.
+          child->fresh = true;
+          child->device = dir->device;
+          child->sync = dir->sync;
+        } else {
+          struct stat st;
+          if (errno != EEXIST) {
+            Report(disk_path, ErrnoError(errno, "creating folder " + disk_path));
+            return Status::Ok();
+          }
+          if (::lstat(disk_path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+            Report(disk_path, AlreadyExistsError(disk_path + " exists and is not a folder"));
+            return Status::Ok();
+          }
+          child->device = st.st_dev;
+          child->sync =
+              st.st_dev == dir->device ? dir->sync : SyncKindFor(disk_path, options_.durability);
         }
-        struct stat st;
-        if (::lstat(disk_path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-          Report(disk_path, AlreadyExistsError(disk_path + " exists and is not a folder"));
-          return Status::Ok();
-        }
-        dirs_.push_back(DirToFinish{disk_path, node});
+        const BlobId subtree = node.subtree;
+        dirs_.push_back(DirToFinish{disk_path, std::move(node)});
         progress_.dirs_done++;
-        return RestoreTree(node.subtree, snapshot_path, disk_path);
+        return RestoreTree(subtree, snapshot_path, child);
       }
       case NodeType::kFile: {
         if (node.nlink > 1) {
@@ -219,17 +402,13 @@ class Restorer {
             return Status::Ok();
           }
         }
-        files_.push_back(pool_.Submit([this, node, disk_path] {
-          Status s = RestoreFile(node, disk_path);
-          if (!s.ok() && s.code() != StatusCode::kCancelled) Report(disk_path, s);
-          return s;
-        }));
+        AddFile(std::move(node), disk_path, dir);
         return Status::Ok();
       }
       default: {
-        UniqueFd parent(::open(ParentOf(disk_path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        UniqueFd parent(::open(dir->path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!parent.valid()) {
-          Report(disk_path, ErrnoError(errno, "opening " + ParentOf(disk_path)));
+          Report(disk_path, ErrnoError(errno, "opening " + dir->path));
           return Status::Ok();
         }
         Status s = ReplaceSpecial(parent.get(), node, disk_path);
@@ -242,6 +421,71 @@ class Restorer {
         return Status::Ok();
       }
     }
+  }
+
+  // Looks up every chunk of a file and adds it to the current task, split
+  // over several tasks when it is large.
+  void AddFile(Node node, const std::string& disk_path, const std::shared_ptr<DirInfo>& dir) {
+    auto file = std::make_shared<FileJob>();
+    for (const Extent& e : node.extents) {
+      uint64_t offset = e.offset;
+      for (const BlobId& id : e.chunks) {
+        std::optional<BlobLocation> location = repo_.FindBlob(id);
+        if (!location) {
+          Report(disk_path, NotFoundError(disk_path + ": data blob " + id.ShortHex() +
+                                          " is not in the index"));
+          return;
+        }
+        if (location->blob.type != BlobType::kData) {
+          Report(disk_path,
+                 DataLossError(disk_path + ": blob " + id.ShortHex() + " is indexed as " +
+                               std::string(BlobTypeName(location->blob.type))));
+          return;
+        }
+        file->chunks.push_back(ChunkRef{*location, offset});
+        offset += location->blob.raw_length;
+      }
+      file->data_end = std::max(file->data_end, offset);
+    }
+    if (!dir->fresh) {
+      struct stat st;
+      file->maybe_unchanged = ::lstat(disk_path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+                              static_cast<uint64_t>(st.st_size) == node.size;
+    }
+    file->node = std::move(node);
+    file->disk_path = disk_path;
+    file->dir = dir;
+
+    // The pieces: the first fills the current task, the rest kTaskBytes each.
+    // A file that may be unchanged stays whole, so one worker checks it.
+    std::vector<std::pair<size_t, size_t>> pieces;
+    uint64_t room = kTaskBytes > task_bytes_ ? kTaskBytes - task_bytes_ : 0;
+    size_t begin = 0;
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < file->chunks.size(); ++i) {
+      bytes += file->chunks[i].location.blob.raw_length;
+      if (bytes >= room && !file->maybe_unchanged && i + 1 < file->chunks.size()) {
+        pieces.emplace_back(begin, i + 1);
+        begin = i + 1;
+        bytes = 0;
+        room = kTaskBytes;
+      }
+    }
+    pieces.emplace_back(begin, file->chunks.size());
+    file->pieces_left = pieces.size();
+    for (const auto& [b, e] : pieces) {
+      for (size_t i = b; i < e; ++i) task_bytes_ += file->chunks[i].location.blob.raw_length;
+      task_.push_back(Piece{file, b, e});
+      if (task_bytes_ >= kTaskBytes || task_.size() >= kTaskFiles) SubmitTask();
+    }
+  }
+
+  void SubmitTask() {
+    if (task_.empty()) return;
+    tasks_.push_back(
+        pool_.Submit([this, pieces = std::move(task_)]() mutable { return RunTask(pieces); }));
+    task_.clear();
+    task_bytes_ = 0;
   }
 
   // Creates a symlink, FIFO or device, replacing an older one of the same name.
@@ -259,99 +503,251 @@ class Restorer {
     return CreateSpecialNode(dir_fd, node);
   }
 
-  // True when the file at disk_path already holds exactly the node's content.
-  bool AlreadyRestored(const Node& node, const std::string& disk_path) {
-    struct stat st;
-    if (::lstat(disk_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
-        static_cast<uint64_t>(st.st_size) != node.size) {
-      return false;
-    }
-    UniqueFd fd(::open(disk_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd.valid()) return false;
-    return VerifyContent(fd.get(), node, disk_path).ok();
-  }
+  // --- Content (pool workers) ---
 
   // Re-reads a written file and checks every chunk against its id.
-  Status VerifyContent(int fd, const Node& node, const std::string& path) {
+  Status VerifyContent(int fd, const FileJob& file) {
     Bytes buf;
-    for (const Extent& e : node.extents) {
-      uint64_t offset = e.offset;
-      for (const BlobId& id : e.chunks) {
-        auto loc = repo_.FindBlob(id);
-        if (!loc) return NotFoundError("data blob " + id.ShortHex() + " is not in the index");
-        buf.resize(loc->blob.raw_length);
-        PXB_RETURN_IF_ERROR(ReadExactly(fd, buf, offset, path));
-        if (!(repo_.ComputeBlobId(buf) == id)) {
-          return DataLossError(path + ": content at offset " + std::to_string(offset) +
-                               " does not match the snapshot");
-        }
-        offset += buf.size();
+    for (const ChunkRef& chunk : file.chunks) {
+      buf.resize(chunk.location.blob.raw_length);
+      PXB_RETURN_IF_ERROR(ReadExactly(fd, buf, chunk.file_offset, file.disk_path));
+      if (!(repo_.ComputeBlobId(buf) == chunk.location.blob.id)) {
+        return DataLossError(file.disk_path + ": content at offset " +
+                             std::to_string(chunk.file_offset) + " does not match the snapshot");
       }
     }
     return Status::Ok();
   }
 
-  Status RestoreFile(const Node& node, const std::string& disk_path) {
-    if (cancel_ && cancel_->load()) return CancelledError("restore cancelled");
-    const std::string dir = ParentOf(disk_path);
-    UniqueFd parent(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!parent.valid()) return ErrnoError(errno, "opening " + dir);
-    if (AlreadyRestored(node, disk_path)) {
-      files_unchanged_++;
-      progress_.files_done++;
-      progress_.bytes_done += node.size;
-      return ApplyMetadata(parent.get(), node.name, node, apply_, names_);
+  // Opens the temporary file, once per file whichever piece comes first, or
+  // finds that the file already holds the right content.
+  void OpenFile(FileJob& file) {
+    std::lock_guard lock(file.mu);
+    if (file.opened) return;
+    file.opened = true;
+    if (Cancelled()) {
+      file.status = CancelledError("restore cancelled");
+      return;
     }
-    std::array<std::byte, 8> random;
-    RandomBytes(random);
-    const std::string temp_name = TempNameFor(node.name, random);
-    UniqueFd out(::openat(parent.get(), temp_name.c_str(),
-                          O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!out.valid()) return ErrnoError(errno, "creating a temporary file in " + dir);
-    Status written = WriteContent(out.get(), node, disk_path);
-    if (written.ok() && options_.verify) {
-      UniqueFd check(::openat(parent.get(), temp_name.c_str(), O_RDONLY | O_CLOEXEC));
-      written = check.valid() ? VerifyContent(check.get(), node, disk_path)
-                              : ErrnoError(errno, "re-opening " + disk_path);
-    }
-    if (written.ok() && ::fsync(out.get()) != 0)
-      written = ErrnoError(errno, "syncing " + disk_path);
-    if (written.ok()) {
-      struct stat st;
-      if (::fstatat(parent.get(), node.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-          S_ISDIR(st.st_mode)) {
-        written = AlreadyExistsError(disk_path + " exists and is a folder");
+    if (file.maybe_unchanged) {
+      UniqueFd existing(::open(file.disk_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (existing.valid() && VerifyContent(existing.get(), file).ok()) {
+        file.unchanged = true;
+        return;
       }
     }
-    if (written.ok() &&
-        ::renameat(parent.get(), temp_name.c_str(), parent.get(), node.name.c_str()) != 0) {
-      written = ErrnoError(errno, "renaming into place " + disk_path);
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      file.temp_path = file.dir->path + "/" + TempNameFor(file.node.name);
+      file.fd = UniqueFd(
+          ::open(file.temp_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+      if (file.fd.valid() || errno != EEXIST) break;
     }
-    if (!written.ok()) {
-      ::unlinkat(parent.get(), temp_name.c_str(), 0);
-      return written;
+    if (!file.fd.valid()) {
+      file.status = ErrnoError(errno, "creating a temporary file in " + file.dir->path);
+      file.temp_path.clear();
     }
-    files_restored_++;
-    progress_.files_done++;
-    return ApplyMetadata(parent.get(), node.name, node, apply_, names_);
   }
 
-  Status WriteContent(int fd, const Node& node, const std::string& disk_path) {
-    for (const Extent& e : node.extents) {
-      uint64_t offset = e.offset;
-      for (const BlobId& id : e.chunks) {
-        if (cancel_ && cancel_->load()) return CancelledError("restore cancelled");
-        auto data = repo_.LoadBlob(BlobType::kData, id);
-        if (!data.ok()) return data.status().WithContext(disk_path);
-        PXB_RETURN_IF_ERROR(WriteAll(fd, *data, offset, disk_path));
-        offset += data->size();
-        bytes_written_ += data->size();
-        progress_.bytes_done += data->size();
+  // One blob wanted by a piece.
+  struct Want {
+    const ChunkRef* chunk;
+    FileJob* file;
+  };
+
+  Status RunTask(std::vector<Piece>& pieces) {
+    for (Piece& piece : pieces) OpenFile(*piece.file);
+    std::vector<Want> wants;
+    for (Piece& piece : pieces) {
+      if (!piece.file->Writable()) continue;
+      for (size_t i = piece.begin; i < piece.end; ++i) {
+        wants.push_back(Want{&piece.file->chunks[i], piece.file.get()});
       }
     }
-    // Sets the size last, so trailing holes stay holes.
-    return PunchHolesAndSetSize(fd, node.size);
+    // Pack order: each pack is read front to back, in as few Gets as possible.
+    std::sort(wants.begin(), wants.end(), [](const Want& a, const Want& b) {
+      const BlobLocation& x = a.chunk->location;
+      const BlobLocation& y = b.chunk->location;
+      if (x.pack.id != y.pack.id) return x.pack.id < y.pack.id;
+      return x.blob.offset < y.blob.offset;
+    });
+    for (size_t begin = 0; begin < wants.size();) {
+      const BlobLocation& first = wants[begin].chunk->location;
+      const uint64_t start = first.blob.offset;
+      uint64_t end = start + first.blob.stored_length;
+      size_t stop = begin + 1;
+      while (stop < wants.size()) {
+        const BlobLocation& next = wants[stop].chunk->location;
+        const uint64_t next_end = uint64_t{next.blob.offset} + next.blob.stored_length;
+        if (next.pack.id != first.pack.id || next.blob.offset > end + kMaxReadGap ||
+            next_end - start > kMaxReadLength) {
+          break;
+        }
+        end = std::max(end, next_end);
+        ++stop;
+      }
+      WriteRange(std::span<const Want>(wants).subspan(begin, stop - begin), start, end);
+      begin = stop;
+    }
+    for (Piece& piece : pieces) {
+      if (piece.file->pieces_left.fetch_sub(1) == 1) Finish(*piece.file);
+    }
+    return Cancelled() ? CancelledError("restore cancelled") : Status::Ok();
   }
+
+  // Reads pack bytes [start, end) once and writes every wanted blob in it.
+  void WriteRange(std::span<const Want> wants, uint64_t start, uint64_t end) {
+    if (Cancelled()) {
+      for (const Want& want : wants) want.file->Fail(CancelledError("restore cancelled"));
+      return;
+    }
+    const PackRecord& pack = wants.front().chunk->location.pack;
+    StatusOr<Bytes> range = repo_.backend().Get(PackObjectName(pack.id), start, end - start);
+    std::optional<Bytes> plain;
+    const PackBlob* decoded = nullptr;
+    for (const Want& want : wants) {
+      const PackBlob& blob = want.chunk->location.blob;
+      if (!want.file->Writable()) continue;
+      // The same chunk twice in a row (duplicates in one file or across
+      // files) is decoded once.
+      if (decoded == nullptr || decoded->offset != blob.offset) {
+        StatusOr<Bytes> data =
+            range.ok()
+                ? repo_.DecodeBlob(
+                      pack, blob, ByteView(*range).subspan(blob.offset - start, blob.stored_length))
+                // A failed range (a truncated pack, say) may still hold
+                // good blobs: each is read on its own.
+                : repo_.LoadBlob(BlobType::kData, blob.id);
+        if (!data.ok()) {
+          want.file->Fail(data.status().WithContext(want.file->disk_path));
+          decoded = nullptr;
+          continue;
+        }
+        plain = *std::move(data);
+        decoded = &blob;
+      }
+      Status written =
+          WriteAll(want.file->fd.get(), *plain, want.chunk->file_offset, want.file->disk_path);
+      if (!written.ok()) {
+        want.file->Fail(written);
+        continue;
+      }
+      bytes_written_ += plain->size();
+      progress_.bytes_done += plain->size();
+    }
+  }
+
+  // Runs once per file, after its last piece: sets the size, checks,
+  // applies metadata and hands the file to the rename.
+  void Finish(FileJob& file) {
+    std::unique_lock lock(file.mu);
+    Status s = file.status;
+    if (s.ok() && file.unchanged) {
+      lock.unlock();
+      files_unchanged_++;
+      progress_.files_done++;
+      progress_.bytes_done += file.node.size;
+      s = ApplyMetadata(AT_FDCWD, file.disk_path, file.node, apply_, names_);
+      if (!s.ok()) Report(file.disk_path, s);
+      return;
+    }
+    const int fd = file.fd.get();
+    // Sets the size last, so trailing holes stay holes.
+    if (s.ok() && file.data_end < file.node.size) s = PunchHolesAndSetSize(fd, file.node.size);
+    if (s.ok() && options_.verify) s = VerifyContent(fd, file);
+    Status metadata;
+    if (s.ok()) metadata = ApplyFileMetadata(fd, file.disk_path, file.node, apply_, names_);
+    const SyncKind sync = file.dir->sync;
+    if (s.ok() && sync == SyncKind::kFsync && ::fsync(fd) != 0) {
+      s = ErrnoError(errno, "syncing " + file.disk_path);
+    }
+    if (const int err = file.fd.Close(); s.ok() && err != 0) {
+      s = ErrnoError(err, "closing " + file.disk_path);
+    }
+    if (!s.ok()) {
+      if (!file.temp_path.empty()) ::unlink(file.temp_path.c_str());
+      if (s.code() != StatusCode::kCancelled) Report(file.disk_path, s);
+      return;
+    }
+    progress_.files_done++;
+    if (sync == SyncKind::kSyncfs) {
+      QueueForCommit(WrittenFile{file.temp_path, file.disk_path, file.dir, file.node.size});
+    } else {
+      s = RenameIntoPlace(file.temp_path, file.disk_path);
+      if (s.ok()) {
+        files_restored_++;
+      } else {
+        ::unlink(file.temp_path.c_str());
+        Report(file.disk_path, s);
+      }
+    }
+    if (!metadata.ok()) Report(file.disk_path, metadata);
+  }
+
+  // --- Batched renames (committer thread) ---
+
+  void QueueForCommit(WrittenFile file) {
+    std::lock_guard lock(batch_mu_);
+    batch_bytes_ += file.bytes;
+    batch_.push_back(std::move(file));
+    if (batch_bytes_ >= kBatchBytes || batch_.size() >= kBatchFiles) batch_ready_.notify_one();
+  }
+
+  void StopCommitter() {
+    if (!committer_.joinable()) return;
+    {
+      std::lock_guard lock(batch_mu_);
+      writers_done_ = true;
+    }
+    batch_ready_.notify_one();
+    committer_.join();
+  }
+
+  void CommitterLoop() {
+    for (;;) {
+      std::vector<WrittenFile> batch;
+      {
+        std::unique_lock lock(batch_mu_);
+        batch_ready_.wait(lock, [&] {
+          return writers_done_ || batch_bytes_ >= kBatchBytes || batch_.size() >= kBatchFiles;
+        });
+        if (batch_.empty() && writers_done_) return;
+        batch.swap(batch_);
+        batch_bytes_ = 0;
+      }
+      CommitBatch(batch);
+    }
+  }
+
+  Status SyncFileSystem(const std::string& dir) {
+    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd.valid()) return ErrnoError(errno, "opening " + dir);
+    if (::syncfs(fd.get()) != 0) return ErrnoError(errno, "syncing the file system of " + dir);
+    return Status::Ok();
+  }
+
+  // One syncfs per file system, then the renames. Files written before a
+  // failed sync are removed, not renamed: their content may not be on disk.
+  void CommitBatch(const std::vector<WrittenFile>& batch) {
+    std::map<dev_t, Status> synced;
+    for (const WrittenFile& file : batch) {
+      if (synced.contains(file.dir->device)) continue;
+      synced[file.dir->device] = SyncFileSystem(file.dir->path);
+      std::lock_guard lock(batch_mu_);
+      synced_dirs_.emplace(file.dir->device, file.dir->path);
+    }
+    for (const WrittenFile& file : batch) {
+      Status s = synced[file.dir->device];
+      if (s.ok()) s = RenameIntoPlace(file.temp_path, file.final_path);
+      if (s.ok()) {
+        files_restored_++;
+      } else {
+        ::unlink(file.temp_path.c_str());
+        Report(file.final_path, s);
+      }
+    }
+  }
+
+  // --- After the content ---
 
   void CreateHardLinks() {
     for (const auto& [source, link] : links_) {
@@ -388,19 +784,52 @@ class Restorer {
   Progress& progress_;
   const ErrorSink& on_error_;
   const std::atomic<bool>* cancel_;
-  TaskPool pool_;
   OwnerNames names_;
   ApplyOptions apply_;
   std::string target_;
-  std::vector<std::future<Status>> files_;
+  // The walk's state.
+  std::vector<Piece> task_;
+  uint64_t task_bytes_ = 0;
+  std::vector<std::future<Status>> tasks_;
   std::vector<DirToFinish> dirs_;
   std::map<std::pair<uint64_t, uint64_t>, std::string> link_sources_;
   std::vector<std::pair<std::string, std::string>> links_;
+  // The batch waiting for its sync and renames.
+  std::mutex batch_mu_;
+  std::condition_variable batch_ready_;
+  std::vector<WrittenFile> batch_;
+  uint64_t batch_bytes_ = 0;
+  bool writers_done_ = false;
+  std::map<dev_t, std::string> synced_dirs_;  // a folder on each file system synced
+  std::thread committer_;
   std::atomic<uint64_t> files_restored_{0}, files_unchanged_{0}, other_nodes_{0}, bytes_written_{0},
       errors_{0};
+  // Last, so that its workers stop before anything they use goes away.
+  TaskPool pool_;
 };
 
 }  // namespace
+
+StatusOr<RestoreDurability> ParseRestoreDurability(std::string_view name) {
+  for (RestoreDurability d :
+       {RestoreDurability::kBatched, RestoreDurability::kPerFile, RestoreDurability::kNone}) {
+    if (name == RestoreDurabilityName(d)) return d;
+  }
+  return InvalidArgumentError("unknown durability '" + std::string(name) +
+                              "': use batched, per-file or none");
+}
+
+std::string_view RestoreDurabilityName(RestoreDurability durability) {
+  switch (durability) {
+    case RestoreDurability::kBatched:
+      return "batched";
+    case RestoreDurability::kPerFile:
+      return "per-file";
+    case RestoreDurability::kNone:
+      return "none";
+  }
+  return "batched";
+}
 
 StatusOr<RestoreResult> RunRestore(Repository& repo, const SnapshotId& snapshot_id,
                                    const RestoreOptions& options, Progress& progress,

@@ -126,17 +126,28 @@ Status CreateSpecialNode(int dir_fd, const Node& node) {
   return Status::Ok();
 }
 
-Status ApplyMetadata(int dir_fd, const std::string& name, const Node& node,
-                     const ApplyOptions& options, OwnerNames& names) {
-  if (node.type == NodeType::kSocket) return Status::Ok();
-  struct stat st;
-  if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    return PathError("lstat", dir_fd, name);
+namespace {
+
+// The entry ApplyMetadata works on: a name in a folder, or an open regular
+// file (fd >= 0), which needs no path lookup per step.
+struct MetadataTarget {
+  int dir_fd = AT_FDCWD;
+  const std::string* name = nullptr;
+  int fd = -1;
+  const std::string* display = nullptr;  // for messages about an fd
+
+  std::string Describe() const {
+    return fd >= 0 ? DisplayName(*display) : DescribePath(dir_fd, *name);
   }
-  if ((st.st_mode & S_IFMT) != FormatOf(node.type)) {
-    return InvalidArgumentError("not a " + std::string(NodeTypeName(node.type)) + ": " +
-                                DescribePath(dir_fd, name));
+  Status Error(std::string_view op) const {
+    int err = errno;
+    return ErrnoError(err, std::string(op) + " " + Describe());
   }
+};
+
+Status ApplySteps(const MetadataTarget& target, const Node& node, const ApplyOptions& options,
+                  OwnerNames& names) {
+  const bool on_fd = target.fd >= 0;
   const bool is_symlink = node.type == NodeType::kSymlink;
   const bool root = IsRoot();
   FirstError errors;
@@ -148,11 +159,14 @@ Status ApplyMetadata(int dir_fd, const std::string& name, const Node& node,
       if (std::optional<uint32_t> local = names.UidOf(node.user)) uid = *local;
       if (std::optional<uint32_t> local = names.GidOf(node.group)) gid = *local;
     }
-    if (fchownat(dir_fd, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+    const int rc =
+        on_fd ? fchown(target.fd, uid, gid)
+              : fchownat(target.dir_fd, target.name->c_str(), uid, gid, AT_SYMLINK_NOFOLLOW);
+    if (rc != 0) {
       int err = errno;
       if (root || err != EPERM) {
-        errors.Add(ErrnoError(err, "chown " + DescribePath(dir_fd, name) + " to " +
-                                       std::to_string(uid) + ":" + std::to_string(gid)));
+        errors.Add(ErrnoError(err, "chown " + target.Describe() + " to " + std::to_string(uid) +
+                                       ":" + std::to_string(gid)));
       }
     }
   }
@@ -160,40 +174,66 @@ Status ApplyMetadata(int dir_fd, const std::string& name, const Node& node,
   if (!is_symlink) {
     // AT_SYMLINK_NOFOLLOW: should the entry have been swapped for a symlink,
     // fail instead of changing the mode of whatever it points to.
-    if (fchmodat(dir_fd, name.c_str(), node.mode & 07777, AT_SYMLINK_NOFOLLOW) != 0) {
-      errors.Add(PathError("chmod", dir_fd, name));
-    }
+    const int rc = on_fd ? fchmod(target.fd, node.mode & 07777)
+                         : fchmodat(target.dir_fd, target.name->c_str(), node.mode & 07777,
+                                    AT_SYMLINK_NOFOLLOW);
+    if (rc != 0) errors.Add(target.Error("chmod"));
   }
 
-  const std::string xattr_path = XattrPath(dir_fd, name);
+  const std::string xattr_path = on_fd ? std::string() : XattrPath(target.dir_fd, *target.name);
+  auto set_xattr = [&](const char* key, const std::string& value) {
+    return on_fd ? fsetxattr(target.fd, key, value.data(), value.size(), 0)
+                 : lsetxattr(xattr_path.c_str(), key, value.data(), value.size(), 0);
+  };
   if (options.xattrs) {
     for (const auto& [key, value] : node.xattrs) {
-      if (lsetxattr(xattr_path.c_str(), key.c_str(), value.data(), value.size(), 0) == 0) continue;
+      if (set_xattr(key.c_str(), value) == 0) continue;
       int err = errno;
       if (!root && err == EPERM && key.rfind("user.", 0) != 0) continue;
-      errors.Add(
-          ErrnoError(err, "setxattr " + DisplayName(key) + " on " + DescribePath(dir_fd, name)));
+      errors.Add(ErrnoError(err, "setxattr " + DisplayName(key) + " on " + target.Describe()));
     }
   }
 
   if (options.acls && !is_symlink) {
-    if (!node.acl_access.empty() &&
-        lsetxattr(xattr_path.c_str(), kAclAccessName, node.acl_access.data(),
-                  node.acl_access.size(), 0) != 0) {
-      errors.Add(PathError("set access ACL on", dir_fd, name));
+    if (!node.acl_access.empty() && set_xattr(kAclAccessName, node.acl_access) != 0) {
+      errors.Add(target.Error("set access ACL on"));
     }
     if (node.type == NodeType::kDirectory && !node.acl_default.empty() &&
-        lsetxattr(xattr_path.c_str(), kAclDefaultName, node.acl_default.data(),
-                  node.acl_default.size(), 0) != 0) {
-      errors.Add(PathError("set default ACL on", dir_fd, name));
+        set_xattr(kAclDefaultName, node.acl_default) != 0) {
+      errors.Add(target.Error("set default ACL on"));
     }
   }
 
   const timespec times[2] = {ToTimespec(node.atime_ns), ToTimespec(node.mtime_ns)};
-  if (utimensat(dir_fd, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
-    errors.Add(PathError("set times of", dir_fd, name));
-  }
+  const int rc = on_fd ? futimens(target.fd, times)
+                       : utimensat(target.dir_fd, target.name->c_str(), times, AT_SYMLINK_NOFOLLOW);
+  if (rc != 0) errors.Add(target.Error("set times of"));
   return errors.Take();
+}
+
+}  // namespace
+
+Status ApplyMetadata(int dir_fd, const std::string& name, const Node& node,
+                     const ApplyOptions& options, OwnerNames& names) {
+  if (node.type == NodeType::kSocket) return Status::Ok();
+  struct stat st;
+  if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return PathError("lstat", dir_fd, name);
+  }
+  if ((st.st_mode & S_IFMT) != FormatOf(node.type)) {
+    return InvalidArgumentError("not a " + std::string(NodeTypeName(node.type)) + ": " +
+                                DescribePath(dir_fd, name));
+  }
+  return ApplySteps({.dir_fd = dir_fd, .name = &name}, node, options, names);
+}
+
+Status ApplyFileMetadata(int fd, const std::string& display_path, const Node& node,
+                         const ApplyOptions& options, OwnerNames& names) {
+  if (node.type != NodeType::kFile) {
+    return InvalidArgumentError("not a file node (" + std::string(NodeTypeName(node.type)) +
+                                "): " + DisplayName(display_path));
+  }
+  return ApplySteps({.fd = fd, .display = &display_path}, node, options, names);
 }
 
 Status PunchHolesAndSetSize(int fd, uint64_t size) {

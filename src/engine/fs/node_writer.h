@@ -2,8 +2,9 @@
 //
 // CreateSpecialNode makes the entries that have no content (symlinks, FIFOs,
 // devices); ApplyMetadata then sets owner, mode, xattrs, ACLs and times on any
-// entry once its content is in place. Everything works relative to an open
-// directory fd and never follows a symlink at the final component.
+// entry once its content is in place (ApplyFileMetadata does the same through
+// an open file). Everything works relative to an open directory fd or on an
+// open fd, and never follows a symlink at the final component.
 //
 //   PXB_RETURN_IF_ERROR(CreateSpecialNode(dir_fd, node));
 //   PXB_RETURN_IF_ERROR(ApplyMetadata(dir_fd, node.name, node, {}, names));
@@ -61,6 +62,15 @@ struct ApplyOptions {
 // Needs /proc mounted (xattrs are set through /proc/self/fd).
 [[nodiscard]] Status ApplyMetadata(int dir_fd, const std::string& name, const Node& node,
                                    const ApplyOptions& options, OwnerNames& names);
+
+// ApplyMetadata for a regular file node through an open fd of that file
+// (fchown, fchmod, fsetxattr, futimens): the same steps in the same order,
+// without a path lookup per step, so restore can finish a file under its
+// temporary name before renaming it into place. `display_path` only names the
+// file in messages. Errors: kInvalidArgument if node is not a file; otherwise
+// as ApplyMetadata.
+[[nodiscard]] Status ApplyFileMetadata(int fd, const std::string& display_path, const Node& node,
+                                       const ApplyOptions& options, OwnerNames& names);
 
 // Sets the final size of a regular file being restored. Restore creates a
 // fresh file, writes only the data extents with pwrite and then calls this:

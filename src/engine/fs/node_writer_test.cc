@@ -407,6 +407,56 @@ TEST_F(NodeWriterTest, WithoutRootSkipsChownAndPrivilegedXattrs) {
   EXPECT_EQ(got.mtime_ns, node.mtime_ns);
 }
 
+// Restore finishes a file through its open fd under a temporary name and
+// then renames it: everything set must survive the rename.
+TEST_F(NodeWriterTest, FileMetadataThroughFdSurvivesRename) {
+  CreateFile("original", 0644);
+  const std::string path = dir_.Path("original");
+  ASSERT_EQ(setxattr(path.c_str(), "user.a", "text", 4, 0), 0);
+  ASSERT_EQ(chown(path.c_str(), 1234, 2345), 0);
+  if (!SetFacl("-m u:1234:rwx " + path)) GTEST_SKIP() << "setfacl unavailable";
+  ASSERT_EQ(chmod(path.c_str(), 04750), 0);
+  timespec times[2] = {{1'700'000'000, 5}, {1'600'000'000, 987'654'321}};
+  ASSERT_EQ(utimensat(dir_.fd(), "original", times, 0), 0);
+  Node want = Read("original");
+
+  int fd = openat(dir_.fd(), ".temp", O_CREAT | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "data", 4), 4);
+  Status status = ApplyFileMetadata(fd, dir_.Path("copy"), want, {}, names_);
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  close(fd);
+  ASSERT_EQ(renameat(dir_.fd(), ".temp", dir_.fd(), "copy"), 0);
+
+  Node got = Read("copy");
+  EXPECT_EQ(got.mode, 04750u) << std::oct << got.mode;
+  EXPECT_EQ(got.uid, 1234u);
+  EXPECT_EQ(got.gid, 2345u);
+  EXPECT_EQ(got.mtime_ns, want.mtime_ns);
+  EXPECT_EQ(got.atime_ns, want.atime_ns);
+  EXPECT_EQ(got.xattrs, want.xattrs);
+  EXPECT_EQ(got.acl_access, want.acl_access);
+  EXPECT_EQ(GetFacl(dir_.Path("copy")), GetFacl(path));
+}
+
+TEST_F(NodeWriterTest, FileMetadataThroughFdReportsTheDisplayPathAndStillSetsTimes) {
+  int fd = openat(dir_.fd(), ".temp", O_CREAT | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  Node node = Read(".temp");
+  node.xattrs = {{"nonamespace", "1"}};
+  node.mtime_ns = 1'000'000'007;
+  Status status = ApplyFileMetadata(fd, "/restored/name", node, {}, names_);
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(std::string(status.message()), HasSubstr("/restored/name"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("nonamespace"));
+  EXPECT_EQ(Read(".temp").mtime_ns, 1'000'000'007);
+
+  node.type = NodeType::kDirectory;
+  EXPECT_EQ(ApplyFileMetadata(fd, "/restored/name", node, {}, names_).code(),
+            StatusCode::kInvalidArgument);
+  close(fd);
+}
+
 TEST_F(NodeWriterTest, SetSizeKeepsUnwrittenRangesAsHoles) {
   int fd = openat(dir_.fd(), "sparse", O_CREAT | O_RDWR | O_EXCL | O_CLOEXEC, 0644);
   ASSERT_GE(fd, 0);
