@@ -264,7 +264,18 @@ StatusOr<std::unique_ptr<Repository>> CliContext::OpenRepository() {
       }
       lease = *parsed;
     }
-    PXB_RETURN_IF_ERROR((*repo)->StartSession(command.empty() ? "quickstart" : command, lease));
+    Status started = (*repo)->StartSession(command.empty() ? "quickstart" : command, lease);
+    // Restoring from read-only storage (a mounted snapshot, a read-only key)
+    // must work; a reader without a session only risks a concurrent prune
+    // deleting a pack under it, which it then reports as damage.
+    static const std::set<std::string, std::less<>> kReaders = {"restore", "ls",  "find",  "diff",
+                                                                "dump",    "cat", "stats", "check"};
+    if (!started.ok() && !kReaders.contains(command)) return started;
+    if (!started.ok()) {
+      PrintError("warning: " + std::string(started.message()) +
+                 "; going on without a session (a prune running now could remove data this "
+                 "command reads)");
+    }
   }
   return repo;
 }
