@@ -163,7 +163,7 @@ TEST(LifecycleTest, WritersAndPruneKilledAtRandomLeaveAConsistentRepository) {
   ASSERT_EQ(pxb.Init({"--pack-size", "1"}).exit_code, 0);
   const std::string binary = BinaryPath();
   RunOptions options = pxb.Options();
-  options.env.emplace_back("PLEXIBACKUP_SESSION_LEASE", "2s");
+  options.env.emplace_back("PLEXIBACKUP_SESSION_LEASE", "5s");
 
   const std::string database = dir.Path("live.db");
   {
@@ -256,7 +256,7 @@ TEST(LifecycleTest, WritersAndPruneKilledAtRandomLeaveAConsistentRepository) {
 
   // Expired sessions of killed processes end by themselves: one more prune
   // after their lease completes every plan.
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  std::this_thread::sleep_for(std::chrono::seconds(6));
   RunResult last = RunProgram(pxb.Argv({"--json", "prune", "--grace", "0"}), options);
   ASSERT_EQ(last.exit_code, 0) << last.Describe();
   EXPECT_TRUE(JsonOfType(last.out, "prune")["waiting"].empty()) << last.out;
