@@ -844,9 +844,19 @@ StatusOr<BackupResult> RunBackup(Repository& repo, BackupOptions options, Progre
     PXB_ASSIGN_OR_RETURN(auto parent, FindParentSnapshot(repo, snapshot.source, options.type));
     if (parent) snapshot.parent = parent->id;
   }
+  std::optional<Snapshot> parent_snapshot;
   if (snapshot.parent) {
-    PXB_ASSIGN_OR_RETURN(Snapshot parent, repo.LoadSnapshot(*snapshot.parent));
-    auto blob = repo.LoadBlob(BlobType::kTree, parent.tree);
+    auto parent = repo.LoadSnapshot(*snapshot.parent);
+    if (parent.ok()) {
+      parent_snapshot = std::move(*parent);
+    } else if (parent.status().code() == StatusCode::kNotFound && !options.parent) {
+      snapshot.parent.reset();  // forgotten since it was chosen: no parent then
+    } else {
+      return parent.status();
+    }
+  }
+  if (parent_snapshot) {
+    auto blob = repo.LoadBlob(BlobType::kTree, parent_snapshot->tree);
     if (blob.ok()) {
       auto tree = DecodeTree(*blob);
       if (tree.ok()) parent_root = std::move(*tree);

@@ -148,6 +148,12 @@ class Pruner {
         if (!walked_trees_.insert(id).second) continue;
         live_.Add(id);
         auto tree = LoadTree(repo_, id);
+        if (!tree.ok() && tree.status().code() == StatusCode::kNotFound) {
+          // A snapshot committed after the index was loaded: its index is
+          // stored by now (a backup writes it before the snapshot).
+          PXB_RETURN_IF_ERROR(repo_.LoadIndex());
+          tree = LoadTree(repo_, id);
+        }
         if (!tree.ok()) {
           return DataLossError("snapshot " + s.id.ShortHex() + " needs tree " + id.ShortHex() +
                                ", which cannot be read (" + std::string(tree.status().message()) +

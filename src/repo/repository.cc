@@ -684,6 +684,7 @@ StatusOr<std::vector<SnapshotEntry>> Repository::ListSnapshots() {
   for (const SnapshotId& id : ids) {
     auto s = LoadSnapshot(id);
     if (!s.ok()) {
+      if (s.status().code() == StatusCode::kNotFound) continue;  // forgotten meanwhile
       // One damaged snapshot must not hide the others; check names it.
       if (s.status().code() == StatusCode::kDataLoss) {
         damaged++;
