@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <thread>
 
@@ -138,7 +139,12 @@ TEST(RestoreTest, KilledRestoreOfManySmallFilesLeavesOnlyCompleteFiles) {
   old["/big1"] = "older big1";
   int interrupted = 0;
   for (int run = 0; run < 8; ++run) {
-    for (const auto& [name, data] : old) WriteFile(dst + name, data);
+    // Each run starts from scratch, so that it takes as long as the timed one.
+    std::filesystem::remove_all(dst);
+    for (const auto& [name, data] : old) {
+      MakeDirs(dst + name.substr(0, name.rfind('/')));
+      WriteFile(dst + name, data);
+    }
     BackgroundProcess restore(argv, pxb.Options());
     std::this_thread::sleep_for(duration * (run + 1) / 8);
     if (!restore.Poll()) interrupted++;
