@@ -57,7 +57,7 @@ class Pruner {
       : repo_(repo), options_(options), progress_(progress), now_(NowNanos()) {}
 
   StatusOr<PruneReport> Run() {
-    PXB_RETURN_IF_ERROR(repo_.LoadIndex());
+    PXB_RETURN_IF_ERROR(RefreshIndex());
     PXB_ASSIGN_OR_RETURN(std::vector<DeletionPlanEntry> ready, PlansReadyToSweep());
     if (!ready.empty()) PXB_RETURN_IF_ERROR(Sweep(ready));
     PXB_ASSIGN_OR_RETURN(std::optional<DeletionPlanEntry> plan, Mark());
@@ -75,6 +75,16 @@ class Pruner {
   }
 
  private:
+  // Loads the index (and the plans with it) unless it is current: every
+  // load reads all index objects, so it is done only after this prune
+  // itself changed what it holds.
+  Status RefreshIndex() {
+    if (index_current_) return Status::Ok();
+    PXB_RETURN_IF_ERROR(repo_.LoadIndex());
+    index_current_ = true;
+    return Status::Ok();
+  }
+
   // Session id -> latest expiry, of every session object.
   StatusOr<std::map<std::string, SessionRecord>> Sessions() {
     PXB_ASSIGN_OR_RETURN(std::vector<SessionEntry> entries, repo_.ListSessions());
@@ -209,7 +219,7 @@ class Pruner {
   // snapshot written meanwhile needs.
   Status Sweep(const std::vector<DeletionPlanEntry>& plans) {
     progress_.SetCurrent("deleting condemned packs");
-    PXB_RETURN_IF_ERROR(repo_.LoadIndex());
+    PXB_RETURN_IF_ERROR(RefreshIndex());
     PXB_RETURN_IF_ERROR(WalkSnapshots());
     PackSet doomed;
     for (const DeletionPlanEntry& plan : plans) {
@@ -254,6 +264,7 @@ class Pruner {
 
     // Order matters (design.md section 15): the new index, the packs, the
     // old indexes, and the plans last.
+    index_current_ = false;
     if (!superseded.empty()) {
       PXB_RETURN_IF_ERROR(repo_.WriteSupersedingIndex(std::move(kept), superseded).status());
     }
@@ -304,7 +315,7 @@ class Pruner {
 
   // Repacks and condemns; returns the plan written, if any.
   StatusOr<std::optional<DeletionPlanEntry>> Mark() {
-    PXB_RETURN_IF_ERROR(repo_.LoadIndex());
+    PXB_RETURN_IF_ERROR(RefreshIndex());
     // Packs of killed writers are judged like the others.
     PXB_RETURN_IF_ERROR(repo_.AdoptUnindexedPacks().status());
     PXB_RETURN_IF_ERROR(WalkSnapshots());
@@ -357,6 +368,7 @@ class Pruner {
     plan.host = CurrentHostName();
     for (const PackRecord& p : condemn) plan.packs.push_back(p.id);
     std::sort(plan.packs.begin(), plan.packs.end());
+    index_current_ = false;  // a sweep must see the new plan's packs as condemned
     PXB_ASSIGN_OR_RETURN(ObjectHash first, repo_.SaveDeletionPlan(plan));
     // Listed only now that the plan is stored: a session started later
     // reads the plan before the index (design.md section 15).
@@ -429,6 +441,7 @@ class Pruner {
   Progress& progress_;
   const int64_t now_;
   PruneReport report_;
+  bool index_current_ = false;
   LiveSet live_;
   std::set<SnapshotId> walked_snapshots_;
   std::unordered_set<BlobId, IdHash> walked_trees_;

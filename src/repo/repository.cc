@@ -673,28 +673,11 @@ StatusOr<Snapshot> Repository::LoadSnapshot(const SnapshotId& id) {
 }
 
 StatusOr<std::vector<SnapshotEntry>> Repository::ListSnapshots() {
-  std::vector<SnapshotId> ids;
-  PXB_RETURN_IF_ERROR(backend_->List(kSnapshotsPrefix, [&](const ObjectInfo& info) {
-    if (auto id = IdFromObjectName<SnapshotId>(info.name, kSnapshotsPrefix)) ids.push_back(*id);
-    return Status::Ok();
-  }));
+  PXB_ASSIGN_OR_RETURN(auto listed, ListSealed<Snapshot>(EnvelopeKind::kSnapshot, kSnapshotsPrefix,
+                                                         DecodeSnapshotPayload));
   std::vector<SnapshotEntry> out;
-  out.reserve(ids.size());
-  size_t damaged = 0;
-  for (const SnapshotId& id : ids) {
-    auto s = LoadSnapshot(id);
-    if (!s.ok()) {
-      if (s.status().code() == StatusCode::kNotFound) continue;  // forgotten meanwhile
-      // One damaged snapshot must not hide the others; check names it.
-      if (s.status().code() == StatusCode::kDataLoss) {
-        damaged++;
-        continue;
-      }
-      return s.status();
-    }
-    out.push_back(SnapshotEntry{id, std::move(*s)});
-  }
-  damaged_snapshots_ = damaged;
+  out.reserve(listed.size());
+  for (auto& e : listed) out.push_back(SnapshotEntry{SnapshotId(e.id.bytes()), std::move(e.value)});
   std::sort(out.begin(), out.end(), [](const SnapshotEntry& a, const SnapshotEntry& b) {
     if (a.snapshot.time_ns != b.snapshot.time_ns) return a.snapshot.time_ns < b.snapshot.time_ns;
     return a.id < b.id;
@@ -739,7 +722,7 @@ StatusOr<SnapshotId> Repository::ResolveSnapshot(std::string_view reference) {
   return matches.front();
 }
 
-// --- Lifecycle objects ---
+// --- Sealed objects listed by kind ---
 
 template <typename T>
 StatusOr<std::vector<LifecycleEntry<T>>> Repository::ListSealed(EnvelopeKind kind,
@@ -751,22 +734,36 @@ StatusOr<std::vector<LifecycleEntry<T>>> Repository::ListSealed(EnvelopeKind kin
     return Status::Ok();
   }));
   std::vector<LifecycleEntry<T>> out;
+  out.reserve(ids.size());
+  size_t damaged = 0;
   for (const ObjectHash& id : ids) {
     auto payload = GetSealed(kind, prefix, id);
     if (!payload.ok()) {
       if (payload.status().code() == StatusCode::kNotFound) continue;  // deleted meanwhile
       if (payload.status().code() != StatusCode::kDataLoss) return payload.status();
-      damaged_lifecycle_++;
+      damaged++;  // one damaged object must not hide the others; check names it
       continue;
     }
     auto value = decode(*payload);
     if (!value.ok()) {
-      damaged_lifecycle_++;
+      damaged++;
       continue;
     }
     out.push_back(LifecycleEntry<T>{id, std::move(*value)});
   }
+  damaged_by_kind_[static_cast<size_t>(kind)] = damaged;
   return out;
+}
+
+// --- Lifecycle objects ---
+
+size_t Repository::damaged_lifecycle_objects() const {
+  size_t total = 0;
+  for (EnvelopeKind kind : {EnvelopeKind::kSession, EnvelopeKind::kForgetRecord,
+                            EnvelopeKind::kHold, EnvelopeKind::kDeletionPlan}) {
+    total += damaged_by_kind_[static_cast<size_t>(kind)];
+  }
+  return total;
 }
 
 StatusOr<std::vector<ForgetRecordEntry>> Repository::ListForgetRecords() {

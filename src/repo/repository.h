@@ -190,7 +190,9 @@ class Repository {
   // Every readable snapshot, sorted by time, oldest first. Damaged snapshot
   // objects are left out and counted in damaged_snapshots().
   StatusOr<std::vector<SnapshotEntry>> ListSnapshots();
-  size_t damaged_snapshots() const { return damaged_snapshots_; }
+  size_t damaged_snapshots() const {
+    return damaged_by_kind_[static_cast<size_t>(EnvelopeKind::kSnapshot)];
+  }
   StatusOr<Snapshot> LoadSnapshot(const SnapshotId& id);
   StatusOr<SnapshotId> SaveSnapshot(const Snapshot& snapshot);
   // Resolves "latest", a full id or a unique prefix (at least 4 hex digits).
@@ -200,8 +202,8 @@ class Repository {
 
   // --- Lifecycle objects (doc/design.md section 15) ---
   // Each List skips objects that cannot be decoded and counts them in
-  // damaged_lifecycle_objects(); a missing object (deleted meanwhile) is
-  // skipped silently.
+  // damaged_lifecycle_objects() (as of the latest List of each kind); a
+  // missing object (deleted meanwhile) is skipped silently.
   StatusOr<std::vector<ForgetRecordEntry>> ListForgetRecords();
   StatusOr<ObjectHash> SaveForgetRecord(const ForgetRecord& record);
   StatusOr<std::vector<HoldEntry>> ListHolds();
@@ -212,7 +214,7 @@ class Repository {
   Status DeleteDeletionPlan(const ObjectHash& id);
   StatusOr<std::vector<SessionEntry>> ListSessions();
   Status DeleteSession(const ObjectHash& id);
-  size_t damaged_lifecycle_objects() const { return damaged_lifecycle_.load(); }
+  size_t damaged_lifecycle_objects() const;
 
   // Starts this process's session: writes it now and renews it from a
   // background thread every quarter of `lease_ns` until the repository is
@@ -260,6 +262,8 @@ class Repository {
   StatusOr<KeySlotId> StoreKeySlot(const KeySlot& slot);
   StatusOr<IndexId> PutIndexFile(const IndexFile& file);
   // Sealed objects named by the SHA-256 of their bytes under `prefix`.
+  // ListSealed skips objects deleted meanwhile and counts damaged ones in
+  // damaged_by_kind_.
   StatusOr<ObjectHash> PutSealed(EnvelopeKind kind, std::string_view prefix, ByteView payload);
   StatusOr<Bytes> GetSealed(EnvelopeKind kind, std::string_view prefix, const ObjectHash& id);
   template <typename T>
@@ -283,9 +287,10 @@ class Repository {
   MasterIndex index_;
   std::unordered_set<PackId, IdHash> condemned_;
   std::vector<DeletionPlanEntry> deletion_plans_;
-  std::atomic<size_t> damaged_lifecycle_{0};
+  // Objects of each envelope kind that the latest List of that kind could
+  // not decode.
+  std::array<std::atomic<size_t>, 8> damaged_by_kind_{};
   size_t damaged_index_files_ = 0;
-  std::atomic<size_t> damaged_snapshots_{0};
 
   std::mutex pending_mu_;
   std::unordered_set<BlobId, IdHash> pending_;  // blobs in packs not yet stored
