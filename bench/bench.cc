@@ -114,6 +114,20 @@ class Bench {
   bool Selected(std::string_view workload) const {
     return std::find(workloads_.begin(), workloads_.end(), workload) != workloads_.end();
   }
+  // Snapshots each tool holds before the prune workload.
+  int backups_per_repetition() const {
+    int backups = 1;
+    for (const char* w : {"rebackup-unchanged", "backup-after-change", "backup-db"}) {
+      backups += Selected(w) ? 1 : 0;
+    }
+    return backups;
+  }
+  // The preset, with --messages applied.
+  StatusOr<PlexiChatHomeSpec> DataSpec() const {
+    PXB_ASSIGN_OR_RETURN(PlexiChatHomeSpec spec, PlexiChatHomeSpecForSize(options_.size));
+    if (options_.messages > 0) spec.messages = options_.messages;
+    return spec;
+  }
   Status SetUpTools();
   Status SetUpData();
   // Makes the folder for restore-tmpfs, or notes why that workload is skipped.
@@ -201,8 +215,11 @@ Status Bench::SetUpTools() {
 }
 
 Status Bench::SetUpData() {
-  PXB_ASSIGN_OR_RETURN(PlexiChatHomeSpec spec, PlexiChatHomeSpecForSize(options_.size));
-  pristine_home_ = workdir_.path / "data" / options_.size / "plexichat";
+  PXB_ASSIGN_OR_RETURN(PlexiChatHomeSpec spec, DataSpec());
+  pristine_home_ =
+      workdir_.path / "data" /
+      (options_.size + (options_.messages ? "-" + std::to_string(spec.messages) : "")) /
+      "plexichat";
   const auto start = std::chrono::steady_clock::now();
   Note("generating the " + options_.size + " PlexiChat home in " + pristine_home_.string() +
        " (reused if there)");
@@ -257,6 +274,11 @@ Status Bench::Measure(const std::string& workload, Tool* tool, const std::string
   std::string log_name = std::to_string(rep) + "-" + workload + "-" + tool_name + ".log";
   std::replace(log_name.begin(), log_name.end(), ' ', '_');
   spec.log = workdir_.path / "logs" / log_name;
+  uint64_t repo_bytes_before = 0;
+  if (tool != nullptr) {
+    PXB_ASSIGN_OR_RETURN(TreeStats repo, ScanTree(tool->repo()));
+    repo_bytes_before = repo.bytes;
+  }
   // Dirty pages of the previous step are written out before the clock starts.
   ::sync();
   PXB_ASSIGN_OR_RETURN(ChildResult r, RunChild(spec));
@@ -283,6 +305,7 @@ Status Bench::Measure(const std::string& workload, Tool* tool, const std::string
   if (tool != nullptr) {
     PXB_ASSIGN_OR_RETURN(TreeStats repo, ScanTree(tool->repo()));
     m.repo_bytes = repo.bytes;
+    m.repo_bytes_added = static_cast<int64_t>(repo.bytes) - static_cast<int64_t>(repo_bytes_before);
     PXB_ASSIGN_OR_RETURN(TreeStats cache, ScanTree(tool->cache()));
     m.cache_bytes = cache.bytes;
   }
@@ -405,6 +428,27 @@ Status Bench::RunRepetition(int rep) {
           Measure("check-read-data", tool, tool->name(), tool->CheckReadData(), rep, true));
     }
   }
+  if (Selected("backup-db")) {
+    // The database alone, as a frequent database backup would take it; the
+    // repository holds its previous state from the backups above.
+    const fs::path home = source_ / "plexichat";
+    PXB_RETURN_IF_ERROR(
+        SimulatePlexiChatActivity(home, /*seed=*/20261125, options_.db_messages, options_.db_edits)
+            .WithContext("simulating PlexiChat activity for backup-db"));
+    const fs::path database_folder = (home / kPlexiChatDatabasePath).parent_path();
+    PXB_ASSIGN_OR_RETURN(current_stats_, ScanTree(database_folder));
+    for (Tool* tool : order) {
+      PXB_RETURN_IF_ERROR(
+          Measure("backup-db", tool, tool->name(), tool->Backup(database_folder), rep, true));
+    }
+  }
+  if (Selected("prune")) {
+    const int snapshots = backups_per_repetition();
+    for (Tool* tool : order) {
+      PXB_RETURN_IF_ERROR(Measure("prune", tool, tool->name(),
+                                  tool->ForgetAndPrune(snapshots - snapshots / 2), rep, true));
+    }
+  }
   return EmptyTrash(/*end_of_run=*/false);
 }
 
@@ -428,6 +472,10 @@ Status Bench::Report() {
   for (const auto& tool : tools_) {
     std::cout << "tool: " << versions_[tool->name()].get<std::string>() << "\n";
   }
+  if (Selected("backup-db")) {
+    std::cout << "backup-db: the database folder after " << options_.db_messages
+              << " new messages and " << options_.db_edits << " edits\n";
+  }
   if (Selected("backup-after-change")) {
     std::cout << "change: " << change_.new_messages << " new messages, " << change_.edits
               << " edits, " << change_.media_files_modified << " media files modified; then "
@@ -447,8 +495,10 @@ Status Bench::Report() {
                   {"workloads", workloads_},
                   {"small_files", options_.small_files},
                   {"change_messages", options_.change_messages},
-                  {"change_edits", options_.change_edits}};
-  PXB_ASSIGN_OR_RETURN(PlexiChatHomeSpec spec, PlexiChatHomeSpecForSize(options_.size));
+                  {"change_edits", options_.change_edits},
+                  {"db_messages", options_.db_messages},
+                  {"db_edits", options_.db_edits}};
+  PXB_ASSIGN_OR_RETURN(PlexiChatHomeSpec spec, DataSpec());
   j["data_set"] = {{"spec", PlexiChatHomeSpecString(spec)},
                    {"files", base_stats_.files},
                    {"bytes", base_stats_.bytes},

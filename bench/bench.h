@@ -21,9 +21,11 @@ namespace pxb::bench {
 // The workloads in the order they run within a repetition. "restore" is the
 // restore to disk (into the work folder); "restore-tmpfs" the same into a
 // tmpfs folder (BenchOptions::tmpfs).
-inline constexpr std::string_view kWorkloads[] = {"first-backup",        "rebackup-unchanged",
-                                                  "backup-after-change", "restore",
-                                                  "restore-tmpfs",       "check-read-data"};
+// "backup-db" backs up only the database folder after a larger change to the
+// database alone; "prune" forgets the older half of the snapshots and prunes.
+inline constexpr std::string_view kWorkloads[] = {
+    "first-backup",  "rebackup-unchanged", "backup-after-change", "restore",
+    "restore-tmpfs", "check-read-data",    "backup-db",           "prune"};
 
 struct BenchOptions {
   std::vector<std::string> workloads;  // empty: all
@@ -36,8 +38,11 @@ struct BenchOptions {
   uint64_t small_files = 0;                             // extra tree of small files
   uint64_t change_messages = 1000;                      // backup-after-change: new messages,
   uint64_t change_edits = 100;                          // edited messages
-  bool keep = false;                                    // keep the work folder
-  bool erasure = false;  // also plexibackup 4+2 over six local targets
+  uint64_t db_messages = 10000;                         // backup-db: new messages,
+  uint64_t db_edits = 1000;                             // edited messages
+  uint64_t messages = 0;  // messages in the generated database; 0: the preset's
+  bool keep = false;      // keep the work folder
+  bool erasure = false;   // also plexibackup 4+2 over six local targets
   // restore-tmpfs restores below this folder; the workload is skipped with a
   // note if it is not a writable tmpfs with room for the data set.
   std::string tmpfs = "/dev/shm";

@@ -47,6 +47,11 @@ int main(int argc, char** argv) {
   app.add_option("--small-files", options.small_files, "add a tree of N small files to the data");
   app.add_option("--change-messages", options.change_messages, "backup-after-change: new messages");
   app.add_option("--change-edits", options.change_edits, "backup-after-change: edited messages");
+  app.add_option("--db-messages", options.db_messages, "backup-db: new messages");
+  app.add_option("--db-edits", options.db_edits, "backup-db: edited messages");
+  app.add_option("--messages", options.messages,
+                 "messages in the generated database instead of the preset's (sets its size: "
+                 "about 5.5 million for 1 GiB)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -15,6 +15,13 @@ std::string Fixed(double v, int decimals) {
 
 std::string Seconds(double s) { return Fixed(s, s < 10 ? 3 : 2); }
 
+// "+1.2 MiB", "-3.4 MiB", "0 B".
+std::string SignedBytes(int64_t bytes) {
+  if (bytes == 0) return "0 B";
+  const uint64_t magnitude = bytes < 0 ? 0 - static_cast<uint64_t>(bytes) : bytes;
+  return (bytes < 0 ? "-" : "+") + FormatBytes(magnitude);
+}
+
 std::string Ratio(const std::optional<double>& r) { return r ? Fixed(*r, 2) : "-"; }
 
 std::string Pad(const std::string& s, size_t width, bool right) {
@@ -48,7 +55,7 @@ std::vector<SummaryRow> Summarize(const std::vector<Measurement>& measurements,
     std::optional<SummaryRow> reference;
     std::vector<SummaryRow> group;
     for (const std::string& tool : tool_order) {
-      std::vector<double> wall, cpu, durable, repo, data;
+      std::vector<double> wall, cpu, durable, repo, added, data;
       SummaryRow row;
       row.workload = workload;
       row.tool = tool;
@@ -59,6 +66,7 @@ std::vector<SummaryRow> Summarize(const std::vector<Measurement>& measurements,
         cpu.push_back(m.result.cpu_s());
         durable.push_back(m.result.wall_s + m.sync_s);
         repo.push_back(static_cast<double>(m.repo_bytes));
+        added.push_back(static_cast<double>(m.repo_bytes_added));
         data.push_back(static_cast<double>(m.data_bytes));
         row.peak_rss_kib = std::max(row.peak_rss_kib, m.result.max_rss_kib);
       }
@@ -67,6 +75,7 @@ std::vector<SummaryRow> Summarize(const std::vector<Measurement>& measurements,
       row.median_cpu_s = Median(cpu);
       row.median_durable_s = Median(durable);
       row.repo_bytes = static_cast<uint64_t>(Median(repo));
+      row.repo_bytes_added = static_cast<int64_t>(Median(added));
       row.data_bytes = static_cast<uint64_t>(Median(data));
       row.mb_per_s = row.median_wall_s > 0 ? row.data_bytes / 1e6 / row.median_wall_s : 0;
       if (tool == "plexibackup") reference = row;
@@ -81,6 +90,9 @@ std::vector<SummaryRow> Summarize(const std::vector<Measurement>& measurements,
         if (reference->repo_bytes > 0 && row.repo_bytes > 0) {
           row.bytes_ratio = static_cast<double>(row.repo_bytes) / reference->repo_bytes;
         }
+        if (reference->repo_bytes_added > 0 && row.repo_bytes_added > 0) {
+          row.added_ratio = static_cast<double>(row.repo_bytes_added) / reference->repo_bytes_added;
+        }
       }
       rows.push_back(row);
     }
@@ -89,16 +101,18 @@ std::vector<SummaryRow> Summarize(const std::vector<Measurement>& measurements,
 }
 
 std::string FormatTable(const std::vector<SummaryRow>& rows) {
-  const std::vector<std::string> headers = {"workload", "tool",      "runs",     "wall s",
-                                            "cpu s",    "durable s", "peak RSS", "repo",
-                                            "MB/s",     "x wall",    "x cpu",    "x bytes"};
+  const std::vector<std::string> headers = {"workload",  "tool",     "runs",    "wall s", "cpu s",
+                                            "durable s", "peak RSS", "repo",    "added",  "MB/s",
+                                            "x wall",    "x cpu",    "x bytes", "x added"};
   std::vector<std::vector<std::string>> cells;
   for (const SummaryRow& r : rows) {
     cells.push_back({r.workload, r.tool, std::to_string(r.runs), Seconds(r.median_wall_s),
                      Seconds(r.median_cpu_s), Seconds(r.median_durable_s),
                      FormatBytes(static_cast<uint64_t>(r.peak_rss_kib) << 10),
-                     r.repo_bytes > 0 ? FormatBytes(r.repo_bytes) : "-", Fixed(r.mb_per_s, 1),
-                     Ratio(r.wall_ratio), Ratio(r.cpu_ratio), Ratio(r.bytes_ratio)});
+                     r.repo_bytes > 0 ? FormatBytes(r.repo_bytes) : "-",
+                     r.repo_bytes > 0 ? SignedBytes(r.repo_bytes_added) : "-", Fixed(r.mb_per_s, 1),
+                     Ratio(r.wall_ratio), Ratio(r.cpu_ratio), Ratio(r.bytes_ratio),
+                     Ratio(r.added_ratio)});
   }
   std::vector<size_t> width(headers.size());
   for (size_t i = 0; i < headers.size(); ++i) width[i] = headers[i].size();
@@ -124,9 +138,11 @@ std::string FormatTable(const std::vector<SummaryRow>& rows) {
   out +=
       "\nwall, cpu (user+sys): medians; durable: median of wall + the sync() after the step\n"
       "(until the data is on disk); peak RSS: largest of the runs; repo: bytes in the\n"
-      "repository folder after the step; MB/s: data set bytes / median wall (MB = 10^6 B).\n"
+      "repository folder after the step; added: its growth by the step (median; negative:\n"
+      "reclaimed); MB/s: data set bytes / median wall (MB = 10^6 B).\n"
       "x wall = tool's wall / plexibackup's (>1: plexibackup faster); x cpu likewise;\n"
-      "x bytes = tool's repo bytes / plexibackup's (>1: plexibackup stores less).\n";
+      "x bytes = tool's repo bytes / plexibackup's (>1: plexibackup stores less);\n"
+      "x added likewise for the growth, where both grew.\n";
   return out;
 }
 
@@ -143,6 +159,7 @@ nlohmann::json MeasurementJson(const Measurement& m) {
           {"sync_s", m.sync_s},
           {"max_rss_kib", m.result.max_rss_kib},
           {"repo_bytes", m.repo_bytes},
+          {"repo_bytes_added", m.repo_bytes_added},
           {"cache_bytes", m.cache_bytes},
           {"data_bytes", m.data_bytes}};
 }
@@ -156,11 +173,13 @@ nlohmann::json SummaryJson(const SummaryRow& row) {
                       {"median_durable_s", row.median_durable_s},
                       {"peak_rss_kib", row.peak_rss_kib},
                       {"repo_bytes", row.repo_bytes},
+                      {"repo_bytes_added", row.repo_bytes_added},
                       {"data_bytes", row.data_bytes},
                       {"mb_per_s", row.mb_per_s}};
   j["wall_ratio_vs_plexibackup"] = row.wall_ratio ? nlohmann::json(*row.wall_ratio) : nullptr;
   j["cpu_ratio_vs_plexibackup"] = row.cpu_ratio ? nlohmann::json(*row.cpu_ratio) : nullptr;
   j["bytes_ratio_vs_plexibackup"] = row.bytes_ratio ? nlohmann::json(*row.bytes_ratio) : nullptr;
+  j["added_ratio_vs_plexibackup"] = row.added_ratio ? nlohmann::json(*row.added_ratio) : nullptr;
   return j;
 }
 

@@ -23,10 +23,11 @@ struct Measurement {
   int rep = 0;           // 1-based
   bool measured = true;  // false for setup steps (init, backups a later workload needs)
   ChildResult result;
-  double sync_s = 0;         // the sync() right after the step: data it left unwritten
-  uint64_t repo_bytes = 0;   // sum of file sizes in the repository folder after the step
-  uint64_t cache_bytes = 0;  // the tool's local cache after the step
-  uint64_t data_bytes = 0;   // bytes of the data set the step worked on
+  double sync_s = 0;             // the sync() right after the step: data it left unwritten
+  uint64_t repo_bytes = 0;       // sum of file sizes in the repository folder after the step
+  int64_t repo_bytes_added = 0;  // its growth by the step (negative: space reclaimed)
+  uint64_t cache_bytes = 0;      // the tool's local cache after the step
+  uint64_t data_bytes = 0;       // bytes of the data set the step worked on
 };
 
 struct SummaryRow {
@@ -35,17 +36,20 @@ struct SummaryRow {
   int runs = 0;
   double median_wall_s = 0;
   double median_cpu_s = 0;
-  double median_durable_s = 0;  // of wall + the sync() after it: until the data is on disk
-  int64_t peak_rss_kib = 0;     // the largest of the runs
-  uint64_t repo_bytes = 0;      // median
-  uint64_t data_bytes = 0;      // median
-  double mb_per_s = 0;          // data_bytes / median_wall_s, MB = 10^6 bytes
+  double median_durable_s = 0;   // of wall + the sync() after it: until the data is on disk
+  int64_t peak_rss_kib = 0;      // the largest of the runs
+  uint64_t repo_bytes = 0;       // median
+  int64_t repo_bytes_added = 0;  // median
+  uint64_t data_bytes = 0;       // median
+  double mb_per_s = 0;           // data_bytes / median_wall_s, MB = 10^6 bytes
   // This tool's median wall time over plexibackup's (>1: plexibackup faster)
   // and its repository bytes over plexibackup's (>1: plexibackup stores
   // less); unset for plexibackup itself or without a plexibackup row.
   std::optional<double> wall_ratio;
   std::optional<double> cpu_ratio;  // the same for CPU time
   std::optional<double> bytes_ratio;
+  // This tool's repository growth over plexibackup's, for steps where both grew.
+  std::optional<double> added_ratio;
 };
 
 double Median(std::vector<double> values);

@@ -46,6 +46,12 @@ class Plexibackup : public Tool {
     return Run({"restore", "latest", "--target", target.string()});
   }
   ChildSpec CheckReadData() const override { return Run({"check", "--read-data"}); }
+  // Nothing else runs, so no grace period is needed; the repack threshold is
+  // the default.
+  ChildSpec ForgetAndPrune(int keep_last) const override {
+    return Run({"forget", "--keep-last", std::to_string(keep_last), "--group-by", "none", "--prune",
+                "--grace", "0"});
+  }
 
  protected:
   // Where the repository is: -r FOLDER, or --config FILE naming targets.
@@ -113,6 +119,10 @@ class Restic final : public Tool {
   ChildSpec CheckReadData() const override {
     return Command({"-r", repo_.string(), "-q", "check", "--read-data"});
   }
+  ChildSpec ForgetAndPrune(int keep_last) const override {
+    return Command({"-r", repo_.string(), "-q", "forget", "--keep-last", std::to_string(keep_last),
+                    "--group-by", "", "--prune"});
+  }
 
  protected:
   void SetEnvironment(ChildSpec& spec) const override {
@@ -148,6 +158,15 @@ class Borg final : public Tool {
   }
   ChildSpec CheckReadData() const override {
     return Command({"check", "--verify-data", repo_.string()});
+  }
+  // borg 1.2's prune only drops references; compact frees the space. Both
+  // run under one shell, whose rusage includes theirs.
+  ChildSpec ForgetAndPrune(int keep_last) const override {
+    ChildSpec spec = Command({});
+    spec.args = {"-c", "\"$0\" prune --keep-last \"$2\" \"$1\" && \"$0\" compact \"$1\"",
+                 program_.string(), repo_.string(), std::to_string(keep_last)};
+    spec.program = "/bin/sh";
+    return spec;
   }
 
  protected:

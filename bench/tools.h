@@ -45,6 +45,9 @@ class Tool {
   virtual ChildSpec Restore(const std::filesystem::path& target) const = 0;
   // Verifies the structure and reads back every stored byte.
   virtual ChildSpec CheckReadData() const = 0;
+  // Forgets all snapshots but the `keep_last` newest, whatever their paths,
+  // and removes the data no remaining snapshot needs, at once.
+  virtual ChildSpec ForgetAndPrune(int keep_last) const = 0;
 
  protected:
   ChildSpec Command(std::vector<std::string> args) const;
