@@ -154,15 +154,12 @@ void RegisterBackup(CLI::App& app, CliContext& ctx) {
   auto args = std::make_shared<BackupArgs>();
   CLI::App* cmd = app.add_subcommand("backup", "back up files and folders into a new snapshot");
   cmd->add_option("paths", args->paths, "files and folders to back up");
-  // One value per flag, so paths may follow: "--sqlite a.db /srv/media".
   cmd->add_option("--sqlite", args->sqlite,
                   "a live SQLite database, copied consistently while it is written to "
-                  "(repeatable)")
-      ->allow_extra_args(false);
+                  "(repeatable)");
   cmd->add_option("--plexichat", args->plexichat,
                   "a PlexiChat server home: its files, with the database copied consistently "
-                  "(repeatable)")
-      ->allow_extra_args(false);
+                  "(repeatable)");
   cmd->add_option("--type", args->type, "full, incremental, differential or emergency")
       ->check(CLI::IsMember({"full", "incremental", "differential", "snapshot", "emergency"}));
   cmd->add_option("--tag", args->tags, "tag the snapshot (repeatable)");

@@ -4,6 +4,21 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 
+namespace {
+
+// Every repeatable flag takes one value per use, so that operands may follow
+// it: "backup --tag nightly /srv/chat" backs up /srv/chat.
+void OneValuePerFlag(CLI::App& app) {
+  for (CLI::Option* option : app.get_options()) {
+    if (!option->get_positional() && option->get_items_expected_max() > 1) {
+      option->allow_extra_args(false);
+    }
+  }
+  for (CLI::App* sub : app.get_subcommands({})) OneValuePerFlag(*sub);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace pxb::cli;
   CliContext ctx;
@@ -46,6 +61,7 @@ int main(int argc, char** argv) {
   RegisterPrune(app, ctx);
   RegisterProtect(app, ctx);
   app.require_subcommand(0, 1);
+  OneValuePerFlag(app);
   for (CLI::App* sub : app.get_subcommands({})) {
     sub->preparse_callback([&ctx, sub](size_t) { ctx.command = sub->get_name(); });
   }

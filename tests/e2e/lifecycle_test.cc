@@ -151,6 +151,33 @@ TEST(LifecycleTest, ASnapshotDeletedWithoutAForgetRecordBreaksTheChain) {
   EXPECT_NE(check.err.find("without a forget record"), std::string::npos) << check.Describe();
 }
 
+// Repeatable flags take one value each, so paths may follow them.
+TEST(LifecycleTest, TagsTakeOneValueAndKeepTagKeepsTaggedSnapshots) {
+  TempDir dir;
+  const std::string src = dir.Path("src");
+  MakeDirs(src);
+  Pxb pxb(dir.Path("repo"));
+  ASSERT_EQ(pxb.Init().exit_code, 0);
+  WriteFile(src + "/f", "audited");
+  const std::string audited = pxb.Backup({"--tag", "audit", "--tag", "q4", src})["id"];
+  for (int i = 0; i < 3; ++i) {
+    WriteFile(src + "/f", "version " + std::to_string(i));
+    pxb.Backup({src});
+  }
+  RunResult listed = pxb.Run({"--json", "snapshots", "--tag", "audit"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.Describe();
+  const nlohmann::json snapshots = nlohmann::json::parse(listed.out);
+  ASSERT_EQ(snapshots.size(), 1u) << listed.out;
+  EXPECT_EQ(snapshots[0]["id"], audited);
+  EXPECT_EQ(snapshots[0]["tags"], nlohmann::json({"audit", "q4"}));
+  EXPECT_EQ(snapshots[0]["paths"].size(), 1u) << listed.out;
+
+  ASSERT_EQ(pxb.Run({"forget", "--keep-last", "1", "--keep-tag", "audit"}).exit_code, 0);
+  const std::vector<std::string> kept = pxb.SnapshotIds();
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[0], audited);
+}
+
 // Three writers back up changing trees, one of them with a live SQLite
 // database, while prune and forget run, and any of them may be killed at any
 // moment. Afterwards check --read-data passes and every snapshot reported
