@@ -20,20 +20,21 @@ void CheckBlobs(const std::vector<PackBlob>& blobs, uint64_t header_offset) {
     FUZZ_CHECK(b.offset == offset, "blobs do not follow each other");
     FUZZ_CHECK(b.stored_length >= Aead::kTagSize, "blob shorter than its tag");
     FUZZ_CHECK(b.raw_length <= kMaxBlobRawLength, "raw length above the limit");
+    FUZZ_CHECK(b.dictionary <= kMaxPackDictionaries, "dictionary number above the limit");
     offset += b.stored_length;
   }
   FUZZ_CHECK(offset == header_offset, "blobs do not end where the header starts");
 }
 
 // The header plaintext of doc/repository_format.md section 5.
-Bytes EncodeHeader(const std::vector<PackBlob>& blobs) {
+Bytes EncodeHeader(uint8_t version, const std::vector<PackBlob>& blobs) {
   Bytes out;
   ByteWriter w(out);
-  w.PutU8(kPackHeaderVersion);
+  w.PutU8(version);
   w.PutVarint(blobs.size());
   for (const PackBlob& b : blobs) {
     w.PutU8(static_cast<uint8_t>(b.type));
-    w.PutU8(b.compressed ? kBlobFlagCompressed : 0);
+    w.PutU8(PackEntryFlags(b));
     w.PutVarint(b.stored_length);
     w.PutVarint(b.raw_length);
     w.PutRaw(b.id.bytes());
@@ -94,7 +95,7 @@ void FuzzHeaderPlaintext(AeadAlgorithm alg, ByteView input) {
     return;
   }
   CheckBlobs(*blobs, header_offset);
-  Bytes again = EncodeHeader(*blobs);
+  Bytes again = EncodeHeader(static_cast<uint8_t>(header[0]), *blobs);
   FUZZ_CHECK(again.size() <= header.size(), "re-encoding is longer than the header");
   if (again.size() == header.size()) {
     FUZZ_CHECK(std::memcmp(again.data(), header.data(), header.size()) == 0, "re-encoding differs");

@@ -91,7 +91,8 @@ Tree SampleTree() {
   return t;
 }
 
-IndexFile SampleIndex() {
+// With `dictionary`, the first entry is a dictionary the second names.
+IndexFile SampleIndex(bool dictionary) {
   IndexFile file;
   file.superseded = {IndexId(IdOf("old").bytes())};
   IndexedPack pack;
@@ -106,6 +107,11 @@ IndexFile SampleIndex() {
     b.stored_length = 100;
     b.raw_length = 84 + i;
     b.id = IdOf(std::to_string(i));
+    if (dictionary && i == 0) {
+      b.type = BlobType::kDictionary;
+      b.raw_length = b.payload_length();
+    }
+    if (dictionary && i == 1) b.dictionary = 1;
     pack.blobs.push_back(b);
   }
   file.packs = {pack};
@@ -239,17 +245,25 @@ int Run(const std::filesystem::path& root) {
   out.Write("fuzz_tree", *tree);
   out.Write("fuzz_tree", *empty_tree);
 
-  const Bytes index = EncodeIndexPayload(SampleIndex());
+  const Bytes index = EncodeIndexPayload(SampleIndex(false));
   out.Write("fuzz_index", index);
+  out.Write("fuzz_index", EncodeIndexPayload(SampleIndex(true)));
   out.Write("fuzz_index", EncodeIndexPayload(IndexFile{}));
 
-  for (AeadAlgorithm alg : ciphers) {
-    // A whole pack of two blobs, and a header plaintext with its blob area.
+  for (const auto& [alg, dictionary] :
+       {std::pair{ciphers[0], false}, std::pair{ciphers[1], false}, std::pair{ciphers[0], true}}) {
+    // A whole pack of two blobs (one naming a dictionary entry before it, in
+    // a version 2 pack), and a header plaintext with its blob area.
     auto builder = PackBuilder::Create(alg, key, BlobType::kData);
     if (!builder.ok()) return 1;
     if (!(*builder)->Add(IdOf("a"), 5, false, AsBytes("hello")).ok()) return 1;
+    if (dictionary && !(*builder)->AddDictionary(IdOf("dict"), AsBytes("dictionary")).ok()) {
+      return 1;
+    }
     auto frame = ZstdCompressAll(AsBytes(std::string(1000, 'x')), 3);
-    if (!frame.ok() || !(*builder)->Add(IdOf("b"), 1000, true, *frame).ok()) return 1;
+    if (!frame.ok() || !(*builder)->Add(IdOf("b"), 1000, true, *frame, dictionary ? 1 : 0).ok()) {
+      return 1;
+    }
     auto pack = (*builder)->Finish();
     if (!pack.ok()) return 1;
     out.Write("fuzz_pack_header", fuzz::ModeByte(fuzz::kPackModeRaw, alg), pack->bytes);
@@ -260,11 +274,11 @@ int Run(const std::filesystem::path& root) {
     w.PutU8(static_cast<uint8_t>(area));
     w.PutU8(static_cast<uint8_t>(area >> 8));
     w.PutU8(static_cast<uint8_t>(area >> 16));
-    w.PutU8(kPackHeaderVersion);
+    w.PutU8(dictionary ? kPackHeaderVersionDictionaries : kPackHeaderVersion);
     w.PutVarint(pack->blobs.size());
     for (const PackBlob& b : pack->blobs) {
       w.PutU8(static_cast<uint8_t>(b.type));
-      w.PutU8(b.compressed ? kBlobFlagCompressed : 0);
+      w.PutU8(PackEntryFlags(b));
       w.PutVarint(b.stored_length);
       w.PutVarint(b.raw_length);
       w.PutRaw(b.id.bytes());

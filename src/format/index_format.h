@@ -16,7 +16,10 @@
 
 namespace pxb {
 
+// Version 2, written when a pack holds dictionaries, allows dictionary
+// entries and dictionary numbers (as in pack headers).
 inline constexpr uint8_t kIndexVersion = 1;
+inline constexpr uint8_t kIndexVersionDictionaries = 2;
 
 struct IndexedPack {
   PackId id;

@@ -169,7 +169,7 @@ TEST(IndexFormatTest, ImpossibleEntriesAreDataLoss) {
 TEST(IndexFormatTest, UnknownVersionAndFlagsAreDataLoss) {
   Bytes payload = EncodeIndexPayload(SampleIndex());
   Bytes wrong = payload;
-  wrong[0] = std::byte{2};
+  wrong[0] = std::byte{3};
   EXPECT_EQ(CodeOf(DecodeIndexPayload(wrong)), StatusCode::kDataLoss);
 
   IndexFile one;
@@ -181,10 +181,41 @@ TEST(IndexFormatTest, UnknownVersionAndFlagsAreDataLoss) {
   // version, superseded, pack count, id, length, salt, blob count, type, flags
   const size_t flags_at = 1 + 1 + 1 + 32 + 1 + 32 + 1 + 1;
   ASSERT_EQ(payload[flags_at], std::byte{0});
-  payload[flags_at] = std::byte{2};
+  payload[flags_at] = std::byte{2};  // a dictionary number needs version 2
   EXPECT_EQ(CodeOf(DecodeIndexPayload(payload)), StatusCode::kDataLoss);
   payload[flags_at] = std::byte{1};
   EXPECT_OK(DecodeIndexPayload(payload));
+}
+
+// Packs with dictionaries make a version 2 index; the entries round-trip and
+// the rules of pack headers apply.
+TEST(IndexFormatTest, DictionaryEntriesNeedVersionTwo) {
+  IndexFile file = SampleIndex();
+  EXPECT_EQ(EncodeIndexPayload(file)[0], std::byte{1});
+  IndexedPack& data = file.packs[0];
+  data.blobs[1] = Blob(BlobType::kDictionary, false, 156, 16, 0, "dictionary");
+  data.blobs[2].dictionary = 1;
+  data.blobs[2].compressed = true;
+  Bytes payload = EncodeIndexPayload(file);
+  EXPECT_EQ(payload[0], std::byte{2});
+  auto decoded = DecodeIndexPayload(payload);
+  ASSERT_OK(decoded);
+  EXPECT_EQ(*decoded, file);
+
+  payload[0] = std::byte{1};
+  EXPECT_EQ(CodeOf(DecodeIndexPayload(payload)), StatusCode::kDataLoss);
+  Bytes without = EncodeIndexPayload(SampleIndex());
+  without[0] = std::byte{2};  // one encoding per index: version 2 only with dictionaries
+  EXPECT_EQ(CodeOf(DecodeIndexPayload(without)), StatusCode::kDataLoss);
+  auto code_after = [&](auto edit) {
+    IndexFile edited = file;
+    edit(edited.packs[0].blobs);
+    return CodeOf(DecodeIndexPayload(EncodeIndexPayload(edited)));
+  };
+  EXPECT_EQ(code_after([](auto& b) { b[2].dictionary = 2; }), StatusCode::kDataLoss);
+  EXPECT_EQ(code_after([](auto& b) { b[0].dictionary = 1; }), StatusCode::kDataLoss);
+  EXPECT_EQ(code_after([](auto& b) { b[2].compressed = false; }), StatusCode::kDataLoss);
+  EXPECT_EQ(code_after([](auto& b) { b[1].raw_length = 1; }), StatusCode::kDataLoss);
 }
 
 // Counts are bounded by the bytes that follow, so a corrupt count fails

@@ -11,6 +11,8 @@ std::string_view BlobTypeName(BlobType type) {
       return "data";
     case BlobType::kTree:
       return "tree";
+    case BlobType::kDictionary:
+      return "dictionary";
   }
   return "unknown";
 }
@@ -46,8 +48,67 @@ StatusOr<std::unique_ptr<PackBuilder>> PackBuilder::Create(AeadAlgorithm algorit
   return builder;
 }
 
-Status PackBuilder::Add(const BlobId& id, uint32_t raw_length, bool compressed, ByteView payload) {
+uint8_t PackEntryFlags(const PackBlob& entry) {
+  return static_cast<uint8_t>((entry.compressed ? kBlobFlagCompressed : 0) |
+                              (entry.dictionary << kBlobFlagDictionaryShift));
+}
+
+Status DecodePackEntryKind(uint8_t type, uint8_t flags, bool dictionaries_allowed,
+                           size_t dictionaries_before, PackBlob& entry) {
+  const bool known_type =
+      type == static_cast<uint8_t>(BlobType::kData) ||
+      type == static_cast<uint8_t>(BlobType::kTree) ||
+      (dictionaries_allowed && type == static_cast<uint8_t>(BlobType::kDictionary));
+  if (!known_type) return DataLossError("unknown type " + std::to_string(type));
+  entry.type = static_cast<BlobType>(type);
+  const uint8_t known_flags =
+      kBlobFlagCompressed | (dictionaries_allowed ? kBlobFlagDictionaryMask : 0);
+  if ((flags & ~known_flags) != 0) return DataLossError("unknown flags");
+  entry.compressed = (flags & kBlobFlagCompressed) != 0;
+  entry.dictionary =
+      static_cast<uint8_t>((flags & kBlobFlagDictionaryMask) >> kBlobFlagDictionaryShift);
+  if (entry.type == BlobType::kDictionary && flags != 0) {
+    return DataLossError("a dictionary with flags");
+  }
+  if (entry.dictionary != 0 && (!entry.compressed || entry.dictionary > dictionaries_before)) {
+    return DataLossError(
+        "names dictionary " + std::to_string(entry.dictionary) +
+        (entry.compressed ? ", which is not listed before it" : " but is not compressed"));
+  }
+  return Status::Ok();
+}
+
+Status CountDictionaryEntry(const PackBlob& entry, size_t& dictionaries) {
+  if (entry.type != BlobType::kDictionary) return Status::Ok();
+  if (++dictionaries > kMaxPackDictionaries) {
+    return DataLossError("a dictionary past the limit of " + std::to_string(kMaxPackDictionaries));
+  }
+  if (entry.raw_length > kMaxDictionaryLength || entry.raw_length != entry.payload_length()) {
+    return DataLossError("a dictionary whose lengths disagree");
+  }
+  return Status::Ok();
+}
+
+StatusOr<uint8_t> PackBuilder::AddDictionary(const BlobId& id, ByteView dictionary) {
+  if (dictionaries_ >= kMaxPackDictionaries) {
+    return InvalidArgumentError("pack is full (dictionaries)");
+  }
+  if (dictionary.empty() || dictionary.size() > kMaxDictionaryLength) {
+    return InvalidArgumentError("dictionary " + id.ShortHex() + " of " +
+                                std::to_string(dictionary.size()) + " bytes cannot go in a pack");
+  }
+  PXB_RETURN_IF_ERROR(Add(id, static_cast<uint32_t>(dictionary.size()), false, dictionary));
+  blobs_.back().type = BlobType::kDictionary;
+  return ++dictionaries_;
+}
+
+Status PackBuilder::Add(const BlobId& id, uint32_t raw_length, bool compressed, ByteView payload,
+                        uint8_t dictionary) {
   if (blobs_.size() >= kMaxBlobsPerPack) return InvalidArgumentError("pack is full (blob count)");
+  if (dictionary > dictionaries_ || (dictionary != 0 && !compressed)) {
+    return InvalidArgumentError("blob " + id.ShortHex() + " names dictionary " +
+                                std::to_string(dictionary) + ", which this pack does not hold");
+  }
   if (raw_length > kMaxBlobRawLength || payload.size() > kMaxBlobRawLength + 1024) {
     return InvalidArgumentError("blob " + id.ShortHex() + " is too large for a pack");
   }
@@ -63,18 +124,18 @@ Status PackBuilder::Add(const BlobId& id, uint32_t raw_length, bool compressed, 
   PXB_RETURN_IF_ERROR(
       aead_->Seal(nonce, {}, payload, MutableByteView(bytes_).subspan(offset, stored)));
   blobs_.push_back(PackBlob{type_, compressed, static_cast<uint32_t>(offset),
-                            static_cast<uint32_t>(stored), raw_length, id});
+                            static_cast<uint32_t>(stored), raw_length, id, dictionary});
   return Status::Ok();
 }
 
 StatusOr<FinishedPack> PackBuilder::Finish() {
   Bytes header;
   ByteWriter hw(header);
-  hw.PutU8(kPackHeaderVersion);
+  hw.PutU8(dictionaries_ > 0 ? kPackHeaderVersionDictionaries : kPackHeaderVersion);
   hw.PutVarint(blobs_.size());
   for (const PackBlob& b : blobs_) {
     hw.PutU8(static_cast<uint8_t>(b.type));
-    hw.PutU8(b.compressed ? kBlobFlagCompressed : 0);
+    hw.PutU8(PackEntryFlags(b));
     hw.PutVarint(b.stored_length);
     hw.PutVarint(b.raw_length);
     hw.PutRaw(b.id.bytes());
@@ -153,9 +214,11 @@ StatusOr<std::vector<PackBlob>> DecodePackHeader(AeadAlgorithm algorithm, const 
 
   ByteReader r(header);
   PXB_ASSIGN_OR_RETURN(uint8_t version, r.ReadU8());
-  if (version != kPackHeaderVersion) {
+  if (version != kPackHeaderVersion && version != kPackHeaderVersionDictionaries) {
     return DataLossError("pack header version " + std::to_string(version) + " is not supported");
   }
+  const bool dictionaries_allowed = version == kPackHeaderVersionDictionaries;
+  size_t dictionaries = 0;
   PXB_ASSIGN_OR_RETURN(uint64_t count, r.ReadBoundedVarint(kMaxBlobsPerPack, "pack blob count"));
   if (count * 36 > r.remaining()) return DataLossError("pack header blob count exceeds its size");
   std::vector<PackBlob> blobs;
@@ -164,17 +227,11 @@ StatusOr<std::vector<PackBlob>> DecodePackHeader(AeadAlgorithm algorithm, const 
   for (uint64_t i = 0; i < count; ++i) {
     PackBlob b;
     PXB_ASSIGN_OR_RETURN(uint8_t type, r.ReadU8());
-    if (type != static_cast<uint8_t>(BlobType::kData) &&
-        type != static_cast<uint8_t>(BlobType::kTree)) {
-      return DataLossError("pack header: blob " + std::to_string(i) + " has unknown type " +
-                           std::to_string(type));
-    }
-    b.type = static_cast<BlobType>(type);
     PXB_ASSIGN_OR_RETURN(uint8_t flags, r.ReadU8());
-    if ((flags & ~kBlobFlagCompressed) != 0) {
-      return DataLossError("pack header: blob " + std::to_string(i) + " has unknown flags");
+    if (Status kind = DecodePackEntryKind(type, flags, dictionaries_allowed, dictionaries, b);
+        !kind.ok()) {
+      return kind.WithContext("pack header: blob " + std::to_string(i));
     }
-    b.compressed = (flags & kBlobFlagCompressed) != 0;
     PXB_ASSIGN_OR_RETURN(
         uint64_t stored,
         r.ReadBoundedVarint(kMaxBlobRawLength + 1024 + Aead::kTagSize, "blob length"));
@@ -185,6 +242,9 @@ StatusOr<std::vector<PackBlob>> DecodePackHeader(AeadAlgorithm algorithm, const 
     b.offset = static_cast<uint32_t>(offset);
     b.stored_length = static_cast<uint32_t>(stored);
     b.raw_length = static_cast<uint32_t>(raw);
+    if (Status counted = CountDictionaryEntry(b, dictionaries); !counted.ok()) {
+      return counted.WithContext("pack header: blob " + std::to_string(i));
+    }
     offset += stored;
     if (offset > header_offset) {
       return DataLossError("pack header: blob " + std::to_string(i) +
@@ -193,6 +253,10 @@ StatusOr<std::vector<PackBlob>> DecodePackHeader(AeadAlgorithm algorithm, const 
     blobs.push_back(b);
   }
   PXB_RETURN_IF_ERROR(r.ExpectEnd("pack header"));
+  // One encoding per header: version 2 only with dictionaries.
+  if (dictionaries_allowed && dictionaries == 0) {
+    return DataLossError("pack header version 2 lists no dictionary");
+  }
   if (offset != header_offset) {
     return DataLossError("pack header: blobs cover " + std::to_string(offset) +
                          " bytes but the header starts at " + std::to_string(header_offset));

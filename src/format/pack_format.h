@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -31,17 +32,27 @@ inline constexpr uint8_t kPackVersion = 1;
 inline constexpr size_t kPackPrefixSize = 40;  // magic(7) version(1) salt(32)
 inline constexpr std::string_view kPackTrailerMagic = "PXBE";
 inline constexpr size_t kPackTrailerSize = 8;  // header length u32, "PXBE"
+// Version 1 headers list blobs only; version 2, written when a pack holds
+// compression dictionaries, adds dictionary entries and dictionary numbers.
 inline constexpr uint8_t kPackHeaderVersion = 1;
+inline constexpr uint8_t kPackHeaderVersionDictionaries = 2;
 inline constexpr uint32_t kMaxBlobsPerPack = 1u << 20;
 inline constexpr uint64_t kMaxPackSize = uint64_t{1} << 32;
 inline constexpr uint32_t kMaxBlobRawLength = 64u << 20;
+// Dictionaries per pack (numbered 1 to 7 in three flag bits) and their size.
+inline constexpr uint8_t kMaxPackDictionaries = 7;
+inline constexpr uint32_t kMaxDictionaryLength = 1u << 20;
 // Bytes per blob in the header at most: type, flags, two 5-byte varints, id.
 inline constexpr size_t kMaxPackHeaderEntrySize = 2 + 5 + 5 + 32;
 
-enum class BlobType : uint8_t { kData = 1, kTree = 2 };
+// kDictionary is not a blob of the index but a zstd dictionary that blobs of
+// the same pack were compressed with; it is listed among them.
+enum class BlobType : uint8_t { kData = 1, kTree = 2, kDictionary = 3 };
 std::string_view BlobTypeName(BlobType type);
 
 inline constexpr uint8_t kBlobFlagCompressed = 1;
+inline constexpr uint8_t kBlobFlagDictionaryShift = 1;  // bits 1-3: dictionary number
+inline constexpr uint8_t kBlobFlagDictionaryMask = 0x0e;
 
 // One blob as listed in a pack header or an index.
 struct PackBlob {
@@ -51,6 +62,9 @@ struct PackBlob {
   uint32_t stored_length = 0;  // ciphertext + tag
   uint32_t raw_length = 0;     // plaintext before compression
   BlobId id;
+  // The zstd frame needs the pack's dictionary with this number (1-based, in
+  // the order the dictionary entries are listed); 0: none.
+  uint8_t dictionary = 0;
 
   // Length of the blob's plaintext as stored (compressed or raw).
   uint32_t payload_length() const { return stored_length - static_cast<uint32_t>(Aead::kTagSize); }
@@ -73,8 +87,16 @@ class PackBuilder {
                                                        size_t expected_size = 0);
 
   // Encrypts payload (the blob's zstd frame if compressed, else its raw bytes)
-  // and appends it. kInvalidArgument when the pack is full or the blob too big.
-  Status Add(const BlobId& id, uint32_t raw_length, bool compressed, ByteView payload);
+  // and appends it. A frame made with one of this pack's dictionaries names
+  // its number. kInvalidArgument when the pack is full, the blob too big or
+  // the dictionary unknown.
+  Status Add(const BlobId& id, uint32_t raw_length, bool compressed, ByteView payload,
+             uint8_t dictionary = 0);
+  // Appends a zstd dictionary (id: its blob id) and returns its number.
+  // kInvalidArgument when the pack has kMaxPackDictionaries already or the
+  // dictionary is too large.
+  StatusOr<uint8_t> AddDictionary(const BlobId& id, ByteView dictionary);
+  uint8_t dictionary_count() const { return dictionaries_; }
 
   BlobType type() const { return type_; }
   size_t blob_count() const { return blobs_.size(); }
@@ -93,8 +115,22 @@ class PackBuilder {
   Salt salt_;
   std::unique_ptr<Aead> aead_;
   Bytes bytes_;
-  std::vector<PackBlob> blobs_;
+  std::vector<PackBlob> blobs_;  // dictionary entries included, in pack order
+  uint8_t dictionaries_ = 0;
 };
+
+// The type and flag bytes of an entry in a pack header or an index.
+uint8_t PackEntryFlags(const PackBlob& entry);
+// Checks an entry's type and flags in a structure whose format allows
+// dictionaries or not (pack header or index version 2) and fills type,
+// compressed and dictionary; `dictionaries_before` is the number of
+// dictionary entries listed before it. kDataLoss otherwise (the caller adds
+// which entry).
+Status DecodePackEntryKind(uint8_t type, uint8_t flags, bool dictionaries_allowed,
+                           size_t dictionaries_before, PackBlob& entry);
+// After an entry's lengths are known: counts it in `dictionaries` if it is a
+// dictionary and checks it. kDataLoss otherwise.
+Status CountDictionaryEntry(const PackBlob& entry, size_t& dictionaries);
 
 // Reads the salt from a pack's first 40 bytes. kDataLoss on a wrong magic or version.
 StatusOr<Salt> DecodePackPrefix(ByteView prefix);
@@ -109,8 +145,9 @@ StatusOr<std::vector<PackBlob>> DecodePackHeader(AeadAlgorithm algorithm, const 
 // trailer (the last 8 bytes). kDataLoss if the trailer is malformed.
 StatusOr<uint64_t> PackHeaderReadSize(ByteView trailer, uint64_t pack_size);
 
-// Decrypts the blob stored at `offset` of its pack into out, whose size must
-// be payload_length(). kDataLoss "authentication failed" on tampering.
+// Decrypts the blob (or dictionary) stored at `offset` of its pack into out,
+// whose size must be payload_length(). kDataLoss "authentication failed" on
+// tampering.
 Status OpenBlob(Aead& aead, uint32_t offset, ByteView stored, MutableByteView out);
 
 }  // namespace pxb

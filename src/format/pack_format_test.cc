@@ -55,7 +55,7 @@ Bytes HeaderPlaintext(const std::vector<PackBlob>& blobs, uint8_t version = 1) {
   w.PutVarint(blobs.size());
   for (const PackBlob& b : blobs) {
     w.PutU8(static_cast<uint8_t>(b.type));
-    w.PutU8(b.compressed ? 1 : 0);
+    w.PutU8(static_cast<uint8_t>((b.compressed ? 1 : 0) | (b.dictionary << 1)));
     w.PutVarint(b.stored_length);
     w.PutVarint(b.raw_length);
     w.PutRaw(b.id.bytes());
@@ -360,7 +360,9 @@ TEST_P(PackTest, AuthenticButInconsistentHeaderIsDataLoss) {
   ASSERT_OK(decode(good));
   EXPECT_EQ(*decode(good), good);
 
+  // Version 2 only with dictionaries, so that every header has one encoding.
   EXPECT_EQ(CodeOf(decode(good, /*version=*/2)), StatusCode::kDataLoss);
+  EXPECT_EQ(CodeOf(decode(good, /*version=*/3)), StatusCode::kDataLoss);
   EXPECT_EQ(CodeOf(decode(good, 1, "x")), StatusCode::kDataLoss);  // trailing byte
 
   auto changed = [&](auto edit) {
@@ -396,6 +398,97 @@ TEST_P(PackTest, AuthenticButInconsistentHeaderIsDataLoss) {
   header[1] = std::byte{100};
   pack = HandBuiltPack(alg(), key_, salt, Payloads(blobs), header);
   EXPECT_EQ(CodeOf(DecodePackHeader(alg(), key_, salt, pack, pack.size())), StatusCode::kDataLoss);
+}
+
+// A pack with dictionaries: the dictionary is an entry of type 3 in pack
+// order, and blobs name it by number in flag bits 1-3 of a version 2 header.
+TEST_P(PackTest, DictionariesAreEntriesThatLaterBlobsName) {
+  const std::string dictionary = "dictionary bytes, as zstd would train them";
+  const auto blobs = SampleBlobs();
+  auto builder = PackBuilder::Create(alg(), key_, BlobType::kData);
+  ASSERT_OK(builder);
+  ASSERT_OK((*builder)->Add(TestId(blobs[0].raw), 22, false, blobs[0].payload));
+  auto number = (*builder)->AddDictionary(TestId(dictionary), AsBytes(dictionary));
+  ASSERT_OK(number);
+  EXPECT_EQ(*number, 1);
+  ASSERT_OK((*builder)->Add(TestId(blobs[1].raw), static_cast<uint32_t>(blobs[1].raw.size()), true,
+                            blobs[1].payload, /*dictionary=*/1));
+  EXPECT_EQ((*builder)->Add(TestId("x"), 1, true, AsBytes("x"), 2).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ((*builder)->Add(TestId("x"), 1, false, AsBytes("x"), 1).code(),
+            StatusCode::kInvalidArgument);
+  auto done = (*builder)->Finish();
+  ASSERT_OK(done);
+
+  std::vector<PackBlob> expected;
+  PackBlob first = ExpectedBlobs({blobs[0]}, BlobType::kData)[0];
+  PackBlob entry;
+  entry.type = BlobType::kDictionary;
+  entry.offset = first.offset + first.stored_length;
+  entry.stored_length = static_cast<uint32_t>(dictionary.size() + 16);
+  entry.raw_length = static_cast<uint32_t>(dictionary.size());
+  entry.id = TestId(dictionary);
+  PackBlob second = ExpectedBlobs({blobs[1]}, BlobType::kData)[0];
+  second.offset = entry.offset + entry.stored_length;
+  second.dictionary = 1;
+  expected = {first, entry, second};
+  EXPECT_EQ(done->blobs, expected);
+  Bytes hand = HandBuiltPack(alg(), key_, done->salt,
+                             {blobs[0].payload, ToBytes(dictionary), blobs[1].payload},
+                             HeaderPlaintext(expected, /*version=*/2));
+  EXPECT_EQ(done->bytes, hand);
+  std::vector<Bytes> payloads;
+  ASSERT_OK(VerifyPack(alg(), key_, done->bytes, &payloads));
+  EXPECT_EQ(payloads[1], ToBytes(dictionary));
+
+  // What a reader must refuse, each sealed correctly.
+  auto decode = [&](const std::vector<PackBlob>& listed, uint8_t version) {
+    Bytes pack = HandBuiltPack(alg(), key_, done->salt,
+                               {blobs[0].payload, ToBytes(dictionary), blobs[1].payload},
+                               HeaderPlaintext(listed, version));
+    return DecodePackHeader(alg(), key_, done->salt, pack, pack.size());
+  };
+  ASSERT_OK(decode(expected, 2));
+  EXPECT_EQ(CodeOf(decode(expected, 1)), StatusCode::kDataLoss);
+  auto changed = [&](auto edit) {
+    std::vector<PackBlob> listed = expected;
+    edit(listed);
+    return CodeOf(decode(listed, 2));
+  };
+  EXPECT_EQ(changed([](auto& l) { l[2].dictionary = 2; }), StatusCode::kDataLoss);
+  EXPECT_EQ(changed([](auto& l) { l[2].compressed = false; }), StatusCode::kDataLoss);
+  EXPECT_EQ(changed([](auto& l) { l[0].dictionary = 1; }), StatusCode::kDataLoss);  // before it
+  EXPECT_EQ(changed([](auto& l) { l[1].compressed = true; }), StatusCode::kDataLoss);
+  EXPECT_EQ(changed([](auto& l) { l[1].raw_length -= 1; }), StatusCode::kDataLoss);
+}
+
+TEST_P(PackTest, APackHoldsAtMostSevenDictionaries) {
+  auto builder = PackBuilder::Create(alg(), key_, BlobType::kData);
+  ASSERT_OK(builder);
+  for (int i = 1; i <= kMaxPackDictionaries; ++i) {
+    auto number = (*builder)->AddDictionary(TestId(std::to_string(i)), AsBytes("d"));
+    ASSERT_OK(number);
+    EXPECT_EQ(*number, i);
+  }
+  EXPECT_EQ((*builder)->AddDictionary(TestId("8"), AsBytes("d")).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ((*builder)->AddDictionary(TestId("empty"), {}).status().code(),
+            StatusCode::kInvalidArgument);
+  auto done = (*builder)->Finish();
+  ASSERT_OK(done);
+  auto decoded = DecodePackHeader(alg(), key_, done->salt, done->bytes, done->bytes.size());
+  ASSERT_OK(decoded);
+  EXPECT_EQ(decoded->size(), 7u);
+
+  // An eighth entry in an authentic header.
+  std::vector<PackBlob> listed = *decoded;
+  PackBlob extra = listed.back();
+  extra.offset += extra.stored_length;
+  listed.push_back(extra);
+  std::vector<Bytes> payloads(8, ToBytes(std::string("d")));
+  Bytes pack = HandBuiltPack(alg(), key_, done->salt, payloads, HeaderPlaintext(listed, 2));
+  EXPECT_EQ(CodeOf(DecodePackHeader(alg(), key_, done->salt, pack, pack.size())),
+            StatusCode::kDataLoss);
 }
 
 TEST_P(PackTest, AddRefusesBlobsAboveTheLimit) {

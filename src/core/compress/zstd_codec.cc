@@ -1,5 +1,6 @@
 #include "core/compress/zstd_codec.h"
 
+#include <zdict.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -28,6 +29,50 @@ Status CheckSingleFrame(ByteView frame) {
 }
 
 }  // namespace
+
+ZstdDictionary::ZstdDictionary(Bytes bytes, ZSTD_DDict* ddict)
+    : bytes_(std::move(bytes)), ddict_(ddict) {}
+
+ZstdDictionary::~ZstdDictionary() {
+  ZSTD_freeDDict(ddict_);
+  for (auto& [level, cdict] : cdicts_) ZSTD_freeCDict(cdict);
+}
+
+StatusOr<std::shared_ptr<const ZstdDictionary>> ZstdDictionary::Train(ByteView samples,
+                                                                      std::span<const size_t> sizes,
+                                                                      size_t capacity) {
+  Bytes dictionary(capacity);
+  const size_t n = ZDICT_trainFromBuffer(dictionary.data(), dictionary.size(), samples.data(),
+                                         sizes.data(), static_cast<unsigned>(sizes.size()));
+  if (ZDICT_isError(n)) {
+    return FailedPreconditionError("zstd: no dictionary from " + std::to_string(sizes.size()) +
+                                   " samples: " + ZDICT_getErrorName(n));
+  }
+  dictionary.resize(n);
+  return FromBytes(dictionary);
+}
+
+StatusOr<std::shared_ptr<const ZstdDictionary>> ZstdDictionary::FromBytes(ByteView bytes) {
+  Bytes copy(bytes.begin(), bytes.end());
+  // A full dictionary (magic, id, entropy tables, content): anything else is
+  // damage, not raw content to be used as a prefix.
+  if (ZSTD_getDictID_fromDict(copy.data(), copy.size()) == 0) {
+    return DataLossError("zstd: not a dictionary");
+  }
+  ZSTD_DDict* ddict = ZSTD_createDDict(copy.data(), copy.size());
+  if (ddict == nullptr) return DataLossError("zstd: damaged dictionary");
+  return std::shared_ptr<const ZstdDictionary>(new ZstdDictionary(std::move(copy), ddict));
+}
+
+const ZSTD_CDict* ZstdDictionary::ForCompression(int level) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [l, cdict] : cdicts_) {
+    if (l == level) return cdict;
+  }
+  ZSTD_CDict* cdict = ZSTD_createCDict(bytes_.data(), bytes_.size(), level);
+  if (cdict != nullptr) cdicts_.emplace_back(level, cdict);
+  return cdict;
+}
 
 StatusOr<CompressionLevel> CompressionLevelFromName(std::string_view name) {
   for (CompressionLevel level : {CompressionLevel::kOff, CompressionLevel::kFastest,
@@ -102,11 +147,38 @@ StatusOr<bool> ZstdCompressor::Compress(ByteView in, Bytes& out) {
   return true;
 }
 
+StatusOr<bool> ZstdCompressor::Compress(ByteView in, Bytes& out, const ZstdDictionary& dictionary) {
+  if (level_ == CompressionLevel::kOff || in.empty()) return false;
+  if (cctx_ == nullptr) return ResourceExhaustedError("zstd: cannot allocate a context");
+  const ZSTD_CDict* cdict = dictionary.ForCompression(ZstdLevel(level_));
+  if (cdict == nullptr) return ResourceExhaustedError("zstd: cannot prepare a dictionary");
+  if (in.size() > kIncompressibleCheckThreshold && LooksIncompressible(in)) return false;
+  out.resize(in.size() - 1);
+  // The level comes with the prepared dictionary; the frame records its
+  // content size (Decompress checks it) but not the dictionary's id: the
+  // pack names the dictionary. Compress() without one resets all this.
+  ZSTD_CCtx_reset(cctx_, ZSTD_reset_session_and_parameters);
+  size_t r = ZSTD_CCtx_refCDict(cctx_, cdict);
+  if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(cctx_, ZSTD_c_dictIDFlag, 0);
+  if (!ZSTD_isError(r)) r = ZSTD_compress2(cctx_, out.data(), out.size(), in.data(), in.size());
+  if (ZSTD_isError(r)) {
+    if (ZSTD_getErrorCode(r) == ZSTD_error_dstSize_tooSmall) return false;
+    return InternalError("zstd: compression failed: " + ZstdErrorText(r));
+  }
+  out.resize(r);
+  return true;
+}
+
 ZstdDecompressor::ZstdDecompressor() : dctx_(ZSTD_createDCtx()) {}
 
 ZstdDecompressor::~ZstdDecompressor() { ZSTD_freeDCtx(dctx_); }
 
 Status ZstdDecompressor::Decompress(ByteView frame, MutableByteView out) {
+  return Decompress(frame, out, nullptr);
+}
+
+Status ZstdDecompressor::Decompress(ByteView frame, MutableByteView out,
+                                    const ZstdDictionary* dictionary) {
   if (dctx_ == nullptr) return ResourceExhaustedError("zstd: cannot allocate a context");
   PXB_RETURN_IF_ERROR(CheckSingleFrame(frame));
   const unsigned long long content = ZSTD_getFrameContentSize(frame.data(), frame.size());
@@ -115,7 +187,11 @@ Status ZstdDecompressor::Decompress(ByteView frame, MutableByteView out) {
     return DataLossError("zstd: frame holds " + std::to_string(content) + " bytes, expected " +
                          std::to_string(out.size()));
   }
-  const size_t r = ZSTD_decompressDCtx(dctx_, out.data(), out.size(), frame.data(), frame.size());
+  const size_t r =
+      dictionary != nullptr
+          ? ZSTD_decompress_usingDDict(dctx_, out.data(), out.size(), frame.data(), frame.size(),
+                                       dictionary->ForDecompression())
+          : ZSTD_decompressDCtx(dctx_, out.data(), out.size(), frame.data(), frame.size());
   if (ZSTD_isError(r)) {
     if (ZSTD_getErrorCode(r) == ZSTD_error_dstSize_tooSmall) {
       return DataLossError("zstd: frame holds more than the expected " +

@@ -16,13 +16,19 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
+#include <span>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "pxb/bytes.h"
 #include "pxb/status.h"
 
 struct ZSTD_CCtx_s;
 struct ZSTD_DCtx_s;
+struct ZSTD_CDict_s;
+struct ZSTD_DDict_s;
 
 namespace pxb {
 
@@ -40,6 +46,41 @@ inline constexpr size_t kIncompressibleCheckThreshold = 64 * 1024;
 // Size of the sample taken from the middle of the chunk.
 inline constexpr size_t kIncompressibleSampleSize = 16 * 1024;
 
+// A zstd dictionary: what many small, similar chunks (the pages of a SQLite
+// database) have in common, so that each compresses nearly as well as a large
+// chunk would. Prepared forms for compression (per level) and decompression
+// are made on first use.
+//
+// Thread-safety: all methods may be called concurrently.
+class ZstdDictionary {
+ public:
+  // Trains a dictionary of at most `capacity` bytes on samples (concatenated
+  // in `samples`, their lengths in `sizes`). kFailedPrecondition when zstd
+  // finds too little to learn (too few or too uniform samples).
+  static StatusOr<std::shared_ptr<const ZstdDictionary>> Train(ByteView samples,
+                                                               std::span<const size_t> sizes,
+                                                               size_t capacity);
+  // Wraps stored dictionary bytes. kDataLoss if they are not a zstd dictionary.
+  static StatusOr<std::shared_ptr<const ZstdDictionary>> FromBytes(ByteView bytes);
+
+  ~ZstdDictionary();
+  ZstdDictionary(const ZstdDictionary&) = delete;
+  ZstdDictionary& operator=(const ZstdDictionary&) = delete;
+
+  ByteView bytes() const { return bytes_; }
+  // nullptr if zstd cannot allocate it.
+  const ZSTD_CDict_s* ForCompression(int level) const;
+  const ZSTD_DDict_s* ForDecompression() const { return ddict_; }
+
+ private:
+  ZstdDictionary(Bytes bytes, ZSTD_DDict_s* ddict);
+
+  Bytes bytes_;
+  ZSTD_DDict_s* ddict_;
+  mutable std::mutex mu_;
+  mutable std::vector<std::pair<int, ZSTD_CDict_s*>> cdicts_;  // by level
+};
+
 class ZstdCompressor {
  public:
   explicit ZstdCompressor(CompressionLevel level);
@@ -53,6 +94,9 @@ class ZstdCompressor {
   // kResourceExhausted if the zstd context could not be allocated,
   // kInternal on an unexpected zstd error.
   [[nodiscard]] StatusOr<bool> Compress(ByteView in, Bytes& out);
+  // The same with a dictionary, which the frame then needs to be read; it
+  // does not record the dictionary's id (the pack does).
+  [[nodiscard]] StatusOr<bool> Compress(ByteView in, Bytes& out, const ZstdDictionary& dictionary);
 
   // The sample check alone: true if the (up to) 16 KiB from the middle of in
   // shrink by less than 3 % at level 1. True for empty input.
@@ -79,6 +123,9 @@ class ZstdDecompressor {
   // out are then unspecified. kResourceExhausted if the context could not be
   // allocated.
   [[nodiscard]] Status Decompress(ByteView frame, MutableByteView out);
+  // The same for a frame made with `dictionary` (nullptr: without one).
+  [[nodiscard]] Status Decompress(ByteView frame, MutableByteView out,
+                                  const ZstdDictionary* dictionary);
 
  private:
   ZSTD_DCtx_s* dctx_;

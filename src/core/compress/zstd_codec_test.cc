@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -47,6 +49,88 @@ Bytes Decompressed(ByteView frame, size_t size) {
   const Status s = d.Decompress(frame, out);
   EXPECT_TRUE(s.ok()) << s.ToString();
   return out;
+}
+
+// Pages of a table: records that share field names and shapes, as in a
+// SQLite database, different in every page.
+std::vector<Bytes> RecordPages(size_t count, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<Bytes> pages;
+  for (size_t p = 0; p < count; ++p) {
+    std::string page;
+    while (page.size() < 4096) {
+      page += "{\"conversation_id\":" + std::to_string(rng() % 100000) + ",\"sender\":\"user-" +
+              std::to_string(rng() % 5000) + "\",\"created_at\":\"2026-11-" +
+              std::to_string(10 + rng() % 18) + "T12:00:00Z\",\"body\":\"message number " +
+              std::to_string(rng()) + "\"}";
+    }
+    page.resize(4096);
+    pages.push_back(ToBytes(page));
+  }
+  return pages;
+}
+
+std::shared_ptr<const ZstdDictionary> TrainedOn(const std::vector<Bytes>& pages) {
+  Bytes samples;
+  std::vector<size_t> sizes;
+  for (const Bytes& p : pages) {
+    samples.insert(samples.end(), p.begin(), p.end());
+    sizes.push_back(p.size());
+  }
+  auto dictionary = ZstdDictionary::Train(samples, sizes, 16 * 1024);
+  EXPECT_TRUE(dictionary.ok()) << dictionary.status().ToString();
+  return dictionary.ok() ? *dictionary : nullptr;
+}
+
+TEST(ZstdDictionaryTest, SmallChunksCompressBetterAndRoundTrip) {
+  auto dictionary = TrainedOn(RecordPages(200, 1));
+  ASSERT_NE(dictionary, nullptr);
+  ZstdCompressor zc(CompressionLevel::kDefault);
+  ZstdDecompressor zd;
+  size_t plain_total = 0, with_total = 0;
+  for (const Bytes& page : RecordPages(50, 2)) {  // pages it was not trained on
+    Bytes plain, with;
+    ASSERT_TRUE(*zc.Compress(page, plain));
+    ASSERT_TRUE(*zc.Compress(page, with, *dictionary));
+    plain_total += plain.size();
+    with_total += with.size();
+    Bytes out(page.size());
+    ASSERT_TRUE(zd.Decompress(with, out, dictionary.get()).ok());
+    EXPECT_EQ(out, page);
+    // The frame needs the dictionary: without it, it is damage, not data.
+    EXPECT_EQ(zd.Decompress(with, out).code(), StatusCode::kDataLoss);
+    // A compression without one afterwards does not keep it.
+    ASSERT_TRUE(*zc.Compress(page, plain));
+    EXPECT_EQ(Decompressed(plain, page.size()), page);
+  }
+  EXPECT_LT(with_total * 100, plain_total * 90) << with_total << " vs " << plain_total;
+}
+
+TEST(ZstdDictionaryTest, StoredBytesReloadAndGarbageIsDataLoss) {
+  auto dictionary = TrainedOn(RecordPages(200, 3));
+  ASSERT_NE(dictionary, nullptr);
+  auto again = ZstdDictionary::FromBytes(dictionary->bytes());
+  ASSERT_TRUE(again.ok());
+  const Bytes page = RecordPages(1, 4)[0];
+  ZstdCompressor zc(CompressionLevel::kDefault);
+  Bytes frame;
+  ASSERT_TRUE(*zc.Compress(page, frame, *dictionary));
+  Bytes out(page.size());
+  ASSERT_TRUE(ZstdDecompressor().Decompress(frame, out, again->get()).ok());
+  EXPECT_EQ(out, page);
+
+  EXPECT_EQ(ZstdDictionary::FromBytes(ToBytes(std::string(1000, 'x'))).status().code(),
+            StatusCode::kDataLoss);
+  Bytes damaged(dictionary->bytes().begin(), dictionary->bytes().end());
+  damaged.resize(12);
+  EXPECT_EQ(ZstdDictionary::FromBytes(damaged).status().code(), StatusCode::kDataLoss);
+}
+
+TEST(ZstdDictionaryTest, TooLittleToLearnIsFailedPrecondition) {
+  const Bytes one(100, std::byte{'a'});
+  const size_t size = one.size();
+  EXPECT_EQ(ZstdDictionary::Train(one, {&size, 1}, 16 * 1024).status().code(),
+            StatusCode::kFailedPrecondition);
 }
 
 TEST(CompressionLevelTest, NamesRoundTrip) {
