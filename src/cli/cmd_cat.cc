@@ -17,7 +17,8 @@ struct CatArgs {
 nlohmann::json BlobJson(const PackBlob& b) {
   return {{"id", b.id.Hex()},           {"type", BlobTypeName(b.type)},
           {"offset", b.offset},         {"stored_length", b.stored_length},
-          {"raw_length", b.raw_length}, {"compressed", b.compressed}};
+          {"raw_length", b.raw_length}, {"compressed", b.compressed},
+          {"dictionary", b.dictionary}};
 }
 
 Status RunCat(CliContext& ctx, const CatArgs& args) {

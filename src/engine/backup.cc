@@ -17,10 +17,12 @@
 
 #include "core/chunker/fastcdc.h"
 #include "core/chunker/page_chunker.h"
+#include "core/file_io.h"
 #include "core/task_pool.h"
 #include "core/time.h"
 #include "core/unique_fd.h"
 #include "engine/fs/node_reader.h"
+#include "engine/page_dictionary.h"
 #include "engine/plexichat_source.h"
 #include "engine/sqlite_source.h"
 #include "format/tree_format.h"
@@ -164,6 +166,7 @@ struct PendingFile {
   Node node;
   std::vector<uint64_t> extent_offsets;
   std::vector<std::vector<ChunkFuture>> extent_chunks;
+  std::shared_ptr<const BlobDictionary> dictionary;  // for page chunks; may be null
 };
 
 class Archiver {
@@ -490,7 +493,18 @@ class Archiver {
     std::byte header[kSqliteHeaderPrefix];
     if (::pread(file.get(), header, sizeof(header), 0) == static_cast<ssize_t>(sizeof(header))) {
       if (auto page_size = SqlitePageSize(ByteView(header, sizeof(header)))) {
-        page_chunker = std::make_unique<PageChunker>(SqliteChunkSize(*page_size));
+        const size_t chunk_size = SqliteChunkSize(*page_size);
+        page_chunker = std::make_unique<PageChunker>(chunk_size);
+        auto dictionary =
+            ChooseDictionary(parent_node, node.size, chunk_size,
+                             [&](uint64_t offset, std::span<std::byte> out) -> Status {
+                               return ReadExactly(file.get(), out, offset, path);
+                             });
+        if (!dictionary.ok()) {
+          ReportError(path, dictionary.status());
+          return std::optional<PendingFile>();
+        }
+        pending.dictionary = *std::move(dictionary);
       }
     }
     auto extents = FindDataExtents(file.get(), node.size);
@@ -520,11 +534,13 @@ class Archiver {
   }
 
   // Hands one chunk to the pool, which stores it.
-  Status SubmitChunk(ByteView chunk, std::vector<ChunkFuture>& futures) {
+  Status SubmitChunk(ByteView chunk, std::vector<ChunkFuture>& futures,
+                     std::shared_ptr<const BlobDictionary> dictionary = nullptr) {
     auto data = std::make_unique<Bytes>(chunk.begin(), chunk.end());
     futures.push_back(
-        pool_.Submit([this, data = std::move(data)]() mutable -> StatusOr<SaveBlobResult> {
-          auto saved = repo_.SaveBlob(BlobType::kData, *data, level_);
+        pool_.Submit([this, data = std::move(data),
+                      dictionary = std::move(dictionary)]() mutable -> StatusOr<SaveBlobResult> {
+          auto saved = repo_.SaveBlob(BlobType::kData, *data, level_, dictionary.get());
           if (saved.ok()) progress_.bytes_new += saved->added ? data->size() : 0;
           // The future's shared state keeps this task alive until the file
           // completes: free the chunk now, or a folder's chunks pile up.
@@ -532,6 +548,16 @@ class Archiver {
           return saved;
         }));
     return CheckCancel();
+  }
+
+  // The dictionary for a file cut into page chunks, unless compression is off.
+  StatusOr<std::shared_ptr<const BlobDictionary>> ChooseDictionary(const Node* parent_node,
+                                                                   uint64_t size, size_t chunk_size,
+                                                                   const ReadAt& read_at) {
+    if (level_ == CompressionLevel::kOff) return nullptr;
+    const Node* parent =
+        parent_node != nullptr && parent_node->type == NodeType::kFile ? parent_node : nullptr;
+    return ChoosePageDictionary(repo_, parent, size, chunk_size, read_at);
   }
 
   // Waits for the chunks already submitted, so a file left out still ends
@@ -567,8 +593,20 @@ class Archiver {
     pending.node = std::move(node);
     pending.extent_offsets.push_back(0);
     auto& futures = pending.extent_chunks.emplace_back();
-    auto submit = [&](ByteView chunk) -> Status { return SubmitChunk(chunk, futures); };
-    PageChunker chunker(SqliteChunkSize(info.page_size));
+    const size_t chunk_size = SqliteChunkSize(info.page_size);
+    auto dictionary = ChooseDictionary(parent_node, info.bytes(), chunk_size,
+                                       [&](uint64_t offset, std::span<std::byte> out) {
+                                         return reader.ReadPages(offset / info.page_size + 1, out);
+                                       });
+    if (!dictionary.ok()) {
+      ReportError(path, dictionary.status());
+      return std::optional<PendingFile>();
+    }
+    pending.dictionary = *std::move(dictionary);
+    auto submit = [&](ByteView chunk) -> Status {
+      return SubmitChunk(chunk, futures, pending.dictionary);
+    };
+    PageChunker chunker(chunk_size);
     const uint64_t batch = std::max<uint64_t>(1, read_buffer_.size() / info.page_size);
     Status read;
     for (uint64_t first = 1; first <= info.pages && read.ok(); first += batch) {
@@ -660,7 +698,9 @@ class Archiver {
     StreamChunker& chunker = stream_chunker_;
     chunker.Reset();
     if (pages != nullptr) pages->Reset(offset);
-    auto submit = [&](ByteView chunk) -> Status { return SubmitChunk(chunk, futures); };
+    auto submit = [&](ByteView chunk) -> Status {
+      return SubmitChunk(chunk, futures, pending.dictionary);
+    };
     Bytes& buffer = read_buffer_;
     uint64_t done = 0;
     while (stream || done < length) {

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "core/crypto/random.h"
+#include "core/file_io.h"
 #include "core/task_pool.h"
 #include "core/unique_fd.h"
 #include "engine/fs/node_reader.h"
@@ -104,20 +105,6 @@ Status WriteAll(int fd, ByteView data, uint64_t offset, const std::string& path)
       return ErrnoError(errno, "writing " + path);
     }
     data = data.subspan(static_cast<size_t>(n));
-    offset += static_cast<uint64_t>(n);
-  }
-  return Status::Ok();
-}
-
-Status ReadExactly(int fd, MutableByteView out, uint64_t offset, const std::string& path) {
-  while (!out.empty()) {
-    ssize_t n = ::pread(fd, out.data(), out.size(), static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError(errno, "reading " + path);
-    }
-    if (n == 0) return DataLossError(path + " is shorter than expected");
-    out = out.subspan(static_cast<size_t>(n));
     offset += static_cast<uint64_t>(n);
   }
   return Status::Ok();

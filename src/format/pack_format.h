@@ -39,8 +39,9 @@ inline constexpr uint8_t kPackHeaderVersionDictionaries = 2;
 inline constexpr uint32_t kMaxBlobsPerPack = 1u << 20;
 inline constexpr uint64_t kMaxPackSize = uint64_t{1} << 32;
 inline constexpr uint32_t kMaxBlobRawLength = 64u << 20;
-// Dictionaries per pack (numbered 1 to 7 in three flag bits) and their size.
-inline constexpr uint8_t kMaxPackDictionaries = 7;
+// Dictionaries per pack (numbered 1 to 3 in two flag bits, which the
+// in-memory index also has room for) and their size.
+inline constexpr uint8_t kMaxPackDictionaries = 3;
 inline constexpr uint32_t kMaxDictionaryLength = 1u << 20;
 // Bytes per blob in the header at most: type, flags, two 5-byte varints, id.
 inline constexpr size_t kMaxPackHeaderEntrySize = 2 + 5 + 5 + 32;
@@ -51,8 +52,8 @@ enum class BlobType : uint8_t { kData = 1, kTree = 2, kDictionary = 3 };
 std::string_view BlobTypeName(BlobType type);
 
 inline constexpr uint8_t kBlobFlagCompressed = 1;
-inline constexpr uint8_t kBlobFlagDictionaryShift = 1;  // bits 1-3: dictionary number
-inline constexpr uint8_t kBlobFlagDictionaryMask = 0x0e;
+inline constexpr uint8_t kBlobFlagDictionaryShift = 1;  // bits 1-2: dictionary number
+inline constexpr uint8_t kBlobFlagDictionaryMask = 0x06;
 
 // One blob as listed in a pack header or an index.
 struct PackBlob {

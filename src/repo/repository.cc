@@ -196,11 +196,13 @@ StatusOr<IndexFile> Repository::ReadIndexFile(const IndexId& id) {
 Status Repository::LoadIndex() {
   // A sweep writes its superseding index before it deletes the old ones, so
   // listing again after an index vanished finds the one that replaced it.
+  // What supersedes an index stays in force, so it is kept across attempts.
   constexpr int kAttempts = 5;
+  std::set<IndexId> superseded;
   for (int attempt = 1;; ++attempt) {
-    bool index_vanished = false;
-    PXB_RETURN_IF_ERROR(LoadIndexOnce(index_vanished));
-    if (!index_vanished) return Status::Ok();
+    bool load_again = false;
+    PXB_RETURN_IF_ERROR(LoadIndexOnce(superseded, load_again));
+    if (!load_again) return Status::Ok();
     if (attempt == kAttempts) {
       return UnavailableError(backend_->Location() +
                               ": index objects kept vanishing while the index was loaded (a "
@@ -209,7 +211,7 @@ Status Repository::LoadIndex() {
   }
 }
 
-Status Repository::LoadIndexOnce(bool& index_vanished) {
+Status Repository::LoadIndexOnce(std::set<IndexId>& superseded, bool& load_again) {
   // Plans first: a plan stored after this point condemns only packs that a
   // sweep will wait for this process to stop using (design.md section 15).
   PXB_ASSIGN_OR_RETURN(std::vector<DeletionPlanEntry> plans, ListDeletionPlans());
@@ -223,47 +225,77 @@ Status Repository::LoadIndexOnce(bool& index_vanished) {
     if (auto id = IdFromObjectName<IndexId>(info.name, kIndexPrefix)) ids.push_back(*id);
     return Status::Ok();
   }));
-  std::vector<std::pair<IndexId, IndexFile>> files;
-  std::set<IndexId> superseded;
-  size_t damaged = 0;
-  for (const IndexId& id : ids) {
-    auto file = ReadIndexFile(id);
-    if (!file.ok()) {
-      if (file.status().code() == StatusCode::kNotFound) {
-        index_vanished = true;  // superseded and deleted by a prune meanwhile
-        return Status::Ok();
-      }
-      if (file.status().code() != StatusCode::kDataLoss) {
-        return file.status().WithContext("loading the index");
-      }
-      damaged++;  // recovered below from the packs themselves
-      continue;
-    }
-    for (const IndexId& s : file->superseded) superseded.insert(s);
-    files.emplace_back(id, std::move(*file));
-  }
+  // Index objects are read one at a time and dropped once their packs are
+  // added, so that loading holds one decoded object on top of the index.
+  // Packs of an object found superseded later must not stay: then the
+  // whole load starts again without it.
   MasterIndex index;
+  std::set<IndexId> added;
+  std::vector<IndexId> naming_condemned;
+  size_t damaged = 0;
+  // kNotFound means superseded and deleted by a prune meanwhile; kDataLoss
+  // is recovered below from the packs themselves.
+  auto read = [&](const IndexId& id) -> StatusOr<std::optional<IndexFile>> {
+    auto file = ReadIndexFile(id);
+    if (file.ok()) return std::optional<IndexFile>(std::move(*file));
+    if (file.status().code() == StatusCode::kNotFound) {
+      load_again = true;
+    } else if (file.status().code() == StatusCode::kDataLoss) {
+      damaged++;
+    } else {
+      return file.status().WithContext("loading the index");
+    }
+    return std::optional<IndexFile>();
+  };
+  for (const IndexId& id : ids) {
+    PXB_ASSIGN_OR_RETURN(std::optional<IndexFile> file, read(id));
+    if (load_again) return Status::Ok();
+    if (!file) continue;
+    for (const IndexId& s : file->superseded) {
+      superseded.insert(s);
+      if (added.contains(s)) load_again = true;
+    }
+    if (load_again) return Status::Ok();
+    if (superseded.contains(id)) continue;
+    bool names_condemned = false;
+    for (const IndexedPack& pack : file->packs) {
+      if (condemned.contains(pack.id)) {
+        names_condemned = true;
+      } else {
+        PXB_RETURN_IF_ERROR_CTX(index.AddPack(pack), "loading the index");
+      }
+    }
+    added.insert(id);
+    if (names_condemned) naming_condemned.push_back(id);
+  }
   // Condemned packs last, so that a blob with another copy is found there.
-  for (bool condemned_pass : {false, true}) {
-    for (const auto& [id, file] : files) {
-      if (superseded.contains(id)) continue;
-      for (const IndexedPack& pack : file.packs) {
-        if (condemned.contains(pack.id) == condemned_pass) index.AddPack(pack);
+  // Reading their objects again costs less memory than keeping them.
+  for (const IndexId& id : naming_condemned) {
+    PXB_ASSIGN_OR_RETURN(std::optional<IndexFile> file, read(id));
+    if (load_again) return Status::Ok();
+    if (!file) continue;
+    for (const IndexedPack& pack : file->packs) {
+      if (condemned.contains(pack.id)) {
+        PXB_RETURN_IF_ERROR_CTX(index.AddPack(pack), "loading the index");
       }
     }
   }
   {
     // Packs this process stored but has not named in an index object yet.
     std::lock_guard lock(unindexed_mu_);
-    for (const IndexedPack& pack : unindexed_) index.AddPack(pack);
+    for (const IndexedPack& pack : unindexed_) {
+      PXB_RETURN_IF_ERROR_CTX(index.AddPack(pack), "loading the index");
+    }
   }
   if (damaged > 0) {
     // A damaged index must not make data unreachable: read the headers of
     // the packs that no readable index names.
     PXB_ASSIGN_OR_RETURN(auto recovered, ReadUnindexedPacks(index, condemned));
-    for (const IndexedPack& pack : recovered) index.AddPack(pack);
+    for (const IndexedPack& pack : recovered) {
+      PXB_RETURN_IF_ERROR_CTX(index.AddPack(pack), "loading the index");
+    }
   }
-  index.Merge();
+  PXB_RETURN_IF_ERROR_CTX(index.Merge(), "loading the index");
   std::unique_lock lock(index_mu_);
   index_ = std::move(index);
   condemned_ = std::move(condemned);
@@ -305,7 +337,9 @@ StatusOr<size_t> Repository::AdoptUnindexedPacks() {
   if (found.empty()) return size_t{0};
   {
     std::unique_lock lock(index_mu_);
-    for (const IndexedPack& pack : found) index_.AddPack(pack);
+    for (const IndexedPack& pack : found) {
+      PXB_RETURN_IF_ERROR_CTX(index_.AddPack(pack), "adopting unindexed packs");
+    }
   }
   std::lock_guard lock(unindexed_mu_);
   for (IndexedPack& pack : found) unindexed_.push_back(std::move(pack));
@@ -363,8 +397,16 @@ Status Repository::DecryptAndVerify(const PackRecord& pack, const PackBlob& blob
   PXB_RETURN_IF_ERROR_CTX(OpenBlob(*aead, blob.offset, stored, payload), what);
   if (blob.compressed) {
     plain.resize(blob.raw_length);
+    std::shared_ptr<const BlobDictionary> dictionary;
+    if (blob.dictionary != 0) {
+      auto found = DictionaryFor(pack, blob);
+      if (!found.ok()) return found.status().WithContext(what);
+      dictionary = *std::move(found);
+    }
     thread_local ZstdDecompressor decompressor;
-    PXB_RETURN_IF_ERROR_CTX(decompressor.Decompress(payload, plain), what);
+    PXB_RETURN_IF_ERROR_CTX(
+        decompressor.Decompress(payload, plain, dictionary ? dictionary->zstd.get() : nullptr),
+        what);
   } else if (payload.size() != blob.raw_length) {
     return DataLossError(what + ": length mismatch");
   }
@@ -429,8 +471,59 @@ StatusOr<std::vector<PackBlob>> Repository::DecodePackBlobs(ByteView pack) const
   return DecodePackHeader(config_.cipher, keys_.data, salt, pack, pack.size());
 }
 
+BlobDictionary Repository::MakeBlobDictionary(std::shared_ptr<const ZstdDictionary> zstd) const {
+  return BlobDictionary{ComputeBlobId(zstd->bytes()), std::move(zstd)};
+}
+
+StatusOr<std::shared_ptr<const BlobDictionary>> Repository::DictionaryOf(
+    const BlobLocation& location) const {
+  return DictionaryFor(location.pack, location.blob);
+}
+
+StatusOr<std::shared_ptr<const BlobDictionary>> Repository::DictionaryFor(
+    const PackRecord& pack, const PackBlob& blob) const {
+  if (blob.dictionary == 0) return std::shared_ptr<const BlobDictionary>();
+  const std::string what =
+      "dictionary " + std::to_string(blob.dictionary) + " of pack " + pack.id.ShortHex();
+  std::optional<PackBlob> entry;
+  {
+    std::shared_lock lock(index_mu_);
+    entry = index_.Dictionary(pack.id, blob.dictionary);
+  }
+  if (!entry) return DataLossError(what + " is not in the index");
+  {
+    std::lock_guard lock(dictionaries_mu_);
+    for (auto it = dictionaries_.begin(); it != dictionaries_.end(); ++it) {
+      if ((*it)->id != entry->id) continue;
+      // Most recently used last: the first is the one to drop.
+      std::rotate(it, it + 1, dictionaries_.end());
+      return dictionaries_.back();
+    }
+  }
+  auto stored = backend_->Get(PackObjectName(pack.id), entry->offset, entry->stored_length);
+  if (!stored.ok()) {
+    Status s = stored.status();
+    if (s.code() == StatusCode::kNotFound || s.code() == StatusCode::kOutOfRange) {
+      s = DataLossError(std::string(s.message()));
+    }
+    return s.WithContext(what);
+  }
+  Bytes bytes, unused;
+  if (Status opened = DecryptAndVerify(pack, *entry, *stored, bytes, unused); !opened.ok()) {
+    return opened.WithContext(what);
+  }
+  auto zstd = ZstdDictionary::FromBytes(bytes);
+  if (!zstd.ok()) return zstd.status().WithContext(what);
+  auto dictionary = std::make_shared<const BlobDictionary>(BlobDictionary{entry->id, *zstd});
+  std::lock_guard lock(dictionaries_mu_);
+  if (dictionaries_.size() >= kDictionariesKept) dictionaries_.erase(dictionaries_.begin());
+  dictionaries_.push_back(dictionary);
+  return dictionary;
+}
+
 StatusOr<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteView plaintext,
-                                              CompressionLevel level) {
+                                              CompressionLevel level,
+                                              const BlobDictionary* dictionary) {
   SaveBlobResult result;
   result.id = ComputeBlobId(plaintext);
   if (plaintext.size() > kMaxBlobRawLength) {
@@ -440,25 +533,35 @@ StatusOr<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteView plaintext,
   if (HasReusableBlob(result.id)) return result;
   if (!ClaimPending(result.id, /*unless_reusable=*/true)) return result;
   Bytes compressed;
-  auto use_compressed = ThreadCompressor(level).Compress(plaintext, compressed);
+  auto use_compressed =
+      dictionary != nullptr
+          ? ThreadCompressor(level).Compress(plaintext, compressed, *dictionary->zstd)
+          : ThreadCompressor(level).Compress(plaintext, compressed);
   if (!use_compressed.ok()) {
     ReleasePending(result.id);
     return use_compressed.status();
   }
   ByteView payload = *use_compressed ? ByteView(compressed) : plaintext;
   PXB_RETURN_IF_ERROR(AppendBlob(type, result.id, static_cast<uint32_t>(plaintext.size()),
-                                 *use_compressed, payload));
+                                 *use_compressed, payload, *use_compressed ? dictionary : nullptr));
   result.added = true;
   result.stored_length = payload.size() + Aead::kTagSize;
   return result;
 }
 
 StatusOr<bool> Repository::CopyBlob(const PackRecord& pack, const PackBlob& blob, ByteView stored) {
+  if (blob.type == BlobType::kDictionary) {
+    return InvalidArgumentError("dictionary " + blob.id.ShortHex() +
+                                " is not a blob: it is copied with the blobs that need it");
+  }
   // A damaged blob must not be copied into a pack that looks healthy.
   Bytes payload, plain;
   PXB_RETURN_IF_ERROR(DecryptAndVerify(pack, blob, stored, payload, plain));
+  // The frame still needs its dictionary, which goes along into the new pack.
+  PXB_ASSIGN_OR_RETURN(std::shared_ptr<const BlobDictionary> dictionary, DictionaryFor(pack, blob));
   if (!ClaimPending(blob.id, /*unless_reusable=*/false)) return false;
-  PXB_RETURN_IF_ERROR(AppendBlob(blob.type, blob.id, blob.raw_length, blob.compressed, payload));
+  PXB_RETURN_IF_ERROR(
+      AppendBlob(blob.type, blob.id, blob.raw_length, blob.compressed, payload, dictionary.get()));
   return true;
 }
 
@@ -476,37 +579,55 @@ void Repository::ReleasePending(const BlobId& id) {
 }
 
 Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_length, bool compressed,
-                              ByteView payload) {
-  std::unique_ptr<PackBuilder> full;
+                              ByteView payload, const BlobDictionary* dictionary) {
+  std::vector<std::unique_ptr<PackBuilder>> full;
   {
     const size_t slot = TypeSlot(type);
     std::lock_guard lock(builder_mu_[slot]);
     auto& builder = builders_[slot];
+    auto& dictionaries = builder_dictionaries_[slot];
+    auto fail = [&](Status s) {
+      ReleasePending(id);
+      return s;
+    };
+    // A pack with no room for another dictionary ends before this blob.
+    if (builder && dictionary != nullptr && dictionaries.size() >= kMaxPackDictionaries &&
+        std::find(dictionaries.begin(), dictionaries.end(), dictionary->id) == dictionaries.end()) {
+      full.push_back(std::move(builder));
+    }
     if (!builder) {
       // A pack ends with the blob that crosses pack_size: room for one
       // more chunk of the largest size, stored uncompressed, and the header.
       const size_t expected = config_.pack_size + config_.chunker.max_size + 64 * 1024;
       auto created = PackBuilder::Create(config_.cipher, keys_.data, type, expected);
-      if (!created.ok()) {
-        ReleasePending(id);
-        return created.status();
-      }
+      if (!created.ok()) return fail(created.status());
       builder = std::move(*created);
+      dictionaries.clear();
     }
-    Status added = builder->Add(id, raw_length, compressed, payload);
-    if (!added.ok()) {
-      ReleasePending(id);
-      return added;
+    uint8_t number = 0;
+    if (dictionary != nullptr) {
+      auto known = std::find(dictionaries.begin(), dictionaries.end(), dictionary->id);
+      if (known != dictionaries.end()) {
+        number = static_cast<uint8_t>(known - dictionaries.begin() + 1);
+      } else {
+        auto added = builder->AddDictionary(dictionary->id, dictionary->zstd->bytes());
+        if (!added.ok()) return fail(added.status());
+        dictionaries.push_back(dictionary->id);
+        number = *added;
+        stats_.bytes_stored += dictionary->zstd->bytes().size() + Aead::kTagSize;
+      }
     }
+    Status added = builder->Add(id, raw_length, compressed, payload, number);
+    if (!added.ok()) return fail(added);
     // Finishing hashes the whole pack: done outside the lock, so that other
     // workers keep filling a new pack meanwhile.
-    if (builder->size() >= config_.pack_size) full = std::move(builder);
+    if (builder->size() >= config_.pack_size) full.push_back(std::move(builder));
   }
   stats_.blobs_added++;
   stats_.bytes_added += raw_length;
   stats_.bytes_stored += payload.size() + Aead::kTagSize;
-  if (full) {
-    PXB_ASSIGN_OR_RETURN(FinishedPack done, full->Finish());
+  for (auto& pack : full) {
+    PXB_ASSIGN_OR_RETURN(FinishedPack done, pack->Finish());
     QueuePackWrite(std::move(done));
   }
   std::lock_guard lock(writes_mu_);
@@ -562,18 +683,21 @@ Status Repository::StorePack(FinishedPack pack) {
   }
   stats_.packs_written++;
   IndexedPack indexed{pack.id, pack.bytes.size(), pack.salt, std::move(pack.blobs)};
+  Status in_memory;
   {
     std::unique_lock lock(index_mu_);
-    index_.AddPack(indexed, &condemned_);
+    in_memory = index_.AddPack(indexed, &condemned_);
   }
   {
     std::lock_guard lock(pending_mu_);
     for (const PackBlob& b : indexed.blobs) pending_.erase(b.id);
   }
+  // The pack is stored: an index object names it even if this process's
+  // index could not take it (its blobs may then be stored again).
   std::lock_guard lock(unindexed_mu_);
   unindexed_.push_back(std::move(indexed));
-  if (unindexed_.size() >= kPacksPerIndex) return WriteIndexLocked();
-  return Status::Ok();
+  if (unindexed_.size() >= kPacksPerIndex) PXB_RETURN_IF_ERROR(WriteIndexLocked());
+  return in_memory;
 }
 
 StatusOr<IndexId> Repository::PutIndexFile(const IndexFile& file) {

@@ -56,6 +56,13 @@ struct InitOptions {
   std::string key_label;
 };
 
+// A zstd dictionary and its blob id: every pack that holds a blob compressed
+// with it holds a copy (doc/repository_format.md section 5).
+struct BlobDictionary {
+  BlobId id;
+  std::shared_ptr<const ZstdDictionary> zstd;
+};
+
 struct SaveBlobResult {
   BlobId id;
   bool added = false;          // false: the repository already had it
@@ -165,7 +172,15 @@ class Repository {
   // kPacksInFlight at a time (SaveBlob waits for room); call Flush() to
   // write the rest. After a background write failed, SaveBlob returns that
   // error until Flush() has retried it.
-  StatusOr<SaveBlobResult> SaveBlob(BlobType type, ByteView plaintext, CompressionLevel level);
+  // With a dictionary, the blob is compressed with it (if that pays) and its
+  // pack gets a copy of the dictionary.
+  StatusOr<SaveBlobResult> SaveBlob(BlobType type, ByteView plaintext, CompressionLevel level,
+                                    const BlobDictionary* dictionary = nullptr);
+  // Gives a dictionary its id.
+  BlobDictionary MakeBlobDictionary(std::shared_ptr<const ZstdDictionary> zstd) const;
+  // The dictionary an indexed blob was compressed with; nullptr if none.
+  // Fetched from the blob's pack once and then kept (by id) for reuse.
+  StatusOr<std::shared_ptr<const BlobDictionary>> DictionaryOf(const BlobLocation& location) const;
   // Stores a blob copied out of a pack that prune is about to condemn: its
   // id is verified, and its compressed payload goes into a new pack without
   // recompressing. Skipped (returns false) if this process already stored
@@ -247,7 +262,11 @@ class Repository {
   // Appends a claimed blob's payload to the open pack of its type and queues
   // the pack once full; releases the claim on failure.
   Status AppendBlob(BlobType type, const BlobId& id, uint32_t raw_length, bool compressed,
-                    ByteView payload);
+                    ByteView payload, const BlobDictionary* dictionary);
+  // The dictionary `blob` names in `pack` (through the index); nullptr if it
+  // names none.
+  StatusOr<std::shared_ptr<const BlobDictionary>> DictionaryFor(const PackRecord& pack,
+                                                                const PackBlob& blob) const;
   // Hands a full pack to the background writers; waits while kPacksInFlight
   // are queued or being written.
   void QueuePackWrite(FinishedPack pack);
@@ -269,7 +288,9 @@ class Repository {
   template <typename T>
   StatusOr<std::vector<LifecycleEntry<T>>> ListSealed(EnvelopeKind kind, std::string_view prefix,
                                                       StatusOr<T> (*decode)(ByteView));
-  Status LoadIndexOnce(bool& index_vanished);
+  // One attempt of LoadIndex; sets load_again when an index object vanished
+  // or turned out superseded after its packs were added.
+  Status LoadIndexOnce(std::set<IndexId>& superseded, bool& load_again);
   Status RenewSession();
   void SessionLoop(int64_t lease_ns);
   void EndSession();
@@ -297,6 +318,14 @@ class Repository {
 
   std::array<std::mutex, 2> builder_mu_;  // one per blob type
   std::array<std::unique_ptr<PackBuilder>, 2> builders_;
+  // The dictionaries in each open pack, in their numbering order.
+  std::array<std::vector<BlobId>, 2> builder_dictionaries_;
+
+  // Dictionaries read from packs, least recently used first; each about
+  // 110 KiB plus zstd's prepared tables.
+  static constexpr size_t kDictionariesKept = 16;
+  mutable std::mutex dictionaries_mu_;
+  mutable std::vector<std::shared_ptr<const BlobDictionary>> dictionaries_;
 
   std::mutex unindexed_mu_;
   std::vector<IndexedPack> unindexed_;  // stored packs not yet named by an index object

@@ -940,5 +940,182 @@ TEST_F(RepositoryTest, HoldsAndForgetRecordsRoundTrip) {
   EXPECT_EQ(repo->damaged_lifecycle_objects(), 1u);
 }
 
+// --- Dictionaries ---
+
+// Pages of a table: records of the same shape, different in every page.
+Bytes RecordPage(uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string page;
+  while (page.size() < 8192) {
+    page += "{\"conversation\":" + std::to_string(rng() % 1000) + ",\"sender\":\"user-" +
+            std::to_string(rng() % 300) + "\",\"body\":\"see you at " + std::to_string(rng() % 24) +
+            " o'clock\"}";
+  }
+  page.resize(8192);
+  return ToBytes(page);
+}
+
+std::shared_ptr<const ZstdDictionary> TrainedDictionary(uint64_t seed) {
+  Bytes samples;
+  std::vector<size_t> sizes;
+  for (uint64_t i = 0; i < 64; ++i) {
+    Append(samples, RecordPage(seed * 1000 + i));
+    sizes.push_back(8192);
+  }
+  auto trained = ZstdDictionary::Train(samples, sizes, 16 * 1024);
+  EXPECT_OK(trained);
+  return trained.ok() ? *trained : nullptr;
+}
+
+// The pack entries of every stored pack.
+std::vector<std::vector<PackBlob>> PackEntries(Repository& repo) {
+  std::vector<std::vector<PackBlob>> packs;
+  EXPECT_OK(repo.backend().List(kDataPrefix, [&](const ObjectInfo& info) -> Status {
+    PXB_ASSIGN_OR_RETURN(Bytes pack, repo.backend().Get(info.name));
+    PXB_ASSIGN_OR_RETURN(auto entries, repo.DecodePackBlobs(pack));
+    packs.push_back(std::move(entries));
+    return Status::Ok();
+  }));
+  return packs;
+}
+
+TEST_F(RepositoryTest, BlobsCompressedWithADictionaryCarryItIntoTheirPack) {
+  auto repo = Init();
+  const BlobDictionary dictionary = repo->MakeBlobDictionary(TrainedDictionary(1));
+  uint64_t with = 0, without = 0;
+  for (uint64_t i = 0; i < 20; ++i) {
+    auto saved = repo->SaveBlob(BlobType::kData, RecordPage(100 + i), CompressionLevel::kDefault,
+                                &dictionary);
+    ASSERT_OK(saved);
+    with += saved->stored_length;
+    auto plain = repo->SaveBlob(BlobType::kData, RecordPage(200 + i), CompressionLevel::kDefault);
+    ASSERT_OK(plain);
+    without += plain->stored_length;
+  }
+  EXPECT_LT(with, without);
+  ASSERT_OK(repo->Flush());
+
+  const auto packs = PackEntries(*repo);
+  ASSERT_EQ(packs.size(), 1u);
+  int dictionaries = 0, naming = 0;
+  for (const PackBlob& entry : packs[0]) {
+    if (entry.type == BlobType::kDictionary) {
+      dictionaries++;
+      EXPECT_EQ(entry.id, dictionary.id);
+    }
+    naming += entry.dictionary == 1 ? 1 : 0;
+  }
+  EXPECT_EQ(dictionaries, 1);
+  EXPECT_EQ(naming, 20);
+
+  repo = Reopen();
+  EXPECT_EQ(repo->IndexedBlobCount(), 40u);  // the dictionary is not a blob
+  EXPECT_FALSE(repo->FindBlob(dictionary.id).has_value());
+  for (uint64_t i = 0; i < 20; ++i) {
+    const Bytes page = RecordPage(100 + i);
+    auto loaded = repo->LoadBlob(BlobType::kData, repo->ComputeBlobId(page));
+    ASSERT_OK(loaded);
+    EXPECT_EQ(*loaded, page);
+  }
+  auto location = repo->FindBlob(repo->ComputeBlobId(RecordPage(100)));
+  ASSERT_TRUE(location.has_value());
+  auto found = repo->DictionaryOf(*location);
+  ASSERT_OK(found);
+  ASSERT_NE(*found, nullptr);
+  EXPECT_EQ((*found)->id, dictionary.id);
+  auto none = repo->DictionaryOf(*repo->FindBlob(repo->ComputeBlobId(RecordPage(200))));
+  ASSERT_OK(none);
+  EXPECT_EQ(*none, nullptr);
+}
+
+TEST_F(RepositoryTest, AFourthDictionaryStartsANewPack) {
+  auto repo = Init();
+  std::vector<BlobDictionary> dictionaries;
+  for (uint64_t d = 1; d <= 4; ++d) {
+    dictionaries.push_back(repo->MakeBlobDictionary(TrainedDictionary(d)));
+  }
+  for (uint64_t i = 0; i < 8; ++i) {
+    ASSERT_OK(repo->SaveBlob(BlobType::kData, RecordPage(300 + i), CompressionLevel::kDefault,
+                             &dictionaries[i % 4]));
+  }
+  ASSERT_OK(repo->Flush());
+  const auto packs = PackEntries(*repo);
+  EXPECT_GE(packs.size(), 2u);
+  for (const auto& entries : packs) {
+    EXPECT_LE(std::count_if(entries.begin(), entries.end(),
+                            [](const PackBlob& e) { return e.type == BlobType::kDictionary; }),
+              kMaxPackDictionaries);
+  }
+  repo = Reopen();
+  for (uint64_t i = 0; i < 8; ++i) {
+    const Bytes page = RecordPage(300 + i);
+    auto loaded = repo->LoadBlob(BlobType::kData, repo->ComputeBlobId(page));
+    ASSERT_OK(loaded);
+    EXPECT_EQ(*loaded, page);
+  }
+}
+
+// Repacking copies the frame as it is, so its dictionary goes along.
+TEST_F(RepositoryTest, CopyBlobTakesTheDictionaryAlong) {
+  auto repo = Init();
+  const BlobDictionary dictionary = repo->MakeBlobDictionary(TrainedDictionary(5));
+  const Bytes page = RecordPage(400);
+  ASSERT_OK(repo->SaveBlob(BlobType::kData, page, CompressionLevel::kDefault, &dictionary));
+  ASSERT_OK(repo->Flush());
+  const PackRecord old_pack = repo->IndexedPacks().front();
+  auto bytes = repo->backend().Get(PackObjectName(old_pack.id));
+  ASSERT_OK(bytes);
+  auto entries = repo->DecodePackBlobs(*bytes);
+  ASSERT_OK(entries);
+  for (const PackBlob& e : *entries) {
+    auto copied = repo->CopyBlob(old_pack, e, ByteView(*bytes).subspan(e.offset, e.stored_length));
+    if (e.type == BlobType::kDictionary) {
+      EXPECT_EQ(CodeOf(copied), StatusCode::kInvalidArgument);  // not a blob
+    } else {
+      ASSERT_OK(copied);
+    }
+  }
+  ASSERT_OK(repo->Flush());
+  ASSERT_OK(repo->backend().Delete(PackObjectName(old_pack.id)));
+  std::vector<std::string> indexes;
+  ASSERT_OK(repo->backend().List(kIndexPrefix, [&](const ObjectInfo& info) {
+    indexes.push_back(info.name);
+    return Status::Ok();
+  }));
+  // Only the new pack's index stays: the old one named the deleted pack.
+  for (const std::string& name : indexes) {
+    auto id = IdFromObjectName<IndexId>(name, kIndexPrefix);
+    auto file = repo->ReadIndexFile(*id);
+    ASSERT_OK(file);
+    if (file->packs.front().id == old_pack.id) ASSERT_OK(repo->backend().Delete(name));
+  }
+  repo = Reopen();
+  auto loaded = repo->LoadBlob(BlobType::kData, repo->ComputeBlobId(page));
+  ASSERT_OK(loaded);
+  EXPECT_EQ(*loaded, page);
+}
+
+TEST_F(RepositoryTest, ADamagedDictionaryIsDataLossForTheBlobsThatNeedIt) {
+  auto repo = Init();
+  const BlobDictionary dictionary = repo->MakeBlobDictionary(TrainedDictionary(6));
+  const Bytes page = RecordPage(500);
+  ASSERT_OK(repo->SaveBlob(BlobType::kData, page, CompressionLevel::kDefault, &dictionary));
+  ASSERT_OK(repo->Flush());
+  const PackRecord pack = repo->IndexedPacks().front();
+  auto bytes = repo->backend().Get(PackObjectName(pack.id));
+  ASSERT_OK(bytes);
+  auto entries = repo->DecodePackBlobs(*bytes);
+  ASSERT_OK(entries);
+  const PackBlob& entry = entries->front();
+  ASSERT_EQ(entry.type, BlobType::kDictionary);
+  Bytes damaged = *bytes;
+  damaged[entry.offset + 100] ^= std::byte{1};
+  ASSERT_OK(repo->backend().Put(PackObjectName(pack.id), damaged));
+  repo = Reopen();
+  auto loaded = repo->LoadBlob(BlobType::kData, repo->ComputeBlobId(page));
+  EXPECT_EQ(CodeOf(loaded), StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("dictionary 1 of pack"));
+}
+
 }  // namespace
 }  // namespace pxb

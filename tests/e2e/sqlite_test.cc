@@ -165,6 +165,79 @@ TEST(SqliteDedupTest, DatabasesFoundByThePathWalkAreCutOnPages) {
   EXPECT_GT(first["summary"]["bytes_added"].get<uint64_t>(), 6'000'000u);
 }
 
+// A database of chat-like rows, large enough for a page dictionary: the
+// first backup trains one, the next reuses it, and prune's repacking copies
+// it along with the chunks that need it.
+TEST(SqliteDedupTest, PageDictionariesSurviveReuseRepackAndCheck) {
+  TempDir dir;
+  const std::string db_path = dir.Path("chat.db");
+  Db db(db_path);
+  db.Exec("PRAGMA journal_mode = WAL");
+  db.Exec("CREATE TABLE msg (id INTEGER PRIMARY KEY, channel INTEGER, body TEXT)");
+  db.Exec(
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60000) "
+      "INSERT INTO msg SELECT i, i % 40, printf('message %d from user-%d in channel %d: see you "
+      "at the standup, the build is green', i, (i * 7919) % 300, i % 40) FROM n");
+  Pxb pxb(dir.Path("repo"));
+  pxb.Init({"--pack-size", "1"});
+  nlohmann::json first = pxb.Backup({"--sqlite", db_path});
+  const uint64_t database_bytes = SqliteEntry(first)["bytes"];
+  ASSERT_GT(database_bytes, 4u << 20);
+  // Text rows in 8 KiB chunks with a dictionary: well under half the size.
+  EXPECT_LT(first["summary"]["bytes_stored"].get<uint64_t>() * 2, database_bytes);
+  // Every pack holds the dictionary its chunks name.
+  auto pack_entries = [&] {
+    std::vector<nlohmann::json> entries;
+    for (const auto& f : std::filesystem::recursive_directory_iterator(dir.Path("repo/data"))) {
+      if (!f.is_regular_file()) continue;
+      RunResult cat = pxb.Run({"--json", "cat", "pack", f.path().filename().string()});
+      EXPECT_EQ(cat.exit_code, 0) << cat.Describe();
+      const nlohmann::json pack = nlohmann::json::parse(cat.out);
+      for (const auto& e : pack["blobs"]) entries.push_back(e);
+    }
+    return entries;
+  };
+  auto count = [](const std::vector<nlohmann::json>& entries, auto predicate) {
+    return std::count_if(entries.begin(), entries.end(), predicate);
+  };
+  auto is_dictionary = [](const nlohmann::json& e) { return e["type"] == "dictionary"; };
+  auto names_one = [](const nlohmann::json& e) { return e["dictionary"].get<int>() > 0; };
+  std::vector<nlohmann::json> entries = pack_entries();
+  EXPECT_GT(count(entries, is_dictionary), 0) << entries.size();
+  EXPECT_GT(count(entries, names_one), 500);
+
+  db.Exec("UPDATE msg SET body = body || ' (edited)' WHERE id % 500 = 0");
+  pxb.Backup({"--sqlite", db_path});
+  db.Exec("UPDATE msg SET channel = 99 WHERE id % 700 = 0");
+  pxb.Backup({"--sqlite", db_path});
+  const std::vector<std::string> ids = pxb.SnapshotIds();
+  ASSERT_EQ(ids.size(), 3u);
+
+  RunResult forget = pxb.Run(
+      {"--json", "forget", ids[0], ids[1], "--prune", "--grace", "0", "--repack-threshold", "1%"});
+  ASSERT_EQ(forget.exit_code, 0) << forget.Describe();
+  const nlohmann::json pruned = JsonOfType(forget.out, "prune");
+  EXPECT_GT(pruned["blobs_repacked"].get<uint64_t>(), 0u) << forget.out;
+  RunResult check = pxb.Run({"check", "--read-data"});
+  EXPECT_EQ(check.exit_code, 0) << check.Describe();
+  // Repacked chunks still name a dictionary, now in their new packs.
+  entries = pack_entries();
+  EXPECT_GT(count(entries, names_one), 500);
+  // A dictionary is overhead of its pack, not unused data: nothing is left
+  // to repack.
+  RunResult again = pxb.Run({"--json", "prune", "--grace", "0", "--repack-threshold", "1%"});
+  ASSERT_EQ(again.exit_code, 0) << again.Describe();
+  EXPECT_EQ(JsonOfType(again.out, "prune")["blobs_repacked"], 0) << again.out;
+
+  const std::string target = dir.Path("restored");
+  RunResult restored = pxb.Run({"restore", "latest", "--target", target});
+  ASSERT_EQ(restored.exit_code, 0) << restored.Describe();
+  Db copy(target + db_path);
+  EXPECT_EQ(copy.Text("PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(copy.Int("SELECT count(*) FROM msg WHERE channel = 99"), 60000 / 700);
+  EXPECT_EQ(copy.Int("SELECT count(*) FROM msg WHERE body LIKE '%(edited)'"), 60000 / 500);
+}
+
 TEST(SqliteCliTest, RejectsWhatIsNotADatabaseFile) {
   TempDir dir;
   Pxb pxb(dir.Path("repo"));

@@ -1,0 +1,23 @@
+#include "core/file_io.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace pxb {
+
+Status ReadExactly(int fd, MutableByteView out, uint64_t offset, const std::string& path) {
+  while (!out.empty()) {
+    ssize_t n = ::pread(fd, out.data(), out.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError(errno, "reading " + path);
+    }
+    if (n == 0) return DataLossError(path + " is shorter than expected");
+    out = out.subspan(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+  return Status::Ok();
+}
+
+}  // namespace pxb

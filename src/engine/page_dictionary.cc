@@ -1,0 +1,52 @@
+#include "engine/page_dictionary.h"
+
+#include <algorithm>
+
+namespace pxb {
+namespace {
+
+// The dictionary of the first chunks of the parent version that have one.
+std::shared_ptr<const BlobDictionary> ParentDictionary(const Repository& repo, const Node& parent) {
+  int looked = 0;
+  for (const Extent& extent : parent.extents) {
+    for (const BlobId& id : extent.chunks) {
+      if (++looked > 16) return nullptr;
+      auto location = repo.FindBlob(id);
+      if (!location || location->blob.dictionary == 0) continue;
+      auto dictionary = repo.DictionaryOf(*location);
+      // A dictionary that cannot be read now is trained anew, not fatal.
+      if (dictionary.ok()) return *dictionary;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+StatusOr<std::shared_ptr<const BlobDictionary>> ChoosePageDictionary(
+    const Repository& repo, const Node* parent_node, uint64_t file_size, size_t chunk_size,
+    const ReadAt& read_at, const PageDictionaryOptions& options) {
+  if (file_size < options.min_file_size || chunk_size == 0) return nullptr;
+  if (parent_node != nullptr) {
+    if (auto reused = ParentDictionary(repo, *parent_node)) return reused;
+  }
+  const uint64_t chunks = file_size / chunk_size;
+  const size_t count = static_cast<size_t>(
+      std::clamp<uint64_t>(chunks / 64, options.min_samples, options.max_samples));
+  if (chunks < count) return nullptr;
+  Bytes samples(count * chunk_size);
+  std::vector<size_t> sizes(count, chunk_size);
+  for (size_t i = 0; i < count; ++i) {
+    const uint64_t chunk = i * chunks / count;
+    PXB_RETURN_IF_ERROR(
+        read_at(chunk * chunk_size, std::span(samples).subspan(i * chunk_size, chunk_size)));
+  }
+  // zstd suggests samples of about 100 times the dictionary's size.
+  const size_t capacity =
+      std::clamp<size_t>(samples.size() / 16, 16 * 1024, options.max_dictionary_size);
+  auto trained = ZstdDictionary::Train(samples, sizes, capacity);
+  if (!trained.ok()) return nullptr;  // nothing to learn: compress without one
+  return std::make_shared<const BlobDictionary>(repo.MakeBlobDictionary(*std::move(trained)));
+}
+
+}  // namespace pxb

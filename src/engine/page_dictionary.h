@@ -1,0 +1,43 @@
+// The zstd dictionary for a file cut into page chunks (a SQLite database):
+// 8 KiB pieces compress far less well on their own than in 512 KiB chunks,
+// and a dictionary of what the pages share wins that back (doc/design.md
+// section 16).
+//
+//   PXB_ASSIGN_OR_RETURN(auto dictionary,
+//                        ChoosePageDictionary(repo, parent_node, size, chunk_size, read_at));
+//   repo.SaveBlob(BlobType::kData, chunk, level, dictionary.get());
+//
+// Thread-safety: ChoosePageDictionary may run concurrently with any
+// Repository method; `read_at` is called on the calling thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+
+#include "format/tree_format.h"
+#include "repo/repository.h"
+
+namespace pxb {
+
+struct PageDictionaryOptions {
+  uint64_t min_file_size = 4 << 20;  // smaller files: no dictionary (it would cost more)
+  size_t min_samples = 64;
+  size_t max_samples = 256;
+  size_t max_dictionary_size = 110 * 1024;  // zstd's recommended size
+};
+
+// Reads `out.size()` bytes at `offset` of the file.
+using ReadAt = std::function<Status(uint64_t offset, std::span<std::byte> out)>;
+
+// The parent version's dictionary if its chunks were compressed with one, so
+// that a frequently backed-up database keeps one dictionary and each new
+// pack only copies it; otherwise one trained on chunks sampled evenly across
+// the file. nullptr for a file below min_file_size, or when zstd finds
+// nothing to learn. Errors only when reading the file fails.
+StatusOr<std::shared_ptr<const BlobDictionary>> ChoosePageDictionary(
+    const Repository& repo, const Node* parent_node, uint64_t file_size, size_t chunk_size,
+    const ReadAt& read_at, const PageDictionaryOptions& options = {});
+
+}  // namespace pxb
