@@ -1,4 +1,6 @@
 // plexibackup: the command-line tool.
+#include <malloc.h>
+
 #include <iostream>
 
 #include "cli/commands.h"
@@ -20,6 +22,12 @@ void OneValuePerFlag(CLI::App& app) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Chunks, packs and read buffers of 256 KiB and more come straight from
+  // mmap and go back when freed. With glibc's default the threshold grows to
+  // the largest block freed (a 16 MiB pack), after which such buffers come
+  // from per-thread heaps that keep their memory: a backup's peak resident
+  // memory was 40 % higher, and no faster.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   using namespace pxb::cli;
   CliContext ctx;
   CLI::App app{"plexibackup: encrypted, deduplicating backups for PlexiChat servers"};
