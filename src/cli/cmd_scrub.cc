@@ -49,6 +49,28 @@ Status RunScrub(CliContext& ctx, const ScrubArgs& args) {
   options.repair = !args.dry_run;
   options.rebalance = !args.no_rebalance;
   options.cancel = &ctx.cancel;
+  // One process moves shards of a repository at a time on this host: the
+  // lock `target rebalance` holds.
+  std::optional<FileLock> lock;
+  if (options.repair) {
+    auto lock_path = CliContext::HostStateFile(*backend, "rebalance.lock");
+    if (lock_path.ok()) {
+      auto taken = FileLock::Take(*lock_path, /*wait=*/false);
+      if (taken.status().code() == StatusCode::kUnavailable) {
+        return UnavailableError(
+            "a rebalance or another scrub of this repository is running on this host "
+            "('plexibackup target status' shows a rebalance): run scrub again once it has "
+            "finished, or scrub --dry-run meanwhile");
+      }
+      if (!taken.ok()) return taken.status();
+      lock.emplace(std::move(*taken));
+    } else if (!IsNotFound(lock_path.status())) {
+      // Scrub must work on a damaged repository.
+      ctx.PrintError("warning: " + std::string(lock_path.status().message()) +
+                     "; scrubbing without the lock that keeps a rebalance from running at the "
+                     "same time");
+    }
+  }
   const std::string cursor_path = CursorPath(*backend);
   if (!args.fraction.empty()) {
     PXB_ASSIGN_OR_RETURN(options.fraction, ParseFraction(args.fraction));

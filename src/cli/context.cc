@@ -1,6 +1,9 @@
 #include "cli/context.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <toml++/toml.h>
@@ -8,12 +11,15 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <set>
+#include <thread>
 
 #include "cli/exit_codes.h"
 #include "core/time.h"
+#include "format/config_format.h"
 #include "storage/backend.h"
 #include "storage/erasure/erasure_backend.h"
 
@@ -85,6 +91,14 @@ std::string CliContext::DataFolder() {
 }
 
 std::string CliContext::DefaultRepositoryPath() { return DataFolder() + "/repo"; }
+
+StatusOr<std::string> CliContext::HostStateFile(Backend& storage, std::string_view name) {
+  PXB_ASSIGN_OR_RETURN(Bytes config, storage.Get(kConfigObjectName, 0, kConfigHeaderSize));
+  PXB_ASSIGN_OR_RETURN(ConfigHeader header, DecodeConfigHeader(config));
+  std::error_code ignored;  // a missing folder shows when the file is opened
+  std::filesystem::create_directories(DataFolder(), ignored);
+  return DataFolder() + "/repo-" + header.id.Hex().substr(0, 16) + "-" + std::string(name);
+}
 
 StatusOr<FileConfig> CliContext::Config() {
   if (config_) return *config_;
@@ -308,6 +322,61 @@ ErrorSink CliContext::Errors() {
   };
 }
 
+StatusOr<pid_t> CliContext::SpawnDetached(const std::vector<std::string>& args,
+                                          const std::string& log) {
+  std::string self(4096, '\0');
+  const ssize_t n = ::readlink("/proc/self/exe", self.data(), self.size());
+  self.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  std::vector<std::string> arguments{self.empty() ? std::string("plexibackup") : self};
+  if (!global.repo.empty()) arguments.insert(arguments.end(), {"--repo", global.repo});
+  if (!global.config_file.empty())
+    arguments.insert(arguments.end(), {"--config", global.config_file});
+  if (global.json) arguments.push_back("--json");
+  arguments.insert(arguments.end(), args.begin(), args.end());
+  std::vector<std::string> environment;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    if (entry.starts_with("PLEXIBACKUP_PASSWORD=") ||
+        entry.starts_with("PLEXIBACKUP_NEW_PASSWORD=")) {
+      continue;
+    }
+    environment.emplace_back(entry);
+  }
+  std::vector<char*> argv;
+  for (std::string& a : arguments) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (std::string& e : environment) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attributes;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawnattr_init(&attributes);
+  ::posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  ::posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0600);
+  ::posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  // Nothing else of this process (target files, sockets) leaks into it.
+  ::posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  ::posix_spawnattr_setsigmask(&attributes, &none);
+  ::posix_spawnattr_setsigdefault(&attributes, &all);
+  ::posix_spawnattr_setflags(&attributes,
+                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = 0;
+  const int error =
+      ::posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv.data(), envp.data());
+  ::posix_spawn_file_actions_destroy(&actions);
+  ::posix_spawnattr_destroy(&attributes);
+  if (error != 0) {
+    return ErrnoError(error, "starting '" + arguments[0] + "' in the background (log " + log + ")");
+  }
+  return pid;
+}
+
 void CliContext::StartProgress(const std::string& operation, Progress& progress) {
   if (global.quiet) return;
   const bool tty = ::isatty(STDERR_FILENO);
@@ -374,6 +443,27 @@ void CliContext::StartProgress(const std::string& operation, Progress& progress)
 void CliContext::StopProgress() {
   progress_stop_ = true;
   if (progress_thread_.joinable()) progress_thread_.join();
+}
+
+StatusOr<FileLock> FileLock::Take(const std::string& path, bool wait,
+                                  const std::atomic<bool>* cancel) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd.valid()) return ErrnoError(errno, "opening the lock file " + path);
+  for (int attempt = 0;; ++attempt) {
+    if (::flock(fd.get(), wait ? LOCK_EX : LOCK_EX | LOCK_NB) == 0) return FileLock(std::move(fd));
+    const int error = errno;
+    if (error == EINTR && !(cancel && cancel->load())) continue;
+    if (error == EINTR) return CancelledError("cancelled while waiting for the lock " + path);
+    if (error != EWOULDBLOCK) return ErrnoError(error, "locking " + path);
+    if (attempt == 20) return UnavailableError(path + " is locked by another process");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+bool FileLock::Held(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // Closing the file drops the shared lock if it was taken.
+  return fd.valid() && ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
 }
 
 std::string HumanBytes(uint64_t bytes) {

@@ -5,6 +5,8 @@
 // progress thread and the main thread (they lock).
 #pragma once
 
+#include <sys/types.h>
+
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <map>
@@ -13,9 +15,11 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "core/unique_fd.h"
 #include "engine/progress.h"
 #include "repo/repository.h"
 #include "storage/erasure/erasure_backend.h"
@@ -62,6 +66,12 @@ class CliContext {
   StatusOr<std::string> RepositoryUrl();
   static std::string DefaultRepositoryPath();
   static std::string DataFolder();
+  // A file this host keeps about the repository on `storage`:
+  // DataFolder()/repo-<repository id>-<name>, the id read from the clear
+  // header of `config` (no key needed), so the path stays the same when the
+  // target list changes. Creates DataFolder(). kNotFound if no repository
+  // exists there yet.
+  static StatusOr<std::string> HostStateFile(Backend& storage, std::string_view name);
 
   // The passphrase from PLEXIBACKUP_PASSWORD, a file, a command or a prompt.
   // `confirm` asks twice on a terminal (for a new passphrase).
@@ -101,11 +111,35 @@ class CliContext {
   // An ErrorSink that prints each problem.
   ErrorSink Errors();
 
+  // Starts this program again with the same --repo, --config and --json and
+  // then `args`, detached: a new session, stdin from /dev/null, stdout and
+  // stderr appended to `log`. It gets no passphrase (neither on its command
+  // line nor in its environment), so `args` must name a command that needs
+  // no key. Returns its pid without waiting for it.
+  StatusOr<pid_t> SpawnDetached(const std::vector<std::string>& args, const std::string& log);
+
  private:
   std::optional<FileConfig> config_;
   std::mutex out_mu_;
   std::thread progress_thread_;
   std::atomic<bool> progress_stop_{false};
+};
+
+// An flock(2) on a file, held until this object is destroyed or the
+// process ends, so a killed holder never leaves a stale lock.
+class FileLock {
+ public:
+  // Takes the lock. Without `wait`, kUnavailable if another process holds
+  // it (tried for about a second, so a Held() probe does not count); with
+  // `wait`, blocks until it is free, kCancelled once `cancel` is set.
+  static StatusOr<FileLock> Take(const std::string& path, bool wait,
+                                 const std::atomic<bool>* cancel = nullptr);
+  // Whether some process holds the lock now (false if the file is missing).
+  static bool Held(const std::string& path);
+
+ private:
+  explicit FileLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
 };
 
 // Formats 123456789 as "117.7 MiB".

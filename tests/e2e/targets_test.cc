@@ -1,11 +1,17 @@
 // A repository erasure-coded 4+2 over six local targets in three regions:
-// backups and restores while targets are away, and opening the whole
-// repository from any one target.
+// backups and restores while targets are away, opening the whole repository
+// from any one target, and targets added and drained while the shards
+// rebalance in the background.
+#include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <set>
+#include <thread>
 
 #include "testing/e2e.h"
 
@@ -34,6 +40,105 @@ class TargetsTest : public ::testing::Test {
                 RandomData(rng, 5000 + 90000 * static_cast<size_t>(i)));
     }
     WriteFile(src_ + "/small.txt", "hello");
+    // The state a rebalance keeps on this host goes here, not into $HOME.
+    if (const char* old = std::getenv("XDG_DATA_HOME")) saved_data_home_ = old;
+    ::setenv("XDG_DATA_HOME", dir_.Path("state").c_str(), 1);
+  }
+
+  void TearDown() override {
+    // Background rebalances end by themselves; one that a failed test left
+    // running is stopped here.
+    for (pid_t pid : rebalances_) {
+      if (!Alive(pid)) continue;
+      ::kill(pid, SIGKILL);
+      for (int i = 0; i < 500 && Alive(pid); ++i) usleep(10000);
+    }
+    if (saved_data_home_) {
+      ::setenv("XDG_DATA_HOME", saved_data_home_->c_str(), 1);
+    } else {
+      ::unsetenv("XDG_DATA_HOME");
+    }
+  }
+
+  // Running, and not a zombie waiting for its parent.
+  static bool Alive(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return false;
+    const size_t paren = line.rfind(')');
+    return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'Z';
+  }
+
+  // Runs `target add` or `drain` (with --json) and records the rebalance it
+  // starts in the background.
+  nlohmann::json StartTargetChange(const std::vector<std::string>& args) {
+    std::vector<std::string> full{"--json", "target"};
+    full.insert(full.end(), args.begin(), args.end());
+    RunResult r = pxb_.Run(full);
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+    nlohmann::json started = JsonOfType(r.out, "rebalance_started");
+    EXPECT_FALSE(started.is_null()) << r.Describe();
+    if (!started.is_null()) rebalances_.push_back(started["pid"].get<pid_t>());
+    return started;
+  }
+
+  uint64_t TargetListVersion() {
+    RunResult list = pxb_.Run({"--json", "target", "list"});
+    EXPECT_EQ(list.exit_code, 0) << list.Describe();
+    return JsonOfType(list.out, "targets")["version"].get<uint64_t>();
+  }
+
+  // Polls `target status --json` until the rebalance with target list
+  // `version` is done; returns the last status.
+  nlohmann::json WaitForRebalance(uint64_t version) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(180);
+    nlohmann::json status;
+    while (std::chrono::steady_clock::now() < deadline) {
+      RunResult r = pxb_.Run({"--json", "target", "status"});
+      status = JsonOfType(r.out, "target_status");
+      const nlohmann::json& rebalance = status.is_null() ? status : status["rebalance"];
+      if (rebalance.is_object()) {
+        const std::string state = rebalance["state"];
+        EXPECT_TRUE(state == "running" || state == "done") << r.Describe();
+        if (state != "running" && state != "done") return status;
+        if (state == "done" && rebalance["target_list_version"] == version) return status;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "the rebalance did not finish in time: " << status.dump();
+    return status;
+  }
+
+  nlohmann::json CurrentStatus() {
+    RunResult r = pxb_.Run({"--json", "target", "status"});
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+    return JsonOfType(r.out, "target_status");
+  }
+
+  // Full redundancy of every object, from `target status --json`.
+  void ExpectFullRedundancy(const nlohmann::json& status) {
+    ASSERT_FALSE(status.is_null());
+    EXPECT_GT(status["objects"].get<int>(), 0);
+    EXPECT_EQ(status["full"], status["objects"]) << status.dump();
+    EXPECT_EQ(status["lost"], 0);
+  }
+
+  // check --read-data passes and finds every object with all its shards.
+  void ExpectCheckFindsFullRedundancy() {
+    RunResult check = pxb_.Run({"--json", "check", "--read-data"});
+    ASSERT_EQ(check.exit_code, 0) << check.Describe();
+    nlohmann::json checked = JsonOfType(check.out, "check");
+    EXPECT_EQ(checked["redundancy"]["degraded"], 0);
+    EXPECT_EQ(checked["redundancy"]["at_risk"], 0);
+    EXPECT_EQ(checked["redundancy"]["lost"], 0);
+  }
+
+  void ExpectRestoresIdentically(const std::string& out) {
+    RunResult restored = pxb_.Run({"restore", "latest", "--target", dir_.Path(out)});
+    ASSERT_EQ(restored.exit_code, 0) << restored.Describe();
+    const Manifest expected = TreeManifest(src_);
+    const Manifest got = TreeManifest(dir_.Path(out) + src_);
+    EXPECT_EQ(expected, got) << ManifestDiff(expected, got);
   }
 
   // Takes a target away: its folder is replaced by a file, so every call
@@ -46,10 +151,11 @@ class TargetsTest : public ::testing::Test {
     fs::remove(targets_[i]);
     fs::rename(targets_[i] + ".away", targets_[i]);
   }
-  size_t ShardCount(int i) {
+  size_t ShardCount(int i) { return ShardCountIn(targets_[i]); }
+  static size_t ShardCountIn(const std::string& target) {
     size_t n = 0;
-    if (!fs::is_directory(targets_[i] + "/data")) return 0;
-    for (const auto& e : fs::recursive_directory_iterator(targets_[i] + "/data")) {
+    if (!fs::is_directory(target + "/data")) return 0;
+    for (const auto& e : fs::recursive_directory_iterator(target + "/data")) {
       n += e.is_regular_file();
     }
     return n;
@@ -58,6 +164,8 @@ class TargetsTest : public ::testing::Test {
   TempDir dir_;
   std::vector<std::string> targets_;
   std::string src_;
+  std::optional<std::string> saved_data_home_;
+  std::vector<pid_t> rebalances_;
   Pxb pxb_ = Pxb::WithConfig(dir_.Path("plexibackup.toml"));
 };
 
@@ -154,12 +262,7 @@ TEST_F(TargetsTest, ScrubHealsAfterTargetsReturnAndFromDamage) {
   ASSERT_EQ(heal.exit_code, 0) << heal.Describe();
   nlohmann::json healed = JsonOfType(heal.out, "scrub");
   EXPECT_EQ(healed["shards_rebuilt"].get<size_t>(), damage) << heal.out;
-  RunResult check = pxb_.Run({"--json", "check", "--read-data"});
-  ASSERT_EQ(check.exit_code, 0) << check.Describe();
-  nlohmann::json checked = JsonOfType(check.out, "check");
-  EXPECT_EQ(checked["redundancy"]["degraded"], 0);
-  EXPECT_EQ(checked["redundancy"]["at_risk"], 0);
-  EXPECT_EQ(checked["redundancy"]["lost"], 0);
+  ExpectCheckFindsFullRedundancy();
   RunResult restored = pxb_.Run({"restore", "latest", "--target", dir_.Path("out")});
   ASSERT_EQ(restored.exit_code, 0) << restored.Describe();
   EXPECT_EQ(TreeManifest(src_), TreeManifest(dir_.Path("out") + src_));
@@ -169,12 +272,13 @@ TEST_F(TargetsTest, DrainAndRemoveATarget) {
   ASSERT_EQ(pxb_.Init({"--pack-size", "1"}).exit_code, 0);
   pxb_.Backup({src_});
   const std::string extra = dir_.Path("target6");
-  RunResult add =
-      pxb_.Run({"target", "add", "t6", "file://" + extra, "--region", "ap", "--zone", "c"});
+  RunResult add = pxb_.Run({"target", "add", "t6", "file://" + extra, "--region", "ap", "--zone",
+                            "c", "--no-rebalance"});
   ASSERT_EQ(add.exit_code, 0) << add.Describe();
   RunResult refused = pxb_.Run({"target", "remove", "t2"});
   EXPECT_NE(refused.exit_code, 0) << refused.Describe();
-  ASSERT_EQ(pxb_.Run({"target", "drain", "t2"}).exit_code, 0);
+  // Here scrub does the moving.
+  ASSERT_EQ(pxb_.Run({"target", "drain", "t2", "--no-rebalance"}).exit_code, 0);
   RunResult scrub = pxb_.Run({"scrub"});
   ASSERT_EQ(scrub.exit_code, 0) << scrub.Describe();
   EXPECT_EQ(ShardCount(2), 0u);
@@ -189,6 +293,152 @@ TEST_F(TargetsTest, DrainAndRemoveATarget) {
   RunResult restored = pxb_.Run({"restore", "latest", "--target", dir_.Path("out")});
   ASSERT_EQ(restored.exit_code, 0) << restored.Describe();
   EXPECT_EQ(TreeManifest(src_), TreeManifest(dir_.Path("out") + src_));
+}
+
+TEST_F(TargetsTest, AddedTargetReceivesShardsInTheBackground) {
+  ASSERT_EQ(pxb_.Init({"--pack-size", "1"}).exit_code, 0);
+  pxb_.Backup({src_});
+  const std::string extra = dir_.Path("target6");
+  nlohmann::json started =
+      StartTargetChange({"add", "t6", "file://" + extra, "--region", "sa", "--zone", "a"});
+  ASSERT_FALSE(started.is_null());
+  nlohmann::json status = WaitForRebalance(TargetListVersion());
+  ExpectFullRedundancy(status);
+  EXPECT_GT(status["rebalance"]["shards_moved"].get<int>(), 0) << status.dump();
+  EXPECT_GT(ShardCountIn(extra), 0u);
+  // The log tells how it ended.
+  const std::string log = ReadFile(started["log"].get<std::string>());
+  EXPECT_NE(log.find("rebalanced"), std::string::npos) << log;
+  ExpectCheckFindsFullRedundancy();
+  ExpectRestoresIdentically("out");
+  // Nothing is left to move.
+  RunResult again = pxb_.Run({"--json", "target", "rebalance"});
+  ASSERT_EQ(again.exit_code, 0) << again.Describe();
+  EXPECT_EQ(JsonOfType(again.out, "rebalance")["shards_moved"], 0) << again.out;
+}
+
+TEST_F(TargetsTest, DrainedTargetIsEmptiedInTheBackgroundAndRemoved) {
+  ASSERT_EQ(pxb_.Init({"--pack-size", "1"}).exit_code, 0);
+  pxb_.Backup({src_});
+  // A seventh target first, rebalanced in the foreground, so that six
+  // remain for six shards.
+  RunResult add = pxb_.Run({"target", "add", "t6", "file://" + dir_.Path("target6"), "--region",
+                            "sa", "--zone", "a", "--wait"});
+  ASSERT_EQ(add.exit_code, 0) << add.Describe();
+  EXPECT_NE(add.out.find("rebalanced"), std::string::npos) << add.Describe();
+  ASSERT_GT(ShardCount(2), 0u);
+  RunResult refused = pxb_.Run({"target", "remove", "t2"});
+  EXPECT_NE(refused.exit_code, 0) << refused.Describe();
+  ASSERT_FALSE(StartTargetChange({"drain", "t2"}).is_null());
+  nlohmann::json status = WaitForRebalance(TargetListVersion());
+  ExpectFullRedundancy(status);
+  EXPECT_EQ(ShardCount(2), 0u);
+  RunResult removed = pxb_.Run({"target", "remove", "t2"});
+  ASSERT_EQ(removed.exit_code, 0) << removed.Describe();
+  fs::remove_all(targets_[2]);
+  ExpectFullRedundancy(CurrentStatus());
+  ExpectRestoresIdentically("out");
+}
+
+TEST_F(TargetsTest, BackupWhileTheShardsRebalance) {
+  ASSERT_EQ(pxb_.Init({"--pack-size", "1"}).exit_code, 0);
+  pxb_.Backup({src_});
+  const Manifest first = TreeManifest(src_);
+  std::mt19937_64 rng(TestSeed(41));
+  for (int i = 0; i < 48; ++i) {
+    WriteFile(src_ + "/d1/big" + std::to_string(i), RandomData(rng, 1 << 20));
+  }
+  BackgroundProcess backup(pxb_.Argv({"backup", src_}), pxb_.Options());
+  // Once the backup has stored some shards, a target is added.
+  const size_t before = ShardCount(0);
+  for (int i = 0; i < 5000 && ShardCount(0) < before + 6; ++i) usleep(1000);
+  ASSERT_FALSE(StartTargetChange(
+                   {"add", "t6", "file://" + dir_.Path("target6"), "--region", "sa", "--zone", "a"})
+                   .is_null());
+  const bool concurrent = !backup.Poll();
+  backup.Wait();
+  ASSERT_TRUE(WIFEXITED(backup.status()));
+  EXPECT_EQ(WEXITSTATUS(backup.status()), 0);
+  EXPECT_TRUE(concurrent) << "the backup ended before the rebalance started; make it longer";
+  ExpectFullRedundancy(WaitForRebalance(TargetListVersion()));
+  ExpectCheckFindsFullRedundancy();
+  ExpectRestoresIdentically("out");
+  std::vector<std::string> ids = pxb_.SnapshotIds();
+  ASSERT_EQ(ids.size(), 2u);
+  RunResult older = pxb_.Run({"restore", ids[0], "--target", dir_.Path("older")});
+  ASSERT_EQ(older.exit_code, 0) << older.Describe();
+  EXPECT_EQ(first, TreeManifest(dir_.Path("older") + src_));
+}
+
+TEST_F(TargetsTest, OneRebalanceAtATimeAndAnInterruptedOneResumes) {
+  ASSERT_EQ(pxb_.Init({"--pack-size", "1"}).exit_code, 0);
+  pxb_.Backup({src_});
+  RunResult first = pxb_.Run({"--json", "target", "rebalance"});
+  ASSERT_EQ(first.exit_code, 0) << first.Describe();
+  const uint64_t objects = JsonOfType(first.out, "rebalance")["objects_total"];
+  const std::vector<std::string> locks = FindFilesWithPrefix(dir_.Path("state"), "repo-");
+  std::string lock_path;
+  for (const std::string& f : locks) {
+    if (f.ends_with("-rebalance.lock")) lock_path = f;
+  }
+  ASSERT_FALSE(lock_path.empty());
+  const std::string state_path =
+      lock_path.substr(0, lock_path.size() - std::string(".lock").size()) + ".json";
+  nlohmann::json state = nlohmann::json::parse(ReadFile(state_path));
+  EXPECT_EQ(state["state"], "done");
+
+  // This test holds the lock, as a rebalance that has gone through two
+  // packs does.
+  const int lock = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(lock, 0);
+  ASSERT_EQ(::flock(lock, LOCK_EX | LOCK_NB), 0);
+  std::vector<std::string> names;
+  for (const std::string& f : FindFilesWithPrefix(targets_[0] + "/data", "")) {
+    const std::string name = fs::path(f).filename().string();
+    if (name.find('.') == std::string::npos) continue;  // a folder
+    names.push_back("data/" + name.substr(0, 2) + "/" + name.substr(0, name.find('.')));
+  }
+  std::sort(names.begin(), names.end());
+  ASSERT_GE(names.size(), 3u);
+  state["state"] = "running";
+  state["pid"] = ::getpid();
+  state["cursor"] = names[1];
+  WriteFile(state_path, state.dump());
+  RunResult second = pxb_.Run({"--json", "target", "rebalance"});
+  EXPECT_EQ(second.exit_code, 0) << second.Describe();
+  EXPECT_FALSE(JsonOfType(second.out, "rebalance_running").is_null()) << second.Describe();
+  RunResult running = pxb_.Run({"target", "status"});
+  EXPECT_NE(running.out.find("rebalance: running"), std::string::npos) << running.Describe();
+  RunResult drain = pxb_.Run({"--json", "target", "drain", "t5"});
+  EXPECT_EQ(drain.exit_code, 0) << drain.Describe();
+  EXPECT_FALSE(JsonOfType(drain.out, "rebalance_running").is_null()) << drain.Describe();
+  EXPECT_TRUE(JsonOfType(drain.out, "rebalance_started").is_null()) << drain.Describe();
+
+  // Killed: the lock is free again, and the state still says running.
+  ::close(lock);
+  RunResult interrupted = pxb_.Run({"target", "status"});
+  EXPECT_NE(interrupted.out.find("rebalance: interrupted"), std::string::npos)
+      << interrupted.Describe();
+  // Had it run with the newest target list, the next run resumes after
+  // its cursor (with an older list it starts from the beginning).
+  state["target_list_version"] = TargetListVersion();
+  WriteFile(state_path, state.dump());
+  RunResult resumed = pxb_.Run({"--json", "target", "rebalance"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.Describe();
+  EXPECT_NE(resumed.err.find("resuming the interrupted rebalance after " +
+                             state["cursor"].get<std::string>()),
+            std::string::npos)
+      << resumed.Describe();
+  nlohmann::json done = JsonOfType(resumed.out, "rebalance");
+  EXPECT_EQ(done["state"], "done");
+  EXPECT_EQ(done["objects_total"], objects);
+  // The objects before the cursor were not gone through again, so t5
+  // still holds shards of some; a rebalance from the start empties it.
+  EXPECT_GT(ShardCount(5), 0u);
+  RunResult full = pxb_.Run({"target", "rebalance"});
+  ASSERT_EQ(full.exit_code, 0) << full.Describe();
+  EXPECT_EQ(ShardCount(5), 0u);
+  ExpectFullRedundancy(CurrentStatus());
 }
 
 TEST_F(TargetsTest, TwoTargetsLostDuringABackup) {
@@ -213,11 +463,7 @@ TEST_F(TargetsTest, TwoTargetsLostDuringABackup) {
   BringBack(4);
   BringBack(5);
   ASSERT_EQ(pxb_.Run({"scrub"}).exit_code, 0);
-  RunResult check = pxb_.Run({"--json", "check", "--read-data"});
-  ASSERT_EQ(check.exit_code, 0) << check.Describe();
-  nlohmann::json checked = JsonOfType(check.out, "check");
-  EXPECT_EQ(checked["redundancy"]["degraded"], 0);
-  EXPECT_EQ(checked["redundancy"]["at_risk"], 0);
+  ExpectCheckFindsFullRedundancy();
 }
 
 TEST_F(TargetsTest, BeyondMLostShardsNameTheFilesAndTheRestRestores) {
@@ -267,7 +513,9 @@ TEST_F(TargetsTest, BeyondMLostShardsNameTheFilesAndTheRestRestores) {
     if (hit) {
       // Range reads may still find its chunks in the surviving data shards;
       // what is written must then be right.
-      if (got.count(path)) EXPECT_EQ(got[path], entry) << path;
+      if (got.count(path)) {
+        EXPECT_EQ(got[path], entry) << path;
+      }
     } else {
       EXPECT_EQ(got[path], entry) << path;
       intact++;

@@ -71,7 +71,8 @@ bool BetterCoding(const ErasureBackend::ObjectShards& a, const ErasureBackend::O
 }  // namespace
 
 StatusOr<std::unique_ptr<ErasureBackend>> ErasureBackend::Create(
-    TargetList list, std::vector<std::unique_ptr<Backend>> targets, ErasureOptions options) {
+    TargetList list, std::vector<std::unique_ptr<Backend>> targets, ErasureOptions options,
+    TargetOpener open) {
   PXB_RETURN_IF_ERROR(ValidateTargetList(list));
   if (targets.size() != list.targets.size()) {
     return InvalidArgumentError("erasure backend: " + std::to_string(targets.size()) +
@@ -80,13 +81,14 @@ StatusOr<std::unique_ptr<ErasureBackend>> ErasureBackend::Create(
   }
   PXB_RETURN_IF_ERROR(ReedSolomon::Create(list.data_shards, list.parity_shards).status());
   return std::unique_ptr<ErasureBackend>(
-      new ErasureBackend(std::move(list), std::move(targets), options));
+      new ErasureBackend(std::move(list), std::move(targets), options, std::move(open)));
 }
 
 ErasureBackend::ErasureBackend(TargetList list, std::vector<std::unique_ptr<Backend>> targets,
-                               ErasureOptions options)
+                               ErasureOptions options, TargetOpener open)
     : list_(std::move(list)),
       options_(options),
+      open_(std::move(open)),
       targets_(list_.targets.size()),
       codec_(*ReedSolomon::Create(list_.data_shards, list_.parity_shards)) {
   used_bytes_.assign(targets_.size(), 0);
@@ -812,19 +814,81 @@ Status ErasureBackend::List(std::string_view prefix,
 
 Status ErasureBackend::Delete(std::string_view name) {
   PXB_RETURN_IF_ERROR(ValidateObjectName(name));
-  // A fresh listing, so that shards another process added are removed too.
-  Forget(std::string(name));
-  PXB_ASSIGN_OR_RETURN(ObjectShards object, Locate(name));
-  std::string errors;
-  for (const auto& s : object.shards) {
-    Status deleted = DeleteShard(name, object, s.index, s.target);
-    if (!deleted.ok()) errors += "; " + std::string(deleted.message());
+  // A process that opened the repository before `target add` would not see
+  // the shards a rebalance copies to the new target: look for a newer list
+  // before and after the listing rounds (doc/design.md section 13, "Moves
+  // and deletes").
+  std::shared_ptr<ErasureBackend> newest = NewestForDelete();
+  if (newest.get() != this) {
+    Forget(std::string(name));
+    return newest->Delete(name);
+  }
+  Status deleted = DeleteHere(name);
+  if (!deleted.ok() && !IsNotFound(deleted)) return deleted;
+  newest = NewestForDelete();
+  if (newest.get() == this) return deleted;
+  Status again = newest->Delete(name);
+  return IsNotFound(again) ? deleted : again;
+}
+
+Status ErasureBackend::DeleteHere(std::string_view name) {
+  // Fresh listings, so that shards another process added are removed too;
+  // and again after deleting until a listing finds none, so that a shard a
+  // rebalance copied meanwhile does not stay behind as an orphan.
+  constexpr int kRounds = 5;
+  for (int round = 0; round < kRounds; ++round) {
+    Forget(std::string(name));
+    auto object = Locate(name);
+    if (!object.ok()) {
+      Forget(std::string(name));
+      if (round > 0 && IsNotFound(object.status())) return Status::Ok();
+      return object.status();
+    }
+    std::string errors;
+    for (const auto& s : object->shards) {
+      Status deleted = DeleteShard(name, *object, s.index, s.target);
+      if (!deleted.ok()) errors += "; " + std::string(deleted.message());
+    }
+    if (!errors.empty()) {
+      Forget(std::string(name));
+      return UnavailableError(Location() + ": delete " + std::string(name) + errors);
+    }
   }
   Forget(std::string(name));
-  if (!errors.empty()) {
-    return UnavailableError(Location() + ": delete " + std::string(name) + errors);
+  return UnavailableError(Location() + ": delete " + std::string(name) +
+                          ": new shards of it kept appearing in " + std::to_string(kRounds) +
+                          " listings; delete it again once the scrub or rebalance that writes "
+                          "them has finished");
+}
+
+std::shared_ptr<ErasureBackend> ErasureBackend::NewestForDelete() {
+  // One target tells: every list is stored on every target it names.
+  for (size_t t = 0; t < targets_.size(); ++t) {
+    if (!IsUp(t)) continue;
+    Backend& target = *targets_[t].backend;
+    std::vector<std::string> names;
+    Status listed = target.List(kTargetListPrefix, [&](const ObjectInfo& info) {
+      names.push_back(info.name);
+      return Status::Ok();
+    });
+    if (!listed.ok()) continue;
+    std::sort(names.begin(), names.end());
+    std::lock_guard lock(newer_mu_);
+    if (names != list_names_seen_) {
+      auto stored = LoadTargetList(target);
+      const uint64_t known = newer_ ? newer_->list_.version : list_.version;
+      if (stored.ok() && stored->version > known) {
+        auto opened = OpenErasureBackend(std::move(*stored), options_, open_);
+        if (!opened.ok()) break;  // a new target that cannot be opened: as before
+        newer_ = std::move(*opened);
+      }
+      if (stored.ok()) list_names_seen_ = std::move(names);
+    }
+    if (newer_) return newer_;
+    break;
   }
-  return Status::Ok();
+  // Not owned: a shared_ptr that never deletes this.
+  return std::shared_ptr<ErasureBackend>(std::shared_ptr<ErasureBackend>(), this);
 }
 
 StatusOr<TargetList> ErasureBackend::NewestStoredTargetList() {
@@ -858,7 +922,7 @@ StatusOr<std::unique_ptr<ErasureBackend>> OpenErasureBackend(TargetList list,
     if (!backend.ok()) return backend.status().WithContext("target " + t.name);
     backends.push_back(std::move(*backend));
   }
-  return ErasureBackend::Create(std::move(list), std::move(backends), options);
+  return ErasureBackend::Create(std::move(list), std::move(backends), options, open);
 }
 
 StatusOr<TargetList> LoadTargetList(Backend& backend) {

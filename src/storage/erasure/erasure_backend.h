@@ -44,6 +44,10 @@ struct ErasureOptions {
   size_t io_threads = 0;
 };
 
+// Opens the backend of one target (its URL, plus settings the caller keeps
+// outside the stored list, such as credentials).
+using TargetOpener = std::function<StatusOr<std::unique_ptr<Backend>>(const TargetSpec&)>;
+
 // What a target is doing, for `target status` and tests.
 struct TargetHealth {
   std::string name;
@@ -58,9 +62,11 @@ struct TargetHealth {
 class ErasureBackend final : public Backend {
  public:
   // One backend per entry of list.targets, in the same order. Validates the
-  // list (kInvalidArgument).
+  // list (kInvalidArgument). `open` opens the targets of a newer stored list
+  // for Delete (default: OpenBackend(url)).
   static StatusOr<std::unique_ptr<ErasureBackend>> Create(
-      TargetList list, std::vector<std::unique_ptr<Backend>> targets, ErasureOptions options = {});
+      TargetList list, std::vector<std::unique_ptr<Backend>> targets, ErasureOptions options = {},
+      TargetOpener open = {});
   ~ErasureBackend() override;
 
   std::string Location() const override;
@@ -75,6 +81,12 @@ class ErasureBackend final : public Backend {
   // objects (`targets/`) and objects with fewer than k shards (unreadable)
   // are not listed. kUnavailable if more than m targets cannot be listed.
   Status List(std::string_view prefix, const std::function<Status(const ObjectInfo&)>& fn) override;
+  // Deletes every shard a fresh listing finds, then lists again until a
+  // listing finds none (a shard that a scrub copied meanwhile goes too);
+  // over the targets of the newest stored target list, also when it is
+  // newer than this backend's (a target added since, where a rebalance
+  // copies shards). kNotFound if no shard existed; kUnavailable if a shard
+  // cannot be deleted.
   Status Delete(std::string_view name) override;
   // Cleans every target that is up.
   StatusOr<uint64_t> RemoveStaleTemporaries(int64_t cutoff_ns) override;
@@ -146,7 +158,13 @@ class ErasureBackend final : public Backend {
   };
 
   ErasureBackend(TargetList list, std::vector<std::unique_ptr<Backend>> targets,
-                 ErasureOptions options);
+                 ErasureOptions options, TargetOpener open);
+
+  // The listing rounds of Delete over this backend's targets.
+  Status DeleteHere(std::string_view name);
+  // This backend, or one over a newer target list stored on the targets
+  // (opened once, kept for later deletes); this one if none can be read.
+  std::shared_ptr<ErasureBackend> NewestForDelete();
 
   void RecordFailure(size_t target, const Status& status);
   void RecordSuccess(size_t target, double latency_ms);
@@ -169,6 +187,7 @@ class ErasureBackend final : public Backend {
 
   TargetList list_;
   ErasureOptions options_;
+  TargetOpener open_;
   std::vector<TargetRuntime> targets_;
   ReedSolomon codec_;
   std::unique_ptr<TaskPool> io_;
@@ -182,11 +201,11 @@ class ErasureBackend final : public Backend {
   std::vector<uint64_t> used_bytes_;  // per target, of the shards in map_
 
   std::atomic<uint64_t> degraded_writes_{0};
-};
 
-// Opens the backend of one target (its URL, plus settings the caller keeps
-// outside the stored list, such as credentials).
-using TargetOpener = std::function<StatusOr<std::unique_ptr<Backend>>(const TargetSpec&)>;
+  std::mutex newer_mu_;
+  std::vector<std::string> list_names_seen_;  // targets/ names at the last look
+  std::shared_ptr<ErasureBackend> newer_;     // over a newer stored list, if any
+};
 
 // Opens every target of `list` with `open` (default: OpenBackend(url), S3
 // credentials from the environment) and returns the erasure backend over

@@ -41,12 +41,60 @@ TargetList SixTargets(int k = 4, int m = 2) {
 
 std::atomic<int> store_counter{0};
 
+// What `target rebalance` runs.
+ScrubOptions MoveOnly() {
+  ScrubOptions options;
+  options.verify = false;
+  options.rebuild = false;
+  return options;
+}
+
+// Called with the target, method and name before a call reaches the
+// target: another process acting at an exact moment.
+using TargetHook = std::function<void(size_t target, M method, std::string_view name)>;
+
+// Forwards every call to `inner`, calling the hook first for Put, Get and
+// Delete.
+class HookedBackend final : public Backend {
+ public:
+  HookedBackend(std::unique_ptr<Backend> inner, size_t target, std::shared_ptr<TargetHook> hook)
+      : inner_(std::move(inner)), target_(target), hook_(std::move(hook)) {}
+  std::string Location() const override { return inner_->Location(); }
+  Status Create(bool exclusive) override { return inner_->Create(exclusive); }
+  Status Put(std::string_view name, ByteView data) override {
+    Call(M::kPut, name);
+    return inner_->Put(name, data);
+  }
+  StatusOr<Bytes> Get(std::string_view name, uint64_t offset, uint64_t length) override {
+    Call(M::kGet, name);
+    return inner_->Get(name, offset, length);
+  }
+  StatusOr<ObjectInfo> Stat(std::string_view name) override { return inner_->Stat(name); }
+  Status List(std::string_view prefix,
+              const std::function<Status(const ObjectInfo&)>& fn) override {
+    return inner_->List(prefix, fn);
+  }
+  Status Delete(std::string_view name) override {
+    Call(M::kDelete, name);
+    return inner_->Delete(name);
+  }
+
+ private:
+  void Call(M method, std::string_view name) {
+    if (*hook_) (*hook_)(target_, method, name);
+  }
+  std::unique_ptr<Backend> inner_;
+  size_t target_;
+  std::shared_ptr<TargetHook> hook_;
+};
+
 // An erasure backend over six private in-memory targets, each behind a
-// FaultyBackend so tests can take targets away.
+// FaultyBackend so tests can take targets away, and a hook.
 struct Fixture {
   std::vector<FaultyBackend*> faulty;
   std::vector<std::string> stores;
   std::unique_ptr<ErasureBackend> backend;
+  std::shared_ptr<TargetHook> hook = std::make_shared<TargetHook>();
 
   explicit Fixture(TargetList list = SixTargets()) {
     const int id = store_counter++;
@@ -64,23 +112,57 @@ struct Fixture {
     faulty.clear();
     std::vector<std::unique_ptr<Backend>> targets;
     for (size_t i = 0; i < list.targets.size(); ++i) {
-      auto f = std::make_unique<FaultyBackend>(MemBackend::OpenShared(stores[i]));
+      auto f = std::make_unique<FaultyBackend>(Hooked(i));
       faulty.push_back(f.get());
       targets.push_back(std::move(f));
     }
+    backend = Open(std::move(list), std::move(targets));
+  }
+  // Another process's backend over the same stores (no faults).
+  std::unique_ptr<ErasureBackend> OpenAnother(const TargetList& list) {
+    std::vector<std::unique_ptr<Backend>> targets;
+    for (size_t i = 0; i < list.targets.size(); ++i) targets.push_back(Hooked(i));
+    return Open(list, std::move(targets));
+  }
+  std::unique_ptr<Backend> Hooked(size_t i) {
+    return std::make_unique<HookedBackend>(MemBackend::OpenShared(stores[i]), i, hook);
+  }
+  std::unique_ptr<ErasureBackend> Open(TargetList list,
+                                       std::vector<std::unique_ptr<Backend>> targets) {
     ErasureOptions options;
     options.down_time = std::chrono::milliseconds(1);
     options.max_down_time = std::chrono::milliseconds(2);
-    auto created = ErasureBackend::Create(std::move(list), std::move(targets), options);
+    // Targets of a newer stored list: "t<i>" is store i.
+    TargetOpener open = [this](const TargetSpec& t) -> StatusOr<std::unique_ptr<Backend>> {
+      return Hooked(std::stoul(t.name.substr(1)));
+    };
+    auto created = ErasureBackend::Create(std::move(list), std::move(targets), options, open);
     EXPECT_TRUE(created.ok()) << created.status().ToString();
-    backend = std::move(*created);
+    return created.ok() ? std::move(*created) : nullptr;
   }
   Backend& Target(size_t i) { return faulty[i]->inner(); }
-  // Shard names on target i.
-  std::vector<std::string> ShardsOn(size_t i) {
+  // Target i's store as another process sees it: no faults, no hook.
+  std::unique_ptr<Backend> Store(size_t i) { return MemBackend::OpenShared(stores[i]); }
+  // Deletes every shard of `object` on every target, as a prune in
+  // another process does.
+  void DeleteEverywhere(const std::string& object) {
+    for (size_t t = 0; t < stores.size(); ++t) {
+      auto store = Store(t);
+      for (const std::string& s : Names(*store, object + ".")) {
+        EXPECT_TRUE(store->Delete(s).ok()) << s;
+      }
+    }
+  }
+  // The object's shards on target i.
+  size_t ShardsOf(const std::string& object, size_t i) {
+    size_t n = 0;
+    for (const std::string& s : ShardsOn(i)) n += ParseShardObjectName(s)->object == object;
+    return n;
+  }
+  static std::vector<std::string> Names(Backend& backend, const std::string& prefix) {
     std::vector<std::string> names;
-    EXPECT_TRUE(Target(i)
-                    .List("data/",
+    EXPECT_TRUE(backend
+                    .List(prefix,
                           [&](const ObjectInfo& info) {
                             names.push_back(info.name);
                             return Status::Ok();
@@ -88,6 +170,8 @@ struct Fixture {
                     .ok());
     return names;
   }
+  // Shard names on target i.
+  std::vector<std::string> ShardsOn(size_t i) { return Names(Target(i), "data/"); }
 };
 
 INSTANTIATE_TEST_SUITE_P(Erasure, BackendConformanceTest,
@@ -485,28 +569,124 @@ TEST_F(ScrubTest, RollingFractionsCoverEverythingAndResume) {
   EXPECT_EQ(runs, (kObjects + 6) / 7);
 }
 
+TEST_F(ScrubTest, ProgressKnowsTheTotalsOnceListed) {
+  uint64_t bytes = 0;
+  for (const Bytes& d : data_) bytes += d.size();
+  std::vector<ScrubReport> reports;
+  ScrubOptions options;
+  options.start_after = Name(9);  // "data/59/o9": the objects of data/5[0-8] come before
+  auto report = Scrub(*f_.backend, options, [&](const ScrubReport& r) { reports.push_back(r); });
+  ASSERT_OK(report);
+  ASSERT_FALSE(reports.empty());
+  EXPECT_EQ(reports.front().objects, 0u);
+  EXPECT_EQ(reports.front().objects_listed, static_cast<uint64_t>(kObjects));
+  EXPECT_EQ(reports.front().objects_to_scrub, report->objects);
+  EXPECT_LT(report->objects, static_cast<uint64_t>(kObjects));
+  EXPECT_EQ(reports.back().object_bytes, reports.front().bytes_to_scrub);
+  EXPECT_LT(reports.front().bytes_to_scrub, bytes);
+}
+
+TEST_F(ScrubTest, MoveOnlyEmptiesADrainingTargetAndRebuildsNothing) {
+  // Object 0 misses a shard (not on the draining target).
+  for (const std::string& s : f_.ShardsOn(0)) {
+    if (ParseShardObjectName(s)->object == Name(0)) {
+      ASSERT_OK(f_.Target(0).Delete(s));
+    }
+  }
+  TargetList list = SixTargets();
+  list.targets[2].state = TargetState::kDraining;
+  list.version = 2;
+  f_.Reopen(list);
+  auto report = Scrub(*f_.backend, MoveOnly());
+  ASSERT_OK(report);
+  EXPECT_EQ(report->shards_rebuilt, 0u);
+  EXPECT_EQ(report->shards_moved, static_cast<uint64_t>(kObjects));
+  EXPECT_EQ(report->shards_read, report->shards_moved);  // only the moved ones
+  EXPECT_TRUE(f_.ShardsOn(2).empty());
+  EXPECT_EQ(report->objects_degraded, 1u);
+  EXPECT_EQ(report->objects_full, static_cast<uint64_t>(kObjects - 1));
+  ExpectAllReadable();
+}
+
+TEST_F(ScrubTest, AnObjectDeletedBeforeItsShardMovesIsNoFailure) {
+  TargetList list = SixTargets();
+  list.targets[2].state = TargetState::kDraining;
+  list.version = 2;
+  f_.Reopen(list);
+  bool deleted = false;
+  *f_.hook = [&](size_t, M method, std::string_view name) {
+    if (method != M::kGet || deleted || !name.starts_with(Name(7) + ".")) return;
+    deleted = true;
+    f_.DeleteEverywhere(Name(7));
+  };
+  auto report = Scrub(*f_.backend, MoveOnly());
+  *f_.hook = nullptr;
+  ASSERT_OK(report);
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(report->objects_deleted, 1u);
+  EXPECT_EQ(report->shards_moved, static_cast<uint64_t>(kObjects - 1));
+  for (const auto& p : report->problems) EXPECT_FALSE(p.failed) << p.object;
+  EXPECT_TRUE(f_.ShardsOn(2).empty());
+}
+
+// Regression: scrub reported an object that prune deleted after the
+// listing as lost.
+TEST_F(ScrubTest, AnObjectDeletedAfterTheListingIsNotLost) {
+  bool deleted = false;
+  *f_.hook = [&](size_t, M method, std::string_view name) {
+    if (method != M::kGet || deleted || !name.starts_with(Name(4) + ".")) return;
+    deleted = true;
+    f_.DeleteEverywhere(Name(4));
+  };
+  auto report = Scrub(*f_.backend, {});
+  *f_.hook = nullptr;
+  ASSERT_OK(report);
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(report->objects_deleted, 1u);
+  EXPECT_EQ(report->objects_lost, 0u);
+  EXPECT_EQ(report->objects_full, static_cast<uint64_t>(kObjects - 1));
+  EXPECT_EQ(report->shards_rebuilt, 0u);
+  for (size_t t = 0; t < 6; ++t) EXPECT_EQ(f_.ShardsOf(Name(4), t), 0u) << "t" << t;
+}
+
 }  // namespace
 }  // namespace pxb
 
 namespace pxb {
 namespace {
 
-TEST(ScrubRebalance, AnAddedTargetReceivesItsShareAndNothingElseMoves) {
-  TargetList six = SixTargets();
-  TargetList seven = six;
-  seven.targets.push_back(six.targets[0]);
+// SixTargets and a seventh, "t6", alone in region "sa".
+TargetList SevenTargets() {
+  TargetList seven = SixTargets();
+  seven.targets.push_back(seven.targets[0]);
   seven.targets.back().name = "t6";
   seven.targets.back().region = "sa";
+  return seven;
+}
+
+// Writes `count` objects named prefix + i into a fixture of seven stores
+// while only six targets exist, then reopens it with all seven (target list
+// version 2: the seventh added since). Returns their bytes.
+std::vector<Bytes> WriteBeforeTheSeventh(Fixture& f, const std::string& prefix, int count,
+                                         uint64_t seed) {
+  f.Reopen(SixTargets());
+  EXPECT_TRUE(f.backend->Create(true).ok());
+  std::vector<Bytes> data;
+  for (int i = 0; i < count; ++i) {
+    data.push_back(SeededBytes(30000, seed + static_cast<uint64_t>(i)));
+    EXPECT_TRUE(f.backend->Put(prefix + std::to_string(i), data.back()).ok());
+  }
+  TargetList seven = SevenTargets();
+  seven.version = 2;
+  f.Reopen(seven);
+  return data;
+}
+
+TEST(ScrubRebalance, AnAddedTargetReceivesItsShareAndNothingElseMoves) {
+  TargetList seven = SevenTargets();
   seven.version = 2;
   Fixture f(seven);
-  f.Reopen(six);  // written while only six targets existed
-  ASSERT_OK(f.backend->Create(true));
-  std::vector<Bytes> data;
-  for (int i = 0; i < 60; ++i) {
-    data.push_back(SeededBytes(30000, 500 + i));
-    ASSERT_OK(f.backend->Put("data/88/o" + std::to_string(i), data.back()));
-  }
-  f.Reopen(seven);
+  const std::vector<Bytes> data = WriteBeforeTheSeventh(f, "data/88/o", 60, 500);
   auto report = Scrub(*f.backend, {});
   ASSERT_OK(report);
   EXPECT_EQ(report->shards_rebuilt, 0u);
@@ -532,6 +712,77 @@ TEST(ScrubRebalance, AnAddedTargetReceivesItsShareAndNothingElseMoves) {
     ASSERT_OK(got);
     EXPECT_EQ(*got, data[i]);
   }
+}
+
+// Regression: with placement doubling shards up on its first-ranked target
+// while another target stayed free, scrub undoubled a shard and moved it
+// back, then deleted both copies.
+TEST(ScrubRebalance, AShardMovedAwayAndBackIsKept) {
+  TargetList seven = SevenTargets();
+  Fixture f(seven);
+  ASSERT_OK(f.backend->Create(true));
+  std::vector<Bytes> data;
+  for (int i = 0; i < 40; ++i) {
+    data.push_back(SeededBytes(30000, 700 + i));
+    ASSERT_OK(f.backend->Put("data/77/o" + std::to_string(i), data.back()));
+  }
+  // Five writable targets for six shards: one of them takes two.
+  seven.targets[2].state = TargetState::kDraining;
+  seven.targets[3].state = TargetState::kDraining;
+  seven.version = 2;
+  f.Reopen(seven);
+  for (int run = 0; run < 2; ++run) {
+    auto report = Scrub(*f.backend, {});
+    ASSERT_OK(report);
+    EXPECT_EQ(report->objects_full, 40u) << "run " << run;
+    if (run == 1) {
+      EXPECT_EQ(report->shards_moved + report->shards_rebalanced, 0u);
+    }
+    std::map<std::string, std::set<int>> indexes;
+    for (size_t t = 0; t < 7; ++t) {
+      for (const std::string& s : f.ShardsOn(t)) {
+        auto parsed = ParseShardObjectName(s);
+        indexes[parsed->object].insert(parsed->index);
+        EXPECT_NE(t, 2u) << s;
+        EXPECT_NE(t, 3u) << s;
+      }
+    }
+    ASSERT_EQ(indexes.size(), 40u);
+    for (const auto& [name, held] : indexes) EXPECT_EQ(held.size(), 6u) << name << " run " << run;
+  }
+  for (int i = 0; i < 40; ++i) {
+    auto got = f.backend->Get("data/77/o" + std::to_string(i));
+    ASSERT_OK(got);
+    EXPECT_EQ(*got, data[i]);
+  }
+}
+
+// A prune in another process deletes an object while the rebalance copies
+// one of its shards to the new target; the prune's last listing of that
+// target came before the copy landed, so only the rebalance can see it.
+TEST(ScrubRebalance, CopiesOfAnObjectDeletedMeanwhileAreWithdrawn) {
+  Fixture f(SevenTargets());
+  WriteBeforeTheSeventh(f, "data/88/o", 20, 900);
+  std::string victim;
+  *f.hook = [&](size_t target, M method, std::string_view name) {
+    if (target != 6 || method != M::kPut || !victim.empty()) return;
+    victim = ParseShardObjectName(name)->object;
+    f.DeleteEverywhere(victim);
+  };
+  auto report = Scrub(*f.backend, MoveOnly());
+  *f.hook = nullptr;
+  ASSERT_OK(report);
+  ASSERT_FALSE(victim.empty()) << "no shard moved to the new target";
+  EXPECT_EQ(report->objects_deleted, 1u);
+  EXPECT_GE(report->shards_withdrawn, 1u);
+  EXPECT_EQ(report->objects_lost, 0u);
+  for (size_t t = 0; t < 7; ++t) EXPECT_EQ(f.ShardsOf(victim, t), 0u) << victim << " on t" << t;
+  // Nothing is left that scrub or check would call lost.
+  auto survey = SurveyRedundancy(*f.backend);
+  ASSERT_OK(survey);
+  EXPECT_EQ(survey->objects, 19u);
+  EXPECT_EQ(survey->objects_lost, 0u);
+  EXPECT_EQ(survey->objects_full, 19u);
 }
 
 }  // namespace
@@ -577,6 +828,53 @@ TEST(ErasureRegression, OrphanOfAnotherCodingDoesNotHideACompleteObject) {
   auto fresh = f.backend->Get(name);
   ASSERT_OK(fresh);
   EXPECT_EQ(*fresh, data);
+}
+
+// A rebalance copies a shard to another target while a delete of the
+// object runs, landing after the delete listed that target: the delete
+// lists again and removes the copy too.
+TEST(ErasureRegression, DeleteRemovesAShardCopiedWhileItRuns) {
+  TargetList seven = SevenTargets();
+  Fixture f(seven);
+  ASSERT_OK(f.backend->Create(true));
+  const std::string name = "data/cc/moved";
+  ASSERT_OK(f.backend->Put(name, SeededBytes(50000, 5)));
+  size_t free_target = 7;
+  for (size_t t = 0; t < 7 && free_target == 7; ++t) {
+    if (f.ShardsOf(name, t) == 0) free_target = t;
+  }
+  ASSERT_LT(free_target, 7u);
+  bool copied = false;
+  *f.hook = [&](size_t target, M method, std::string_view shard) {
+    if (method != M::kDelete || copied) return;
+    copied = true;
+    auto bytes = f.Store(target)->Get(shard);
+    ASSERT_OK(bytes);
+    ASSERT_OK(f.Store(free_target)->Put(shard, *bytes));
+  };
+  ASSERT_OK(f.backend->Delete(name));
+  *f.hook = nullptr;
+  ASSERT_TRUE(copied);
+  for (size_t t = 0; t < 7; ++t) EXPECT_EQ(f.ShardsOf(name, t), 0u) << "t" << t;
+  EXPECT_EQ(CodeOf(f.backend->Delete(name)), StatusCode::kNotFound);
+}
+
+// A process that opened the repository before `target add` deletes an
+// object after a rebalance moved one of its shards to the new target.
+TEST(ErasureRegression, AnOlderTargetListStillDeletesShardsOnANewTarget) {
+  Fixture f(SevenTargets());
+  WriteBeforeTheSeventh(f, "data/dd/o", 10, 40);
+  std::unique_ptr<ErasureBackend> stale = f.OpenAnother(SixTargets());
+  ASSERT_OK(stale->List("data/", [](const ObjectInfo&) { return Status::Ok(); }));
+  ASSERT_OK(f.backend->StoreTargetList());  // `target add`
+  auto report = Scrub(*f.backend, MoveOnly());
+  ASSERT_OK(report);
+  const std::vector<std::string> moved = f.ShardsOn(6);
+  ASSERT_FALSE(moved.empty());
+  const std::string name = ParseShardObjectName(moved.front())->object;
+  ASSERT_OK(stale->Delete(name));
+  for (size_t t = 0; t < 7; ++t) EXPECT_EQ(f.ShardsOf(name, t), 0u) << name << " on t" << t;
+  EXPECT_EQ(CodeOf(stale->Get(name)), StatusCode::kNotFound);
 }
 
 // Regression: after one shard's write failed, the retry re-placed every

@@ -26,18 +26,34 @@ class ObjectScrub {
     problem_.total = static_cast<size_t>(TotalShards(object_));
     Inspect();
     const size_t good_before = GoodIndexes().size();
+    const size_t k = static_cast<size_t>(object_.data_shards);
     problem_.good = good_before;
     problem_.redundancy = RedundancyOf(object_, good_before);
-    const bool needs_work = good_before < problem_.total || !corrupt_.empty() ||
-                            HasDrainingShards() || HasDoubledShards();
-    if (options_.repair && needs_work && good_before >= static_cast<size_t>(object_.data_shards)) {
+    if (good_before < k && gone_since_listing_ && DeletedMeanwhile()) {
+      report_.objects_deleted++;  // by prune, after the listing: not lost
+      return;
+    }
+    const bool damaged = good_before < problem_.total || !corrupt_.empty();
+    const bool needs_work = damaged || HasDrainingShards() || HasDoubledShards();
+    Status failed;
+    if (options_.repair && needs_work && good_before >= k) {
       Status repaired = Repair();
-      if (!repaired.ok()) problem_.details.push_back("repair: " + std::string(repaired.message()));
-      problem_.repaired = repaired.ok();
+      if (!repaired.ok()) Fail(failed = repaired.WithContext("repair"));
+      problem_.repaired = repaired.ok() && (options_.rebuild || !damaged);
     }
     if (options_.repair && options_.rebalance && problem_.details.empty()) {
       Status moved = Rebalance();
-      if (!moved.ok()) problem_.details.push_back("rebalance: " + std::string(moved.message()));
+      if (!moved.ok()) Fail(failed = moved.WithContext("rebalance"));
+    }
+    Status settled = Settle();
+    if (!settled.ok()) Fail(settled.WithContext("replaced shards kept"));
+    if (!deleted_meanwhile_ && written_.empty() && IsNotFound(failed)) {
+      // A shard to copy was gone: deleted by prune since the listing?
+      deleted_meanwhile_ = DeletedMeanwhile();
+    }
+    if (deleted_meanwhile_) {
+      report_.objects_deleted++;
+      return;
     }
     const Redundancy after = RedundancyOf(object_, GoodIndexes().size());
     switch (after) {
@@ -63,39 +79,63 @@ class ObjectScrub {
     size_t target;
   };
 
+  void Fail(const Status& status) {
+    problem_.failed = true;
+    problem_.details.emplace_back(status.message());
+  }
+
+  // No shard listed at the start is listed any more.
+  bool DeletedMeanwhile() {
+    auto listed = AnyListed(ToHeld(object_.shards));
+    return listed.ok() && !*listed;
+  }
+
+  static std::vector<Held> ToHeld(const std::vector<ErasureBackend::ShardLocation>& shards) {
+    std::vector<Held> held;
+    for (const auto& s : shards) held.push_back({s.index, s.target});
+    return held;
+  }
+
+  std::string Where(const Held& h) const {
+    return "shard " + std::to_string(h.index) + " on " +
+           backend_.target_list().targets[h.target].name;
+  }
+
+  // Reads a shard and checks its checksum and header: kNotFound when it is
+  // gone, kDataLoss when it is corrupt.
+  StatusOr<Bytes> ReadVerified(const Held& h) {
+    PXB_ASSIGN_OR_RETURN(ShardHeader header,
+                         ErasureBackend::ShardHeaderFor(name_, object_, h.index));
+    PXB_ASSIGN_OR_RETURN(Bytes bytes,
+                         backend_.target(h.target).Get(ShardObjectName(name_, header)));
+    report_.shards_read++;
+    report_.bytes_read += bytes.size();
+    auto verified = VerifyShard(bytes);
+    if (!verified.ok()) return DataLossError(std::string(verified.status().message()));
+    if (!(*verified == header)) return DataLossError("header of another object");
+    return bytes;
+  }
+
   // Reads (or, without verify, trusts) every listed shard.
   void Inspect() {
-    for (const auto& s : object_.shards) {
+    for (const Held& s : ToHeld(object_.shards)) {
       if (!options_.verify) {
-        good_.push_back({s.index, s.target});
+        good_.push_back(s);
         continue;
       }
-      auto header = ErasureBackend::ShardHeaderFor(name_, object_, s.index);
-      if (!header.ok()) continue;
-      const std::string shard_name = ShardObjectName(name_, *header);
-      auto bytes = backend_.target(s.target).Get(shard_name);
-      const std::string where = "shard " + std::to_string(s.index) + " on " +
-                                backend_.target_list().targets[s.target].name;
-      if (!bytes.ok()) {
-        if (IsNotFound(bytes.status())) {
-          problem_.details.push_back(where + ": gone since the listing");
-        } else {
-          problem_.details.push_back(where + ": " + std::string(bytes.status().message()));
+      auto bytes = ReadVerified(s);
+      if (bytes.ok()) {
+        good_.push_back(s);
+      } else if (IsNotFound(bytes.status())) {
+        gone_since_listing_ = true;
+        problem_.details.push_back(Where(s) + ": gone since the listing");
+      } else {
+        if (bytes.status().code() == StatusCode::kDataLoss) {
+          report_.shards_corrupt++;
+          corrupt_.push_back(s);
         }
-        continue;
+        problem_.details.push_back(Where(s) + ": " + std::string(bytes.status().message()));
       }
-      report_.shards_read++;
-      report_.bytes_read += bytes->size();
-      auto verified = VerifyShard(*bytes);
-      if (!verified.ok() || !(*verified == *header)) {
-        report_.shards_corrupt++;
-        corrupt_.push_back({s.index, s.target});
-        problem_.details.push_back(where + ": " +
-                                   (verified.ok() ? "header of another object"
-                                                  : std::string(verified.status().message())));
-        continue;
-      }
-      good_.push_back({s.index, s.target});
     }
     const auto good = GoodIndexes();
     for (int i = 0; i < TotalShards(object_); ++i) {
@@ -173,27 +213,31 @@ class ObjectScrub {
   }
 
   Status Repair() {
-    // The whole object, decoded (and verified) from any k good shards.
-    PXB_ASSIGN_OR_RETURN(Bytes data, backend_.Get(name_));
-    PXB_ASSIGN_OR_RETURN(std::vector<Bytes> shards,
-                         backend_.EncodeShards(name_, data, object_.scheme, object_.data_shards,
-                                               object_.parity_shards));
-    // 1. Rebuild missing and corrupt shards.
-    std::set<int> good = GoodIndexes();
-    for (int i = 0; i < TotalShards(object_); ++i) {
-      if (good.count(i)) continue;
-      const size_t target = ChooseTarget({});
-      if (target == backend_.target_count()) return UnavailableError("no target can take a shard");
-      PXB_RETURN_IF_ERROR(backend_.PutShard(name_, object_, i, target, shards[i]));
-      good_.push_back({i, target});
-      report_.shards_rebuilt++;
-      // A corrupt copy elsewhere goes once its replacement landed.
-      for (const Held& c : corrupt_) {
-        if (c.index == i && c.target != target) PXB_RETURN_IF_ERROR(DeleteShard(c));
+    std::vector<Bytes> shards;  // every shard, re-encoded, when rebuilding
+    if (options_.rebuild) {
+      // The whole object, decoded (and verified) from any k good shards.
+      PXB_ASSIGN_OR_RETURN(Bytes data, backend_.Get(name_));
+      PXB_ASSIGN_OR_RETURN(shards,
+                           backend_.EncodeShards(name_, data, object_.scheme, object_.data_shards,
+                                                 object_.parity_shards));
+      // 1. Rebuild missing and corrupt shards.
+      std::set<int> good = GoodIndexes();
+      for (int i = 0; i < TotalShards(object_); ++i) {
+        if (good.count(i)) continue;
+        const size_t target = ChooseTarget({});
+        if (target == backend_.target_count()) {
+          return UnavailableError("no target can take a shard");
+        }
+        PXB_RETURN_IF_ERROR(Write(i, target, shards[i]));
+        good_.push_back({i, target});
+        report_.shards_rebuilt++;
+        // A corrupt copy elsewhere goes once the object is settled.
+        for (const Held& c : corrupt_) {
+          if (c.index == i && c.target != target) replaced_.push_back(c);
+        }
       }
     }
-    // 2. Move shards off draining targets, and undouble: put the copy
-    // first, delete the old one after.
+    // 2. Move shards off draining targets, and undouble.
     for (size_t n = 0; n < good_.size(); ++n) {
       const Held held = good_[n];
       const auto per_target = ShardsPerTarget();
@@ -210,18 +254,15 @@ class ObjectScrub {
         if (Draining(held.target)) return UnavailableError("no target can take a draining shard");
         continue;  // doubled, and no better place: keep it
       }
-      PXB_RETURN_IF_ERROR(
-          backend_.PutShard(name_, object_, held.index, target, shards[held.index]));
-      good_[n].target = target;
-      PXB_RETURN_IF_ERROR(DeleteShard(held));
+      PXB_RETURN_IF_ERROR(MoveShard(
+          n, target, shards.empty() ? nullptr : &shards[static_cast<size_t>(held.index)]));
       report_.shards_moved++;
     }
     return Status::Ok();
   }
 
   // Moves good shards that sit outside the targets placement picks now to
-  // a picked target that holds none of this object's shards: copy, verify
-  // the copy landed, then delete the original.
+  // a picked target that holds none of this object's shards.
   Status Rebalance() {
     const auto& specs = backend_.target_list().targets;
     std::vector<PlacementCandidate> candidates;
@@ -232,31 +273,109 @@ class ObjectScrub {
     const std::vector<size_t> placement =
         PlaceShards(candidates, name_, static_cast<size_t>(TotalShards(object_)));
     if (placement.empty()) return Status::Ok();
-    std::multiset<size_t> wanted(placement.begin(), placement.end());
-    for (const Held& h : good_) {
-      auto it = wanted.find(h.target);
-      if (it != wanted.end()) wanted.erase(it);
-    }
-    // `wanted` now holds the picked targets still short of a shard.
+    // The picked targets that hold none of this object's shards: moving onto
+    // a target that holds one already would undo what undoubling did.
+    std::set<size_t> wanted(placement.begin(), placement.end());
+    for (const Held& h : good_) wanted.erase(h.target);
     for (size_t n = 0; n < good_.size() && !wanted.empty(); ++n) {
       const Held held = good_[n];
       if (std::count(placement.begin(), placement.end(), held.target) >=
           static_cast<std::ptrdiff_t>(ShardsPerTarget().at(held.target))) {
         continue;  // this target is meant to hold what it holds
       }
-      const size_t to = *wanted.begin();
-      PXB_ASSIGN_OR_RETURN(ShardHeader header,
-                           ErasureBackend::ShardHeaderFor(name_, object_, held.index));
-      const std::string shard_name = ShardObjectName(name_, header);
-      PXB_ASSIGN_OR_RETURN(Bytes shard, backend_.target(held.target).Get(shard_name));
-      PXB_RETURN_IF_ERROR(VerifyShard(shard).status());
-      PXB_RETURN_IF_ERROR(backend_.PutShard(name_, object_, held.index, to, shard));
+      PXB_RETURN_IF_ERROR(MoveShard(n, *wanted.begin(), nullptr));
       wanted.erase(wanted.begin());
-      good_[n].target = to;
-      PXB_RETURN_IF_ERROR(DeleteShard(held));
       report_.shards_rebalanced++;
     }
     return Status::Ok();
+  }
+
+  // Copies good_[n] to target `to`: the re-encoded shard if given, else the
+  // shard read from where it is and verified. The original is deleted when
+  // the object is settled, so redundancy only grows until then.
+  Status MoveShard(size_t n, size_t to, const Bytes* encoded) {
+    const Held from = good_[n];
+    Bytes read;
+    if (encoded == nullptr) {
+      auto bytes = ReadVerified(from);
+      if (!bytes.ok()) return bytes.status().WithContext(Where(from));
+      read = std::move(*bytes);
+      encoded = &read;
+    }
+    PXB_RETURN_IF_ERROR(Write(from.index, to, *encoded));
+    good_[n].target = to;
+    replaced_.push_back(from);
+    return Status::Ok();
+  }
+
+  Status Write(int index, size_t target, ByteView shard) {
+    PXB_RETURN_IF_ERROR(backend_.PutShard(name_, object_, index, target, shard));
+    written_.push_back({index, target});
+    return Status::Ok();
+  }
+  bool Wrote(const Held& h) const {
+    return std::any_of(written_.begin(), written_.end(),
+                       [&](const Held& w) { return w.index == h.index && w.target == h.target; });
+  }
+
+  // Deletes the shards that the written copies replace. If the object was
+  // deleted meanwhile (prune), no shard that was there before is listed
+  // any more: the copies are withdrawn instead, so that none is left behind
+  // as an orphan (doc/design.md section 13, "Moves and deletes").
+  Status Settle() {
+    if (written_.empty()) return Status::Ok();
+    std::vector<Held> before;  // listed before, and not overwritten here
+    for (const Held& h : ToHeld(object_.shards)) {
+      if (!Wrote(h)) before.push_back(h);
+    }
+    if (!before.empty()) {
+      PXB_ASSIGN_OR_RETURN(bool survives, AnyListed(before));
+      if (!survives) {
+        for (const Held& w : written_) PXB_RETURN_IF_ERROR(DeleteShard(w));
+        report_.shards_withdrawn += written_.size();
+        deleted_meanwhile_ = true;
+        return Status::Ok();
+      }
+    }
+    for (const Held& r : replaced_) {
+      // A shard moved away and back again is where it belongs.
+      const bool back = std::any_of(good_.begin(), good_.end(), [&](const Held& g) {
+        return g.index == r.index && g.target == r.target;
+      });
+      if (!back) PXB_RETURN_IF_ERROR(DeleteShard(r));
+    }
+    return Status::Ok();
+  }
+
+  // Whether a fresh listing of every target finds any of `shards`.
+  // kUnavailable if a target that held one of them cannot be listed.
+  StatusOr<bool> AnyListed(const std::vector<Held>& shards) {
+    std::vector<std::string> unlisted;
+    bool found = false;
+    PXB_RETURN_IF_ERROR(backend_.ScanObjects(
+        name_ + ".",
+        [&](const std::string& name, const ErasureBackend::ObjectShards& now) {
+          const bool same_coding = name == name_ && now.scheme == object_.scheme &&
+                                   now.data_shards == object_.data_shards &&
+                                   now.parity_shards == object_.parity_shards &&
+                                   now.length == object_.length;
+          for (const auto& s : now.shards) {
+            for (const Held& h : shards)
+              found |= same_coding && s.index == h.index && s.target == h.target;
+          }
+          return Status::Ok();
+        },
+        &unlisted));
+    if (found) return true;
+    for (const Held& h : shards) {
+      const std::string& target = backend_.target_list().targets[h.target].name;
+      for (const std::string& u : unlisted) {
+        if (u.starts_with(target + ": ")) {
+          return UnavailableError("target " + target + " cannot be listed: " + u);
+        }
+      }
+    }
+    return false;
   }
 
   Status DeleteShard(const Held& held) {
@@ -270,6 +389,10 @@ class ObjectScrub {
   const ErasureBackend::ObjectShards& object_;
   std::vector<Held> good_;
   std::vector<Held> corrupt_;
+  std::vector<Held> written_;   // by this scrub
+  std::vector<Held> replaced_;  // to delete once the object is settled
+  bool gone_since_listing_ = false;
+  bool deleted_meanwhile_ = false;
   ScrubObjectProblem problem_;
 };
 
@@ -330,17 +453,23 @@ StatusOr<ScrubReport> Scrub(ErasureBackend& backend, const ScrubOptions& options
         static_cast<uint64_t>(std::ceil(static_cast<double>(all) * options.fraction));
     limit = limit ? std::min(limit, std::max<uint64_t>(share, 1)) : std::max<uint64_t>(share, 1);
   }
+  // With a limit that stops short of the end, the cursor stays at the last
+  // object scrubbed.
+  const bool stops_short = limit && objects.size() > limit;
+  if (stops_short) objects.resize(limit);
+  report.objects_listed = all;
+  report.objects_to_scrub = objects.size();
+  for (const auto& [name, object] : objects) report.bytes_to_scrub += object.length;
+  if (progress) progress(report);
   for (const auto& [name, object] : objects) {
     if (options.cancel && options.cancel->load()) return CancelledError("scrub cancelled");
-    if (limit && report.objects >= limit) {
-      return report;  // cursor stays at the last object scrubbed
-    }
     ObjectScrub(backend, options, report, name, object).Run();
     report.objects++;
+    report.object_bytes += object.length;
     report.cursor = name;
     if (progress) progress(report);
   }
-  report.cursor.clear();  // reached the end
+  if (!stops_short) report.cursor.clear();  // reached the end
   return report;
 }
 

@@ -1,7 +1,9 @@
 // Scrubbing an erasure-coded repository: reading shards, verifying their
 // checksums, rebuilding missing or corrupt shards from the others, and
-// moving shards off draining targets and off targets that hold more than
-// one shard of an object (doc/design.md section 13, "Scrub").
+// moving shards off draining targets, off targets that hold more than one
+// shard of an object and to where placement puts them now (doc/design.md
+// section 12, "Scrub" and "Target changes"; `target rebalance` is a scrub
+// that only moves).
 //
 // It needs no repository key: shards carry their own checksums.
 //
@@ -11,9 +13,11 @@
 //   PXB_ASSIGN_OR_RETURN(ScrubReport report, Scrub(*backend, options, &progress));
 //
 // Thread-safety: Scrub may run while other processes back up into the same
-// repository; it writes a shard only after the one it replaces is unreadable
-// or a copy has landed elsewhere, so redundancy never drops below what it
-// found.
+// repository and prune deletes from it; it deletes a shard only after the
+// one that replaces it has landed, so redundancy never drops below what it
+// found, and it withdraws the copies it wrote of an object that was deleted
+// meanwhile (doc/design.md section 13, "Moves and deletes"). One scrub or
+// rebalance of a repository at a time: two could move the same shard.
 #pragma once
 
 #include <atomic>
@@ -53,6 +57,10 @@ struct ScrubOptions {
   bool verify = true;
   // Rebuild and move shards; false reports only.
   bool repair = true;
+  // With repair: rebuild missing and corrupt shards. False only moves
+  // shards, reading and verifying each one it moves (`target rebalance`;
+  // objects that miss shards are left to a scrub).
+  bool rebuild = true;
   // With repair: also move shards to where placement puts them now (after
   // `target add`, a changed weight or a target back from draining), about
   // 1/n of the shards for an n-th target added.
@@ -67,10 +75,17 @@ struct ScrubObjectProblem {
   size_t total = 0;
   std::vector<std::string> details;  // "shard 3 on t2: checksum mismatch", ...
   bool repaired = false;
+  bool failed = false;  // a rebuild or move failed (named in details)
 };
 
 struct ScrubReport {
-  uint64_t objects = 0;
+  // Known once the targets are listed: every object found, and the objects
+  // and bytes (object lengths) this run goes through.
+  uint64_t objects_listed = 0;
+  uint64_t objects_to_scrub = 0;
+  uint64_t bytes_to_scrub = 0;
+  uint64_t objects = 0;       // scrubbed so far
+  uint64_t object_bytes = 0;  // their lengths
   uint64_t shards_read = 0;
   uint64_t bytes_read = 0;
   uint64_t shards_missing = 0;
@@ -82,6 +97,10 @@ struct ScrubReport {
   uint64_t objects_degraded = 0;
   uint64_t objects_at_risk = 0;
   uint64_t objects_lost = 0;
+  // Deleted by another process (prune) while they were scrubbed: not
+  // counted above. The shards written for them are withdrawn.
+  uint64_t objects_deleted = 0;
+  uint64_t shards_withdrawn = 0;
   std::vector<ScrubObjectProblem> problems;
   // The last object scrubbed; "" when the run reached the end.
   std::string cursor;
@@ -95,7 +114,8 @@ std::string RedundancyCounts(const ScrubReport& report);
 // and nothing is repaired (for `check` and `target status`).
 StatusOr<ScrubReport> SurveyRedundancy(ErasureBackend& backend);
 
-// Called after each object with the report so far.
+// Called once the targets are listed, then after each object, with the
+// report so far.
 using ScrubProgress = std::function<void(const ScrubReport&)>;
 
 // Scrubs every object (or options.max_objects of them from
