@@ -46,11 +46,11 @@ class Plexibackup : public Tool {
     return Run({"restore", "latest", "--target", target.string()});
   }
   ChildSpec CheckReadData() const override { return Run({"check", "--read-data"}); }
-  // Nothing else runs, so no grace period is needed; the repack threshold is
-  // the default.
+  // Nothing else runs, so no grace period is needed; at most 5 % unused
+  // afterwards, as restic's default.
   ChildSpec ForgetAndPrune(int keep_last) const override {
     return Run({"forget", "--keep-last", std::to_string(keep_last), "--group-by", "none", "--prune",
-                "--grace", "0"});
+                "--grace", "0", "--max-unused", "5%"});
   }
 
  protected:

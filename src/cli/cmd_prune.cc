@@ -27,6 +27,9 @@ Status AddPruneOptions(const PruneArgs& args, PruneOptions& options) {
   if (!args.repack_threshold.empty()) {
     PXB_ASSIGN_OR_RETURN(options.repack_threshold, ParsePercent(args.repack_threshold));
   }
+  if (!args.max_unused.empty()) {
+    PXB_ASSIGN_OR_RETURN(options.max_unused, ParsePercent(args.max_unused));
+  }
   options.dry_run = args.dry_run;
   return Status::Ok();
 }
@@ -38,6 +41,9 @@ void AddPruneFlags(CLI::App* cmd, PruneArgs& args) {
                   "nothing else runs)");
   cmd->add_option("--repack-threshold", args.repack_threshold,
                   "repack packs whose unused share reaches this (default 30%)");
+  cmd->add_option("--max-unused", args.max_unused,
+                  "then repack the most unused packs until the unused bytes left are at most "
+                  "this share of the live bytes (default: no limit)");
 }
 
 Status RunPruneWith(CliContext& ctx, Repository& repo, const PruneOptions& options) {
@@ -83,7 +89,7 @@ Status RunPruneWith(CliContext& ctx, Repository& repo, const PruneOptions& optio
             ") copied");
   ctx.Print("condemned: " + std::to_string(r.packs_condemned) + " packs (" +
             HumanBytes(r.bytes_condemned) + ") " + would + "marked for deletion");
-  ctx.Print("left unused below the repack threshold: " + HumanBytes(r.bytes_unused_kept));
+  ctx.Print("left unused in packs kept as they are: " + HumanBytes(r.bytes_unused_kept));
   for (const std::string& w : r.waiting) ctx.Print("waiting: " + w);
   if (r.sessions_removed || r.temporaries_removed || r.plans_discarded) {
     ctx.Print("cleaned up: " + std::to_string(r.sessions_removed) + " expired sessions, " +

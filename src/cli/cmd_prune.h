@@ -12,6 +12,7 @@ namespace pxb::cli {
 struct PruneArgs {
   std::string grace;
   std::string repack_threshold;
+  std::string max_unused;
   bool dry_run = false;
 };
 

@@ -326,6 +326,8 @@ class Pruner {
     });
     std::vector<PackRecord> condemn;
     std::vector<PackRecord> repack;
+    std::vector<std::pair<double, PackRecord>> kept;  // unused share, pack
+    uint64_t live_total = 0, unused_kept = 0;
     for (const PackRecord& pack : repo_.IndexedPacks()) {
       if (repo_.IsCondemned(pack.id)) continue;  // an earlier plan's
       report_.packs_total++;
@@ -333,14 +335,29 @@ class Pruner {
       // Headers are not waste: a small pack of live blobs is mostly header.
       const uint64_t live = std::min(used[pack.id], pack.blob_bytes);
       const uint64_t unused = pack.blob_bytes - live;
+      live_total += live;
+      const double share = static_cast<double>(unused) / static_cast<double>(pack.length);
       if (live == 0) {
         condemn.push_back(pack);
-      } else if (static_cast<double>(unused) >=
-                 options_.repack_threshold * static_cast<double>(pack.length)) {
+      } else if (share >= options_.repack_threshold) {
         repack.push_back(pack);
       } else {
-        report_.bytes_unused_kept += unused;
+        kept.emplace_back(share, pack);
+        unused_kept += unused;
       }
+    }
+    // The repository-wide limit: the most wasteful of the kept packs go too.
+    std::sort(kept.begin(), kept.end(),
+              [](const auto& a, const auto& b) { return a.first > b.first; });
+    const double allowed = options_.max_unused * static_cast<double>(live_total);
+    for (const auto& [share, pack] : kept) {
+      const uint64_t unused = pack.blob_bytes - std::min(used[pack.id], pack.blob_bytes);
+      if (options_.max_unused >= 1 || static_cast<double>(unused_kept) <= allowed || unused == 0) {
+        report_.bytes_unused_kept += unused;
+        continue;
+      }
+      repack.push_back(pack);
+      unused_kept -= unused;
     }
     PackSet leaving;
     for (const auto* list : {&condemn, &repack}) {
@@ -452,6 +469,9 @@ class Pruner {
 StatusOr<PruneReport> RunPrune(Repository& repo, const PruneOptions& options, Progress& progress) {
   if (!(options.repack_threshold >= 0.01 && options.repack_threshold <= 1)) {
     return InvalidArgumentError("the repack threshold must be between 1% and 100%");
+  }
+  if (!(options.max_unused >= 0 && options.max_unused <= 1)) {
+    return InvalidArgumentError("the unused limit must be between 0% and 100%");
   }
   if (options.grace_ns < 0) return InvalidArgumentError("the grace period must not be negative");
   Pruner pruner(repo, options, progress);

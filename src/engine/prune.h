@@ -34,6 +34,10 @@ struct PruneOptions {
   // Packs whose unused share of bytes reaches this are repacked; 1 repacks
   // nothing (only packs with no live blob are removed).
   double repack_threshold = kDefaultRepackThreshold;
+  // Beyond that, packs are repacked, the most unused first, until the
+  // unused bytes left are at most this share of the live bytes stored; 1
+  // sets no such limit.
+  double max_unused = 1;
   // How old a plan must be, and how long past its expiry a session counts
   // as still running (absorbs clock differences between hosts).
   int64_t grace_ns = kDefaultPruneGraceNs;
@@ -51,7 +55,7 @@ struct PruneReport {
   uint64_t live_blobs = 0;
   uint64_t packs_total = 0;
   uint64_t bytes_total = 0;        // of indexed packs before this run
-  uint64_t bytes_unused_kept = 0;  // unused bytes left in packs below the threshold
+  uint64_t bytes_unused_kept = 0;  // unused bytes left in packs kept as they are
   uint64_t packs_repacked = 0;
   uint64_t blobs_repacked = 0;
   uint64_t bytes_repacked = 0;  // stored bytes copied into new packs

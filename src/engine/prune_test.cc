@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "engine/check.h"
 #include "engine/forget.h"
 #include "format/object_names.h"
@@ -64,13 +66,37 @@ class PruneTest : public testing::Test {
   }
 
   PruneReport Prune(int64_t grace_ns = 0) {
-    auto repo = Process("prune");
-    Progress progress;
     PruneOptions options;
     options.grace_ns = grace_ns;
+    return Prune(options);
+  }
+  PruneReport Prune(const PruneOptions& options) {
+    auto repo = Process("prune");
+    Progress progress;
     auto report = RunPrune(*repo, options, progress);
     EXPECT_OK(report);
     return report.ok() ? *report : PruneReport{};
+  }
+
+  // A snapshot of another path whose one file is `chunk`.
+  void SnapshotOfChunk(Repository& repo, const BlobId& chunk) {
+    Tree tree;
+    Node file;
+    file.name = "kept";
+    file.extents.push_back(Extent{0, {chunk}});
+    tree.nodes.push_back(file);
+    auto encoded = EncodeTree(tree);
+    ASSERT_OK(encoded);
+    auto root = repo.SaveBlob(BlobType::kTree, *encoded, CompressionLevel::kDefault);
+    ASSERT_OK(root);
+    ASSERT_OK(repo.Flush());
+    Snapshot s;
+    s.host = "host";
+    s.paths = {"/kept/" + chunk.ShortHex()};
+    s.source = SourceHash(s.host, s.paths);
+    s.tree = root->id;
+    s.time_ns = ++clock_;
+    ASSERT_OK(repo.SaveSnapshot(s));
   }
 
   void Forget(const SnapshotId& id) {
@@ -104,6 +130,14 @@ class PruneTest : public testing::Test {
 };
 
 Bytes Content(char fill, size_t size = 50000) { return Bytes(size, std::byte(fill)); }
+
+// Incompressible, so that stored sizes are known.
+Bytes RandomContent(uint64_t seed, size_t size) {
+  std::mt19937_64 rng(seed);
+  Bytes out(size);
+  for (std::byte& b : out) b = static_cast<std::byte>(rng());
+  return out;
+}
 
 TEST_F(PruneTest, RemovesWhatNoSnapshotNeedsAndKeepsTheRest) {
   SnapshotId old_snapshot, kept;
@@ -215,6 +249,39 @@ TEST_F(PruneTest, RepacksMostlyUnusedPacks) {
   PruneReport report = Prune();
   EXPECT_EQ(report.packs_repacked, 0u);  // the unused 'q' chunk is 1/4 of the pack: below 30 %
   EXPECT_GT(report.bytes_unused_kept, 0u);
+  ExpectCheckPasses();
+}
+
+// Below the per-pack threshold, a repository-wide limit still repacks the
+// most unused packs until what is left unused fits under it.
+TEST_F(PruneTest, TheUnusedLimitRepacksTheMostUnusedPacksFirst) {
+  std::vector<SnapshotId> forget;
+  {
+    auto writer = Process("backup");
+    // Three packs, each holding a chunk that stays needed and one that only
+    // a forgotten snapshot needs: 10 % to 21 % unused, below the default
+    // threshold of 30 %.
+    for (int p = 0; p < 3; ++p) {
+      const size_t dead = 100000 + 50000 * static_cast<size_t>(p);
+      auto live = writer->SaveBlob(BlobType::kData, RandomContent(p, 950000 - dead),
+                                   CompressionLevel::kOff);
+      ASSERT_OK(live);
+      forget.push_back(Backup(*writer, RandomContent(10 + p, dead)));  // flushes the pack
+      SnapshotOfChunk(*writer, live->id);
+    }
+  }
+  for (const SnapshotId& id : forget) Forget(id);
+  PruneOptions options;
+  options.dry_run = true;
+  EXPECT_EQ(Prune(options).packs_repacked, 0u);
+  // 450 kB unused beside 2.4 MB live: a limit of 10 % repacks the two most
+  // unused packs (200 kB and 150 kB unused), which leaves 100 kB, 4 %.
+  options.max_unused = 0.10;
+  EXPECT_EQ(Prune(options).packs_repacked, 2u);
+  options.dry_run = false;
+  PruneReport limited = Prune(options);
+  EXPECT_EQ(limited.packs_repacked, 2u);
+  EXPECT_EQ(limited.bytes_unused_kept, 100000u + 16u);  // the chunk and its tag
   ExpectCheckPasses();
 }
 
