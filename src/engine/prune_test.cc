@@ -43,11 +43,17 @@ class PruneTest : public testing::Test {
   SnapshotId Backup(Repository& repo, const Bytes& content) {
     auto chunk = repo.SaveBlob(BlobType::kData, content, CompressionLevel::kDefault);
     EXPECT_OK(chunk);
+    return SnapshotOfChunk(repo, chunk->id, content.size(), "/data");
+  }
+
+  // A snapshot of `path` whose one file is `chunk`; flushes first.
+  SnapshotId SnapshotOfChunk(Repository& repo, const BlobId& chunk, uint64_t size,
+                             const std::string& path) {
     Tree tree;
     Node file;
     file.name = "file";
-    file.size = content.size();
-    file.extents.push_back(Extent{0, {chunk->id}});
+    file.size = size;
+    file.extents.push_back(Extent{0, {chunk}});
     tree.nodes.push_back(file);
     auto encoded = EncodeTree(tree);
     EXPECT_OK(encoded);
@@ -57,7 +63,7 @@ class PruneTest : public testing::Test {
     Snapshot s;
     s.time_ns = ++clock_;
     s.host = "host";
-    s.paths = {"/data"};
+    s.paths = {path};
     s.source = SourceHash(s.host, s.paths);
     s.tree = root->id;
     auto id = repo.SaveSnapshot(s);
@@ -76,27 +82,6 @@ class PruneTest : public testing::Test {
     auto report = RunPrune(*repo, options, progress);
     EXPECT_OK(report);
     return report.ok() ? *report : PruneReport{};
-  }
-
-  // A snapshot of another path whose one file is `chunk`.
-  void SnapshotOfChunk(Repository& repo, const BlobId& chunk) {
-    Tree tree;
-    Node file;
-    file.name = "kept";
-    file.extents.push_back(Extent{0, {chunk}});
-    tree.nodes.push_back(file);
-    auto encoded = EncodeTree(tree);
-    ASSERT_OK(encoded);
-    auto root = repo.SaveBlob(BlobType::kTree, *encoded, CompressionLevel::kDefault);
-    ASSERT_OK(root);
-    ASSERT_OK(repo.Flush());
-    Snapshot s;
-    s.host = "host";
-    s.paths = {"/kept/" + chunk.ShortHex()};
-    s.source = SourceHash(s.host, s.paths);
-    s.tree = root->id;
-    s.time_ns = ++clock_;
-    ASSERT_OK(repo.SaveSnapshot(s));
   }
 
   void Forget(const SnapshotId& id) {
@@ -267,7 +252,7 @@ TEST_F(PruneTest, TheUnusedLimitRepacksTheMostUnusedPacksFirst) {
                                    CompressionLevel::kOff);
       ASSERT_OK(live);
       forget.push_back(Backup(*writer, RandomContent(10 + p, dead)));  // flushes the pack
-      SnapshotOfChunk(*writer, live->id);
+      SnapshotOfChunk(*writer, live->id, 950000 - dead, "/kept/" + std::to_string(p));
     }
   }
   for (const SnapshotId& id : forget) Forget(id);
