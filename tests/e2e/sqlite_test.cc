@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "core/chunker/page_chunker.h"
@@ -236,6 +237,24 @@ TEST(SqliteDedupTest, PageDictionariesSurviveReuseRepackAndCheck) {
   EXPECT_EQ(copy.Text("PRAGMA integrity_check"), "ok");
   EXPECT_EQ(copy.Int("SELECT count(*) FROM msg WHERE channel = 99"), 60000 / 700);
   EXPECT_EQ(copy.Int("SELECT count(*) FROM msg WHERE body LIKE '%(edited)'"), 60000 / 500);
+}
+
+// A file of many thousand page chunks: their results are collected while
+// the file is still being read, in order.
+TEST(SqliteDedupTest, AFileOfManyThousandChunksRestoresIdentical) {
+  TempDir dir;
+  MakeDirs(dir.Path("src"));
+  std::mt19937_64 rng(TestSeed(12));
+  std::string content = std::string("SQLite format 3") + '\0' + std::string("\x10\x00", 2);
+  content += RandomData(rng, 48 * 1024 * 1024 - content.size());
+  WriteFile(dir.Path("src/big.db"), content);
+  Pxb pxb(dir.Path("repo"));
+  pxb.Init();
+  nlohmann::json backup = pxb.Backup({dir.Path("src")});
+  EXPECT_GE(backup["summary"]["blobs_added"].get<uint64_t>(), content.size() / 8192);
+  RunResult restored = pxb.Run({"restore", "latest", "--target", dir.Path("out")});
+  ASSERT_EQ(restored.exit_code, 0) << restored.Describe();
+  EXPECT_TRUE(ReadFile(dir.Path("out") + dir.Path("src/big.db")) == content);
 }
 
 TEST(SqliteCliTest, RejectsWhatIsNotADatabaseFile) {
