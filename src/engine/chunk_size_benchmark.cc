@@ -5,45 +5,19 @@
 // content). Reported as counters; doc/design.md section 4 cites the result.
 #include <benchmark/benchmark.h>
 
-#include <filesystem>
-#include <fstream>
 #include <random>
 #include <set>
 
 #include "core/chunker/fastcdc.h"
 #include "core/crypto/sha256.h"
-#include "engine/sample/plexichat_home.h"
+#include "engine/testing/database_pair.h"
 
 namespace pxb {
 namespace {
 
-Bytes ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return ToBytes(s);
-}
-
-struct DataPair {
-  Bytes before;
-  Bytes after;
-};
-
 // The medium preset's database, then after 10,000 messages and 1,000 edits.
-const DataPair& DatabasePair() {
-  static const DataPair pair = [] {
-    DataPair p;
-    auto home = std::filesystem::temp_directory_path() / "pxb-chunk-size-study";
-    std::filesystem::remove_all(home);
-    auto spec = PlexiChatHomeSpecForSize("medium");
-    spec->media_files = 1;  // only the database matters here
-    spec->media_bytes = 1024;
-    if (!GeneratePlexiChatHome(home, *spec).ok()) std::abort();
-    p.before = ReadFile(home / kPlexiChatDatabasePath);
-    if (!SimulatePlexiChatActivity(home, 7, 10000, 1000).ok()) std::abort();
-    p.after = ReadFile(home / kPlexiChatDatabasePath);
-    std::filesystem::remove_all(home);
-    return p;
-  }();
+const DataPair& DatabaseChange() {
+  static const DataPair pair = MakeDatabasePair("pxb-chunk-size-study", 0, nullptr);
   return pair;
 }
 
@@ -110,7 +84,7 @@ void Measure(benchmark::State& state, const DataPair& pair) {
   state.counters["index_KiB"] = static_cast<double>(chunks_after) * 48 / 1024;
 }
 
-void BM_ChunkSizeDatabaseChange(benchmark::State& state) { Measure(state, DatabasePair()); }
+void BM_ChunkSizeDatabaseChange(benchmark::State& state) { Measure(state, DatabaseChange()); }
 void BM_ChunkSizeShiftedData(benchmark::State& state) { Measure(state, ShiftedPair()); }
 
 BENCHMARK(BM_ChunkSizeDatabaseChange)

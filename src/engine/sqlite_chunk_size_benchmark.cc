@@ -11,57 +11,27 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <set>
 
 #include "core/chunker/fastcdc.h"
 #include "core/chunker/page_chunker.h"
 #include "core/compress/zstd_codec.h"
 #include "core/crypto/sha256.h"
-#include "engine/sample/plexichat_home.h"
+#include "engine/testing/database_pair.h"
 
 namespace pxb {
 namespace {
 
-Bytes ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return ToBytes(s);
-}
-
-struct DatabasePair {
-  Bytes before;
-  Bytes after;
-};
-
-const DatabasePair& Databases() {
-  static const DatabasePair pair = [] {
-    DatabasePair p;
-    const char* keep = std::getenv("PXB_SQLITE_STUDY_DIR");
-    auto home = std::filesystem::temp_directory_path() / "pxb-sqlite-chunk-study";
-    std::filesystem::remove_all(home);
-    auto spec = PlexiChatHomeSpecForSize("medium");
-    spec->messages = 1'550'000;
-    spec->media_files = 1;  // only the database matters here
-    spec->media_bytes = 1024;
-    if (!GeneratePlexiChatHome(home, *spec).ok()) std::abort();
-    const auto db = home / kPlexiChatDatabasePath;
-    p.before = ReadFile(db);
-    if (keep != nullptr) std::filesystem::copy_file(db, std::filesystem::path(keep) / "before.db");
-    if (!SimulatePlexiChatActivity(home, 7, 10000, 1000).ok()) std::abort();
-    p.after = ReadFile(db);
-    if (keep != nullptr) std::filesystem::copy_file(db, std::filesystem::path(keep) / "after.db");
-    std::filesystem::remove_all(home);
-    return p;
-  }();
+const DataPair& Databases() {
+  static const DataPair pair =
+      MakeDatabasePair("pxb-sqlite-chunk-study", 1'550'000, std::getenv("PXB_SQLITE_STUDY_DIR"));
   return pair;
 }
 
 using Cutter = std::function<std::vector<ByteView>(ByteView)>;
 
 void Measure(benchmark::State& state, const Cutter& cut) {
-  const DatabasePair& pair = Databases();
+  const DataPair& pair = Databases();
   ZstdCompressor zstd(CompressionLevel::kDefault);
   Bytes frame;
   uint64_t new_raw = 0, new_stored = 0, first_stored = 0;
