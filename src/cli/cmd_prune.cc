@@ -6,14 +6,14 @@ namespace pxb::cli {
 
 StatusOr<double> ParsePercent(const std::string& text) {
   std::string number = text;
-  double scale = 1;
+  double divisor = 1;  // dividing rounds "n%" to the nearest double, as n / 100 does
   if (!number.empty() && number.back() == '%') {
     number.pop_back();
-    scale = 0.01;
+    divisor = 100;
   }
   try {
     size_t used = 0;
-    double value = std::stod(number, &used) * scale;
+    double value = std::stod(number, &used) / divisor;
     if (used == number.size() && value >= 0 && value <= 1) return value;
   } catch (const std::exception&) {
   }

@@ -16,8 +16,6 @@ struct PruneArgs {
   bool dry_run = false;
 };
 
-// "30%" or "0.3" -> 0.3; kInvalidArgument outside [0, 1].
-StatusOr<double> ParsePercent(const std::string& text);
 Status AddPruneOptions(const PruneArgs& args, PruneOptions& options);
 void AddPruneFlags(CLI::App* cmd, PruneArgs& args);
 // Runs prune on an open repository (whose session is running) and prints the report.

@@ -28,10 +28,9 @@ std::string CursorPath(const ErasureBackend& backend) {
 
 StatusOr<double> ParseFraction(const std::string& text) {
   try {
-    size_t used = 0;
     if (!text.empty() && text.back() == '%') {
-      const double percent = std::stod(text.substr(0, text.size() - 1), &used);
-      if (used == text.size() - 1 && percent > 0 && percent <= 100) return percent / 100;
+      auto share = ParsePercent(text);
+      if (share.ok() && *share > 0) return *share;
     } else if (const size_t slash = text.find('/'); slash != std::string::npos) {
       const double n = std::stod(text.substr(0, slash));
       const double d = std::stod(text.substr(slash + 1));

@@ -41,4 +41,8 @@ SnapshotRef SplitSnapshotRef(const std::string& text);
 nlohmann::json SnapshotJson(const SnapshotId& id, const Snapshot& s);
 nlohmann::json NodeJson(const std::string& path, const Node& node);
 
+// A share given as a percentage or a fraction: "30%" or "0.3" -> 0.3;
+// kInvalidArgument outside [0, 1].
+StatusOr<double> ParsePercent(const std::string& text);
+
 }  // namespace pxb::cli
