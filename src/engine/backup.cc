@@ -603,6 +603,16 @@ class Archiver {
     return ChoosePageDictionary(repo_, parent, size, chunk_size, read_at);
   }
 
+  // A source that failed part-way: its chunks already submitted still
+  // finish; a cancellation ends the backup, anything else leaves it out.
+  StatusOr<std::optional<PendingFile>> LeaveOut(PendingFile& pending, const std::string& path,
+                                                const Status& failure) {
+    DrainChunks(pending);
+    if (failure.code() == StatusCode::kCancelled) return failure;
+    ReportError(path, failure);
+    return std::optional<PendingFile>();
+  }
+
   // Waits for the chunks already submitted, so a file left out still ends
   // with no task referring to it.
   static void DrainChunks(PendingFile& pending) {
@@ -664,12 +674,7 @@ class Archiver {
     // stored, so the writers' log can be checkpointed again.
     Status closed = reader.Close();
     if (read.ok()) read = closed;
-    if (!read.ok()) {
-      DrainChunks(pending);
-      if (read.code() == StatusCode::kCancelled) return read;
-      ReportError(path, read);
-      return std::optional<PendingFile>();
-    }
+    if (!read.ok()) return LeaveOut(pending, path, read);
     DatabaseCopy copy;
     copy.path = path;
     copy.kind = "sqlite";
@@ -709,12 +714,7 @@ class Archiver {
     ::close(child->out_fd);
     Status exited = WaitCommand(*child, command);
     if (read.ok()) read = exited;
-    if (!read.ok()) {
-      DrainChunks(pending);
-      if (read.code() == StatusCode::kCancelled) return read;
-      ReportError(path, read);
-      return std::optional<PendingFile>();
-    }
+    if (!read.ok()) return LeaveOut(pending, path, read);
     summary_.files_new++;
     summary_.bytes_total += pending.node.size;
     progress_.files_done++;
