@@ -52,7 +52,7 @@ Status RunScrub(CliContext& ctx, const ScrubArgs& args) {
   // lock `target rebalance` holds.
   std::optional<FileLock> lock;
   if (options.repair) {
-    auto lock_path = CliContext::HostStateFile(*backend, "rebalance.lock");
+    auto lock_path = ShardMoverLockFile(*backend);
     if (lock_path.ok()) {
       auto taken = FileLock::Take(*lock_path, /*wait=*/false);
       if (taken.status().code() == StatusCode::kUnavailable) {

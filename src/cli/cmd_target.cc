@@ -40,7 +40,7 @@ struct RebalanceFiles {
 };
 
 StatusOr<RebalanceFiles> RebalanceFilesFor(Backend& storage) {
-  PXB_ASSIGN_OR_RETURN(std::string lock, CliContext::HostStateFile(storage, "rebalance.lock"));
+  PXB_ASSIGN_OR_RETURN(std::string lock, ShardMoverLockFile(storage));
   const std::string base = lock.substr(0, lock.size() - std::string_view(".lock").size());
   return RebalanceFiles{lock, base + ".json", base + ".log"};
 }
@@ -547,6 +547,10 @@ void AddRebalanceFlags(CLI::App* cmd, TargetArgs& args) {
 }
 
 }  // namespace
+
+StatusOr<std::string> ShardMoverLockFile(Backend& storage) {
+  return CliContext::HostStateFile(storage, "rebalance.lock");
+}
 
 void RegisterTarget(CLI::App& app, CliContext& ctx) {
   CLI::App* cmd =

@@ -41,6 +41,11 @@ SnapshotRef SplitSnapshotRef(const std::string& text);
 nlohmann::json SnapshotJson(const SnapshotId& id, const Snapshot& s);
 nlohmann::json NodeJson(const std::string& path, const Node& node);
 
+// The lock file that lets one process on this host move the shards of the
+// repository on `storage` at a time: `target rebalance` and a repairing
+// `scrub` take it. kNotFound if no repository exists there.
+StatusOr<std::string> ShardMoverLockFile(Backend& storage);
+
 // A share given as a percentage or a fraction: "30%" or "0.3" -> 0.3;
 // kInvalidArgument outside [0, 1].
 StatusOr<double> ParsePercent(const std::string& text);
