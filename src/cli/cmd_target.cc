@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "storage/erasure/scrubber.h"
+#include "storage/erasure/shard_placer.h"
 
 namespace pxb::cli {
 
@@ -396,6 +397,13 @@ Status RunTargetStatus(CliContext& ctx) {
   const TargetList& list = backend->target_list();
   std::optional<RebalanceState> rebalance;
   if (auto files = RebalanceFilesFor(*backend); files.ok()) rebalance = ReadState(*files);
+  std::vector<TargetFill> fills;
+  for (size_t i = 0; i < health.size(); ++i) {
+    const TargetSpec& t = list.targets[i];
+    fills.push_back({t.weight, t.capacity, health[i].bytes_known,
+                     t.state == TargetState::kActive && probe_errors[i].empty()});
+  }
+  const std::vector<uint64_t> balanced = BalancedHoldings(fills);
   if (ctx.global.json) {
     nlohmann::json targets = nlohmann::json::array();
     for (size_t i = 0; i < health.size(); ++i) {
@@ -405,6 +413,7 @@ Status RunTargetStatus(CliContext& ctx) {
       t["error"] = probe_errors[i];
       t["shards"] = health[i].shards_known;
       t["bytes"] = health[i].bytes_known;
+      t["balanced_bytes"] = balanced[i];
       targets.push_back(t);
     }
     nlohmann::json objects = nlohmann::json::array();
@@ -430,6 +439,7 @@ Status RunTargetStatus(CliContext& ctx) {
                          t.region + "/" + t.zone + "  " + std::to_string(health[i].shards_known) +
                          " shards, " + HumanBytes(health[i].bytes_known);
       if (t.capacity) line += " of " + HumanBytes(t.capacity);
+      if (fills[i].balanced) line += " (balanced: " + HumanBytes(balanced[i]) + ")";
       if (t.state == TargetState::kDraining) line += "  draining";
       if (!probe_errors[i].empty()) line += "\n  " + probe_errors[i];
       ctx.Print(line);

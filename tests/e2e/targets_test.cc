@@ -306,6 +306,16 @@ TEST_F(TargetsTest, AddedTargetReceivesShardsInTheBackground) {
   ExpectFullRedundancy(status);
   EXPECT_GT(status["rebalance"]["shards_moved"].get<int>(), 0) << status.dump();
   EXPECT_GT(ShardCountIn(extra), 0u);
+  // Every target ends within the rebalance's tolerance of its balanced
+  // holdings: 2 % of them or a shard (packs of 1 MiB in 4 + 2: 256 KiB).
+  status = CurrentStatus();
+  ASSERT_EQ(status["targets"].size(), 7u);
+  for (const nlohmann::json& t : status["targets"]) {
+    const auto bytes = t["bytes"].get<double>();
+    const auto balanced = t["balanced_bytes"].get<double>();
+    EXPECT_GT(balanced, 0) << t.dump();
+    EXPECT_NEAR(bytes, balanced, 2 * (300e3 + balanced / 50)) << t.dump();
+  }
   // The log tells how it ended.
   const std::string log = ReadFile(started["log"].get<std::string>());
   EXPECT_NE(log.find("rebalanced"), std::string::npos) << log;

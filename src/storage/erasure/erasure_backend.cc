@@ -198,6 +198,11 @@ std::vector<TargetHealth> ErasureBackend::Health() const {
   return out;
 }
 
+std::vector<uint64_t> ErasureBackend::UsedBytes() const {
+  std::shared_lock lock(map_mu_);
+  return used_bytes_;
+}
+
 // --- Placement map ---
 
 uint64_t ErasureBackend::ShardObjectSize(const ObjectShards& object) {
@@ -504,13 +509,14 @@ Status ErasureBackend::Put(std::string_view name, ByteView data) {
   std::vector<PlacementCandidate> candidates(targets_.size());
   {
     // A target with a capacity takes no shard that would overflow what the
-    // listings and writes know it holds.
+    // listings and writes know it holds, and fewer the fuller it is.
     const uint64_t shard_size = shards.empty() ? 0 : shards[0].size();
     std::shared_lock lock(map_mu_);
     for (size_t t = 0; t < targets_.size(); ++t) {
       const TargetSpec& spec = targets_[t].spec;
       const bool has_room = spec.capacity == 0 || used_bytes_[t] + shard_size <= spec.capacity;
-      candidates[t] = {spec.name, spec.region, spec.zone, spec.weight,
+      candidates[t] = {spec.name, spec.region, spec.zone,
+                       PlacementWeight(spec.weight, spec.capacity, used_bytes_[t]),
                        spec.state == TargetState::kActive && has_room && IsUp(t)};
     }
   }

@@ -141,6 +141,11 @@ class ErasureBackend final : public Backend {
   // Encodes every shard of an object (headers included), index order.
   StatusOr<std::vector<Bytes>> EncodeShards(std::string_view name, ByteView data,
                                             ShardScheme scheme, int k, int m) const;
+  // The size of each of the object's shard objects, header included.
+  static uint64_t ShardObjectSize(const ObjectShards& object);
+  // Per target, the bytes of the shards the placement map knows (complete
+  // after a listing of "").
+  std::vector<uint64_t> UsedBytes() const;
   // False while a target is marked down after a failure.
   bool IsUp(size_t target) const;
   // Marks a target down now (tests, `target status` probes) or up again.
@@ -192,7 +197,6 @@ class ErasureBackend final : public Backend {
   ReedSolomon codec_;
   std::unique_ptr<TaskPool> io_;
 
-  static uint64_t ShardObjectSize(const ObjectShards& object);
   // Adds or removes the object's shards to used_bytes_; map_mu_ held.
   void AccountLocked(const ObjectShards& object, bool add);
 

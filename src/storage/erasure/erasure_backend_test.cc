@@ -338,6 +338,38 @@ TEST(ErasureBackend, FullTargetsTakeNoMoreShards) {
   EXPECT_EQ(stored, health[6].bytes_known);
 }
 
+// While t5 was draining, t4 took its region's shard of every object and is
+// three quarters full: once t5 takes writes again it wins that shard about
+// four times as often as t4 at first (weight times free share: 1 against
+// 0.25), not half the time.
+TEST(ErasureBackend, EmptierTargetsTakeMoreNewShards) {
+  TargetList list = SixTargets(2, 1);
+  for (TargetSpec& t : list.targets) t.capacity = 4'000'000;
+  list.targets[5].state = TargetState::kDraining;
+  Fixture f(list);
+  ASSERT_OK(f.backend->Create(true));
+  for (int i = 0; i < 150; ++i) {
+    ASSERT_OK(f.backend->Put("data/66/a" + std::to_string(i), SeededBytes(40000, 900 + i)));
+  }
+  const auto used = f.backend->UsedBytes();
+  EXPECT_EQ(used[5], 0u);
+  EXPECT_GT(used[4], 2'900'000u);
+  std::vector<size_t> before;
+  for (size_t t = 0; t < 6; ++t) before.push_back(f.ShardsOn(t).size());
+  list.targets[5].state = TargetState::kActive;
+  list.version = 2;
+  f.Reopen(list);
+  ASSERT_OK(
+      f.backend->ScanObjects("", [](const std::string&, const auto&) { return Status::Ok(); }));
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_OK(f.backend->Put("data/66/b" + std::to_string(i), SeededBytes(40000, 1900 + i)));
+  }
+  std::vector<size_t> added;
+  for (size_t t = 0; t < 6; ++t) added.push_back(f.ShardsOn(t).size() - before[t]);
+  EXPECT_EQ(added[4] + added[5], 100u);
+  EXPECT_GT(added[5], 66u) << added[4] << " on t4";
+}
+
 TEST(ErasureBackend, AnyTargetOpensTheWholeRepository) {
   Fixture f;
   ASSERT_OK(f.backend->Create(true));
@@ -387,6 +419,43 @@ TEST(ShardPlacer, LosingOneRegionLosesAtMostM) {
     EXPECT_GE(t, 2u);
     EXPECT_LE(n, 2);
   }
+}
+
+TEST(ShardPlacer, FreeCapacityScalesTheWeight) {
+  EXPECT_DOUBLE_EQ(PlacementWeight(2.0, 0, 123), 2.0);
+  EXPECT_DOUBLE_EQ(PlacementWeight(2.0, 1000, 0), 2.0);
+  EXPECT_DOUBLE_EQ(PlacementWeight(2.0, 1000, 750), 0.5);
+  EXPECT_DOUBLE_EQ(PlacementWeight(2.0, 1000, 2000), 0.0);
+}
+
+TEST(ShardPlacer, BalancedHoldingsAreWhatWeightedWritesKeep) {
+  // Without capacities: in proportion to weight; targets not balanced hold
+  // no share.
+  std::vector<TargetFill> plain = {
+      {1, 0, 900, true}, {1, 0, 100, true}, {2, 0, 0, true}, {5, 0, 4000, false}};
+  std::vector<uint64_t> goals = BalancedHoldings(plain);
+  EXPECT_NEAR(goals[0], 250, 1);
+  EXPECT_NEAR(goals[1], 250, 1);
+  EXPECT_NEAR(goals[2], 500, 1);
+  EXPECT_EQ(goals[3], 0u);
+  // With capacities: each target's share of what it holds equals its share
+  // of new writes, weight * free share at its goal.
+  std::vector<TargetFill> sized = {
+      {1, 1000, 600, true}, {1, 10000, 100, true}, {2, 0, 300, true}, {1, 500, 0, true}};
+  goals = BalancedHoldings(sized);
+  EXPECT_NEAR(static_cast<double>(goals[0] + goals[1] + goals[2] + goals[3]), 1000, 2);
+  std::vector<double> factors;
+  for (size_t i = 0; i < sized.size(); ++i) {
+    const double g = static_cast<double>(goals[i]);
+    factors.push_back(g / PlacementWeight(sized[i].weight, sized[i].capacity, goals[i]));
+  }
+  for (double f : factors) EXPECT_NEAR(f / factors[0], 1.0, 0.01);
+  EXPECT_LT(goals[0], goals[1]);
+  EXPECT_LT(goals[3], goals[0]);
+  // More than fits: every target at its capacity.
+  std::vector<TargetFill> full = {{1, 100, 150, true}, {1, 200, 200, true}};
+  EXPECT_EQ(BalancedHoldings(full), (std::vector<uint64_t>{100, 200}));
+  EXPECT_EQ(BalancedHoldings(std::vector<TargetFill>{}), std::vector<uint64_t>{});
 }
 
 TEST(ShardPlacer, NoWritableTargetGivesNothing) {
@@ -712,6 +781,95 @@ TEST(ScrubRebalance, AnAddedTargetReceivesItsShareAndNothingElseMoves) {
     ASSERT_OK(got);
     EXPECT_EQ(*got, data[i]);
   }
+}
+
+// Objects written while region "eu" was down have three shards in each of
+// the two other regions; once it is back, one of each moves to it.
+TEST(ScrubRebalance, ShardsLeaveARegionThatHoldsTooManyOfAnObject) {
+  TargetList list = SixTargets();
+  for (const char* region : {"us", "ap"}) {
+    TargetSpec t = list.targets[0];
+    t.name = "t" + std::to_string(list.targets.size());
+    t.url = "mem:" + t.name;
+    t.region = region;
+    t.zone = "c";
+    list.targets.push_back(t);
+  }
+  Fixture f(list);
+  ASSERT_OK(f.backend->Create(true));
+  f.faulty[0]->FailAll(M::kPut, UnavailableError("down"));
+  f.faulty[1]->FailAll(M::kPut, UnavailableError("down"));
+  std::vector<Bytes> data;
+  for (int i = 0; i < 20; ++i) {
+    data.push_back(SeededBytes(30000, 300 + i));
+    ASSERT_OK(f.backend->Put("data/44/o" + std::to_string(i), data.back()));
+  }
+  EXPECT_TRUE(f.ShardsOn(0).empty());
+  EXPECT_TRUE(f.ShardsOn(1).empty());
+  f.faulty[0]->ClearFaults();
+  f.faulty[1]->ClearFaults();
+  f.Reopen(list);
+  auto report = Scrub(*f.backend, MoveOnly());
+  ASSERT_OK(report);
+  EXPECT_EQ(report->shards_rebalanced, 40u);
+  EXPECT_EQ(report->objects_full, 20u);
+  std::map<std::string, std::map<std::string, int>> regions;
+  std::map<std::string, std::set<size_t>> targets;
+  for (size_t t = 0; t < list.targets.size(); ++t) {
+    for (const std::string& s : f.ShardsOn(t)) {
+      const std::string object = ParseShardObjectName(s)->object;
+      regions[object][list.targets[t].region]++;
+      EXPECT_TRUE(targets[object].insert(t).second) << s;
+    }
+  }
+  ASSERT_EQ(regions.size(), 20u);
+  for (const auto& [object, per_region] : regions) {
+    EXPECT_EQ(per_region, (std::map<std::string, int>{{"ap", 2}, {"eu", 2}, {"us", 2}})) << object;
+  }
+  auto again = Scrub(*f.backend, MoveOnly());
+  ASSERT_OK(again);
+  EXPECT_EQ(again->shards_rebalanced + again->shards_moved, 0u);
+  for (int i = 0; i < 20; ++i) {
+    auto got = f.backend->Get("data/44/o" + std::to_string(i));
+    ASSERT_OK(got);
+    EXPECT_EQ(*got, data[i]);
+  }
+}
+
+// A target added with weight 2 to six of weight 1 ends at a quarter of the
+// bytes, the others at an eighth each, each within the tolerance; a second
+// pass moves nothing.
+TEST(ScrubRebalance, TargetsEndAtTheirBalancedHoldings) {
+  const TargetList six = SixTargets(2, 1);
+  TargetList seven = six;
+  seven.targets.push_back(seven.targets[0]);
+  seven.targets.back().name = "t6";
+  seven.targets.back().region = "sa";
+  seven.targets.back().weight = 2;
+  seven.version = 2;
+  Fixture f(seven);
+  f.Reopen(six);
+  ASSERT_OK(f.backend->Create(true));
+  for (int i = 0; i < 90; ++i) {
+    ASSERT_OK(f.backend->Put("data/33/o" + std::to_string(i), SeededBytes(30000, 400 + i)));
+  }
+  f.Reopen(seven);
+  auto report = Scrub(*f.backend, MoveOnly());
+  ASSERT_OK(report);
+  EXPECT_GT(report->shards_rebalanced, 60u);
+  const std::vector<uint64_t> used = f.backend->UsedBytes();
+  std::vector<TargetFill> fills;
+  for (size_t t = 0; t < 7; ++t) fills.push_back({seven.targets[t].weight, 0, used[t], true});
+  const std::vector<uint64_t> goals = BalancedHoldings(fills);
+  const double shard = static_cast<double>(used[0]) / static_cast<double>(f.ShardsOn(0).size());
+  for (size_t t = 0; t < 7; ++t) {
+    const double goal = static_cast<double>(goals[t]);
+    EXPECT_NEAR(static_cast<double>(used[t]), goal, 2 * shard + goal / 50) << "t" << t;
+  }
+  EXPECT_NEAR(static_cast<double>(goals[6]), static_cast<double>(used[0] + used[1]), 2 * shard);
+  auto again = Scrub(*f.backend, MoveOnly());
+  ASSERT_OK(again);
+  EXPECT_EQ(again->shards_rebalanced + again->shards_moved, 0u);
 }
 
 // Regression: with placement doubling shards up on its first-ranked target

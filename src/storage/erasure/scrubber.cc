@@ -17,9 +17,16 @@ int TotalShards(const ErasureBackend::ObjectShards& object) {
 // Scrubs one object; appends to the report.
 class ObjectScrub {
  public:
+  // `largest_shard`: the largest shard object of any object listed.
   ObjectScrub(ErasureBackend& backend, const ScrubOptions& options, ScrubReport& report,
-              const std::string& name, const ErasureBackend::ObjectShards& object)
-      : backend_(backend), options_(options), report_(report), name_(name), object_(object) {}
+              const std::string& name, const ErasureBackend::ObjectShards& object,
+              uint64_t largest_shard)
+      : backend_(backend),
+        options_(options),
+        report_(report),
+        name_(name),
+        object_(object),
+        largest_shard_(largest_shard) {}
 
   void Run() {
     problem_.object = name_;
@@ -165,11 +172,7 @@ class ObjectScrub {
     }
     return false;
   }
-  std::map<size_t, int> ShardsPerTarget() const {
-    std::map<size_t, int> count;
-    for (const Held& h : good_) count[h.target]++;
-    return count;
-  }
+  std::map<size_t, int> ShardsPerTarget() const { return CurrentSpread().per_target; }
   // Doubled and a writable target holds none of this object's shards.
   bool HasDoubledShards() const {
     const auto per_target = ShardsPerTarget();
@@ -183,28 +186,89 @@ class ObjectScrub {
   }
   bool Writable(size_t target) const { return !Draining(target) && backend_.IsUp(target); }
 
-  // The writable target that holds the fewest of this object's shards (then
-  // the fewest in its region and zone), in rendezvous order; `avoid` holds
-  // no new shard. Returns target_count() when none can.
-  size_t ChooseTarget(const std::set<size_t>& avoid) const {
-    const auto& specs = backend_.target_list().targets;
-    std::vector<PlacementCandidate> candidates;
-    for (const TargetSpec& t : specs) candidates.push_back({t.name, t.region, t.zone, t.weight});
+  // How many of this object's good shards each target, region and zone
+  // holds.
+  struct Spread {
     std::map<size_t, int> per_target;
     std::map<std::string, int> per_region;
     std::map<std::string, int> per_zone;
+  };
+  const std::string& RegionOf(size_t target) const {
+    return backend_.target_list().targets[target].region;
+  }
+  std::string ZoneOf(size_t target) const {
+    return RegionOf(target) + "/" + backend_.target_list().targets[target].zone;
+  }
+  Spread CurrentSpread() const {
+    Spread spread;
     for (const Held& h : good_) {
-      per_target[h.target]++;
-      per_region[specs[h.target].region]++;
-      per_zone[specs[h.target].region + "/" + specs[h.target].zone]++;
+      spread.per_target[h.target]++;
+      spread.per_region[RegionOf(h.target)]++;
+      spread.per_zone[ZoneOf(h.target)]++;
     }
+    return spread;
+  }
+
+  // What each target holds now and should hold (shard_placer.h,
+  // BalancedHoldings) over the active targets that are up.
+  struct Fill {
+    std::vector<uint64_t> used;
+    std::vector<uint64_t> goal;
+  };
+  bool Balanced(size_t target) const {
+    return backend_.target_list().targets[target].state == TargetState::kActive &&
+           backend_.IsUp(target);
+  }
+  Fill CurrentFill() const {
+    const auto& specs = backend_.target_list().targets;
+    Fill fill{backend_.UsedBytes(), {}};
+    std::vector<TargetFill> targets;
+    for (size_t t = 0; t < specs.size(); ++t) {
+      targets.push_back({specs[t].weight, specs[t].capacity, fill.used[t], Balanced(t)});
+    }
+    fill.goal = BalancedHoldings(targets);
+    return fill;
+  }
+  uint64_t ShardSize() const { return ErasureBackend::ShardObjectSize(object_); }
+  bool HasRoom(const Fill& fill, size_t target) const {
+    const uint64_t capacity = backend_.target_list().targets[target].capacity;
+    return capacity == 0 || fill.used[target] + ShardSize() <= capacity;
+  }
+  // Bytes below (positive) or above (negative) what the target should hold.
+  static double Deficit(const Fill& fill, size_t target) {
+    return static_cast<double>(fill.goal[target]) - static_cast<double>(fill.used[target]);
+  }
+  // How far above its goal a target may be before it gives shards: 2 % of
+  // the goal, so that the noise of hashing moves nothing.
+  static double Surplus(const Fill& fill, size_t target) {
+    return static_cast<double>(fill.goal[target]) / 50.0;
+  }
+  // How far below its goal a target may be before it takes a shard: also at
+  // least the largest shard, so a receiver never overshoots its goal and a
+  // giver, which gives only while above its goal, never falls short enough
+  // to take shards: the givers and takers only dwindle during a pass, and
+  // the next pass finds nothing to move.
+  double Shortfall(const Fill& fill, size_t target) const {
+    return std::max(static_cast<double>(largest_shard_), Surplus(fill, target));
+  }
+
+  // The writable target with room that holds the fewest of this object's
+  // shards (then the fewest in its region and zone, then the one furthest
+  // below its goal), in rendezvous order; `avoid` holds no new shard.
+  // Returns target_count() when none can.
+  size_t ChooseTarget(const std::set<size_t>& avoid) const {
+    const auto& specs = backend_.target_list().targets;
+    const Fill fill = CurrentFill();
+    std::vector<PlacementCandidate> candidates;
+    for (const TargetSpec& t : specs) candidates.push_back({t.name, t.region, t.zone, t.weight});
+    Spread spread = CurrentSpread();
     size_t best = backend_.target_count();
-    std::tuple<int, int, int> best_key{INT32_MAX, INT32_MAX, INT32_MAX};
+    std::tuple<int, int, int, double> best_key{INT32_MAX, INT32_MAX, INT32_MAX, 0};
     for (size_t t : RankTargets(candidates, name_)) {
-      if (avoid.count(t) || !Writable(t)) continue;
-      std::tuple<int, int, int> key{per_target[t], per_region[specs[t].region],
-                                    per_zone[specs[t].region + "/" + specs[t].zone]};
-      if (key < best_key) {
+      if (avoid.count(t) || !Writable(t) || !HasRoom(fill, t)) continue;
+      std::tuple<int, int, int, double> key{spread.per_target[t], spread.per_region[RegionOf(t)],
+                                            spread.per_zone[ZoneOf(t)], -Deficit(fill, t)};
+      if (best == backend_.target_count() || key < best_key) {
         best_key = key;
         best = t;
       }
@@ -261,30 +325,89 @@ class ObjectScrub {
     return Status::Ok();
   }
 
-  // Moves good shards that sit outside the targets placement picks now to
-  // a picked target that holds none of this object's shards.
+  // The target a shard on `source` should move to for Rebalance, or
+  // target_count(): one that is active, writable, has room and holds none
+  // of the object's shards, crowds no domain, takes a crowded shard out of
+  // its crowd, and otherwise is below its goal; the furthest below first.
+  size_t Destination(const std::vector<size_t>& ranked, const Fill& fill, size_t source,
+                     bool crowded, Spread& spread, int region_cap, int zone_cap) const {
+    const bool region_crowded = spread.per_region[RegionOf(source)] > region_cap;
+    size_t to = backend_.target_count();
+    for (size_t t : ranked) {
+      if (spread.per_target.count(t) || !Balanced(t) || !Writable(t) || !HasRoom(fill, t)) {
+        continue;
+      }
+      const bool same_region = RegionOf(t) == RegionOf(source);
+      const bool same_zone = ZoneOf(t) == ZoneOf(source);
+      if (!same_region && spread.per_region[RegionOf(t)] + 1 > region_cap) continue;
+      if (!same_zone && spread.per_zone[ZoneOf(t)] + 1 > zone_cap) continue;
+      if (crowded) {
+        if (region_crowded ? same_region : same_zone) continue;
+      } else if (Deficit(fill, t) <= Shortfall(fill, t)) {
+        continue;
+      }
+      if (to == backend_.target_count() || Deficit(fill, t) > Deficit(fill, to)) to = t;
+    }
+    return to;
+  }
+
+  // Moves good shards, one at a time, onto active targets that hold none of
+  // this object's shards: first out of a region or zone holding more than
+  // placement allows (written while domains were down), then off targets
+  // holding more than their goal onto ones holding less (after `target
+  // add`, a changed weight or capacity, a target back from draining). Both
+  // rules judge a state, not where hashing would put this object now, so a
+  // balanced repository moves nothing.
   Status Rebalance() {
     const auto& specs = backend_.target_list().targets;
-    std::vector<PlacementCandidate> candidates;
+    std::set<std::string> regions;
+    std::set<std::string> zones;
     for (size_t t = 0; t < specs.size(); ++t) {
-      candidates.push_back({specs[t].name, specs[t].region, specs[t].zone, specs[t].weight,
-                            specs[t].state == TargetState::kActive && Writable(t)});
+      if (!Balanced(t)) continue;
+      regions.insert(RegionOf(t));
+      zones.insert(ZoneOf(t));
     }
-    const std::vector<size_t> placement =
-        PlaceShards(candidates, name_, static_cast<size_t>(TotalShards(object_)));
-    if (placement.empty()) return Status::Ok();
-    // The picked targets that hold none of this object's shards: moving onto
-    // a target that holds one already would undo what undoubling did.
-    std::set<size_t> wanted(placement.begin(), placement.end());
-    for (const Held& h : good_) wanted.erase(h.target);
-    for (size_t n = 0; n < good_.size() && !wanted.empty(); ++n) {
-      const Held held = good_[n];
-      if (std::count(placement.begin(), placement.end(), held.target) >=
-          static_cast<std::ptrdiff_t>(ShardsPerTarget().at(held.target))) {
-        continue;  // this target is meant to hold what it holds
+    if (regions.empty()) return Status::Ok();
+    const int total = TotalShards(object_);
+    const auto cap = [&](size_t domains) {
+      return (total + static_cast<int>(domains) - 1) / static_cast<int>(domains);
+    };
+    const int region_cap = cap(regions.size());
+    const int zone_cap = cap(zones.size());
+    std::vector<PlacementCandidate> candidates;
+    for (const TargetSpec& t : specs) candidates.push_back({t.name, t.region, t.zone, t.weight});
+    const std::vector<size_t> ranked = RankTargets(candidates, name_);
+    Fill fill = CurrentFill();
+    for (size_t moves = 0; moves < good_.size(); ++moves) {
+      Spread spread = CurrentSpread();
+      // Shards that should move: out of a crowded domain first, then off
+      // the target furthest above its goal.
+      std::vector<std::tuple<bool, double, size_t>> movable;  // crowded, excess, n
+      for (size_t n = 0; n < good_.size(); ++n) {
+        const size_t t = good_[n].target;
+        if (!Balanced(t) || spread.per_target[t] > 1) continue;  // Repair's business
+        const bool crowded =
+            spread.per_region[RegionOf(t)] > region_cap || spread.per_zone[ZoneOf(t)] > zone_cap;
+        const double excess = -Deficit(fill, t);
+        if (crowded || excess > Surplus(fill, t)) movable.emplace_back(crowded, excess, n);
       }
-      PXB_RETURN_IF_ERROR(MoveShard(n, *wanted.begin(), nullptr));
-      wanted.erase(wanted.begin());
+      std::sort(movable.rbegin(), movable.rend());
+      size_t from = good_.size();
+      size_t to = specs.size();
+      for (const auto& [crowded, excess, n] : movable) {
+        to = Destination(ranked, fill, good_[n].target, crowded, spread, region_cap, zone_cap);
+        if (to != specs.size()) {
+          from = n;
+          break;
+        }
+      }
+      if (from == good_.size()) break;
+      const size_t source = good_[from].target;
+      PXB_RETURN_IF_ERROR(MoveShard(from, to, nullptr));
+      // The original still counts until the object is settled; the goal
+      // is judged as if it were gone.
+      fill.used[source] -= std::min(fill.used[source], ShardSize());
+      fill.used[to] += ShardSize();
       report_.shards_rebalanced++;
     }
     return Status::Ok();
@@ -387,6 +510,7 @@ class ObjectScrub {
   ScrubReport& report_;
   const std::string& name_;
   const ErasureBackend::ObjectShards& object_;
+  const uint64_t largest_shard_;
   std::vector<Held> good_;
   std::vector<Held> corrupt_;
   std::vector<Held> written_;   // by this scrub
@@ -439,10 +563,12 @@ StatusOr<ScrubReport> Scrub(ErasureBackend& backend, const ScrubOptions& options
   ScrubReport report;
   std::vector<std::pair<std::string, ErasureBackend::ObjectShards>> objects;
   uint64_t all = 0;
+  uint64_t largest_shard = 0;
   PXB_RETURN_IF_ERROR(backend.ScanObjects(
       "",
       [&](const std::string& name, const ErasureBackend::ObjectShards& object) {
         all++;
+        largest_shard = std::max(largest_shard, ErasureBackend::ShardObjectSize(object));
         if (name > options.start_after) objects.emplace_back(name, object);
         return Status::Ok();
       },
@@ -463,7 +589,7 @@ StatusOr<ScrubReport> Scrub(ErasureBackend& backend, const ScrubOptions& options
   if (progress) progress(report);
   for (const auto& [name, object] : objects) {
     if (options.cancel && options.cancel->load()) return CancelledError("scrub cancelled");
-    ObjectScrub(backend, options, report, name, object).Run();
+    ObjectScrub(backend, options, report, name, object, largest_shard).Run();
     report.objects++;
     report.object_bytes += object.length;
     report.cursor = name;

@@ -1,9 +1,10 @@
 // Scrubbing an erasure-coded repository: reading shards, verifying their
 // checksums, rebuilding missing or corrupt shards from the others, and
 // moving shards off draining targets, off targets that hold more than one
-// shard of an object and to where placement puts them now (doc/design.md
-// section 12, "Scrub" and "Target changes"; `target rebalance` is a scrub
-// that only moves).
+// shard of an object, out of crowded failure domains and from targets above
+// their balanced holdings to targets below (doc/design.md section 13,
+// "Scrub" and "Rebalancing"; `target rebalance` is a scrub that only
+// moves).
 //
 // It needs no repository key: shards carry their own checksums.
 //
@@ -61,9 +62,11 @@ struct ScrubOptions {
   // shards, reading and verifying each one it moves (`target rebalance`;
   // objects that miss shards are left to a scrub).
   bool rebuild = true;
-  // With repair: also move shards to where placement puts them now (after
-  // `target add`, a changed weight or a target back from draining), about
-  // 1/n of the shards for an n-th target added.
+  // With repair: also move shards out of failure domains that hold more of
+  // an object than placement allows, and from targets holding more than
+  // their balanced share (shard_placer.h, BalancedHoldings) to targets
+  // holding less: after `target add`, a changed weight or capacity, or a
+  // target back from draining.
   bool rebalance = true;
   const std::atomic<bool>* cancel = nullptr;
 };
@@ -92,7 +95,7 @@ struct ScrubReport {
   uint64_t shards_corrupt = 0;
   uint64_t shards_rebuilt = 0;
   uint64_t shards_moved = 0;       // off draining or doubled-up targets
-  uint64_t shards_rebalanced = 0;  // to where placement puts them now
+  uint64_t shards_rebalanced = 0;  // to spread domains or balance fill
   uint64_t objects_full = 0;       // after repair
   uint64_t objects_degraded = 0;
   uint64_t objects_at_risk = 0;

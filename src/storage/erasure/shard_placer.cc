@@ -92,4 +92,58 @@ std::vector<size_t> PlaceShards(std::span<const PlacementCandidate> candidates,
   return placement;
 }
 
+double PlacementWeight(double weight, uint64_t capacity, uint64_t used) {
+  if (capacity == 0) return weight;
+  const uint64_t free = capacity > used ? capacity - used : 0;
+  return weight * (static_cast<double>(free) / static_cast<double>(capacity));
+}
+
+std::vector<uint64_t> BalancedHoldings(std::span<const TargetFill> targets) {
+  std::vector<uint64_t> goals(targets.size(), 0);
+  double total = 0;
+  bool unlimited = false;
+  double all_capacity = 0;
+  for (const TargetFill& t : targets) {
+    if (!t.balanced || t.weight <= 0) continue;
+    total += static_cast<double>(t.used);
+    unlimited |= t.capacity == 0;
+    all_capacity += static_cast<double>(t.capacity);
+  }
+  const auto goal_at = [&](double factor, const TargetFill& t) {
+    const double share = factor * t.weight;
+    if (t.capacity == 0) return share;
+    const double capacity = static_cast<double>(t.capacity);
+    return share * capacity / (capacity + share);
+  };
+  const auto sum_at = [&](double factor) {
+    double sum = 0;
+    for (const TargetFill& t : targets) {
+      if (t.balanced && t.weight > 0) sum += goal_at(factor, t);
+    }
+    return sum;
+  };
+  if (total == 0) return goals;
+  if (!unlimited && total >= all_capacity) {
+    for (size_t i = 0; i < targets.size(); ++i) {
+      if (targets[i].balanced && targets[i].weight > 0) goals[i] = targets[i].capacity;
+    }
+    return goals;
+  }
+  // The sum grows strictly with the factor: bisect for the one that gives
+  // the total.
+  double low = 0;
+  double high = 1;
+  while (sum_at(high) < total && high < 1e300) high *= 2;
+  for (int step = 0; step < 200 && high - low > high * 1e-15; ++step) {
+    const double mid = (low + high) / 2;
+    (sum_at(mid) < total ? low : high) = mid;
+  }
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (targets[i].balanced && targets[i].weight > 0) {
+      goals[i] = static_cast<uint64_t>(std::llround(goal_at(high, targets[i])));
+    }
+  }
+  return goals;
+}
+
 }  // namespace pxb
