@@ -16,6 +16,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/buffer_pool.h"
 #include "core/chunker/fastcdc.h"
 #include "core/chunker/page_chunker.h"
 #include "core/file_io.h"
@@ -212,6 +213,11 @@ struct PendingFile {
   std::shared_ptr<const BlobDictionary> dictionary;  // for page chunks; may be null
 };
 
+// The worker threads a backup's task pool runs.
+size_t Workers(const BackupOptions& options) {
+  return options.threads ? options.threads : std::thread::hardware_concurrency();
+}
+
 class Archiver {
  public:
   Archiver(Repository& repo, const BackupOptions& options, const SpecialSources& specials,
@@ -224,8 +230,8 @@ class Archiver {
         progress_(progress),
         on_error_(on_error),
         cancel_(cancel),
-        pool_(options.threads,
-              2 * (options.threads ? options.threads : std::thread::hardware_concurrency()) + 2) {}
+        pool_(options.threads, 2 * Workers(options) + 2),
+        chunk_buffers_(3 * Workers(options) + 3) {}
 
   // Stores the tree of the given sources and returns the root tree id.
   StatusOr<BlobId> BackupPaths(const std::vector<std::string>& paths, const Tree* parent_root) {
@@ -579,14 +585,16 @@ class Archiver {
   // Hands one chunk to the pool, which stores it.
   Status SubmitChunk(ByteView chunk, ExtentChunks& futures,
                      std::shared_ptr<const BlobDictionary> dictionary = nullptr) {
-    auto data = std::make_unique<Bytes>(chunk.begin(), chunk.end());
+    auto data = std::make_unique<Bytes>(chunk_buffers_.Take(chunk.size()));
+    data->assign(chunk.begin(), chunk.end());
     futures.Add(
         pool_.Submit([this, data = std::move(data),
                       dictionary = std::move(dictionary)]() mutable -> StatusOr<SaveBlobResult> {
           auto saved = repo_.SaveBlob(BlobType::kData, *data, level_, dictionary.get());
           if (saved.ok()) progress_.bytes_new += saved->added ? data->size() : 0;
           // The future's shared state keeps this task alive until the file
-          // completes: free the chunk now, or a folder's chunks pile up.
+          // completes: give the chunk back now, or a folder's chunks pile up.
+          chunk_buffers_.Give(std::move(*data));
           data.reset();
           return saved;
         }));
@@ -794,6 +802,9 @@ class Archiver {
   const ErrorSink& on_error_;
   const std::atomic<bool>* cancel_;
   TaskPool pool_;
+  // Chunks in flight, reused so that their pages stay mapped: as many as
+  // the pool's queue and workers hold.
+  BufferPool chunk_buffers_;
   OwnerNames names_;
   NodeReadOptions read_options_{options_.xattrs, options_.acls};
   StreamChunker stream_chunker_{repo_.chunker()};  // used by the walker thread only

@@ -469,8 +469,13 @@ class Restorer {
 
   void SubmitTask() {
     if (task_.empty()) return;
-    tasks_.push_back(
-        pool_.Submit([this, pieces = std::move(task_)]() mutable { return RunTask(pieces); }));
+    tasks_.push_back(pool_.Submit([this, pieces = std::move(task_)]() mutable {
+      Status s = RunTask(pieces);
+      // The future keeps this closure until the restore ends: let go of its
+      // files now, or every file of the snapshot stays in memory.
+      std::vector<Piece>().swap(pieces);
+      return s;
+    }));
     task_.clear();
     task_bytes_ = 0;
   }

@@ -82,10 +82,12 @@ class PackBuilder {
  public:
   // Fails only if the algorithm cannot be instantiated. `expected_size`
   // reserves room for the whole pack up front: growing a 16 MiB buffer by
-  // doubling copies it and holds twice its size at the peak.
+  // doubling copies it and holds twice its size at the peak. The pack is
+  // built in `buffer` (its contents dropped), so that a caller can reuse the
+  // memory of a pack it has stored.
   static StatusOr<std::unique_ptr<PackBuilder>> Create(AeadAlgorithm algorithm,
                                                        const SecretKey& data_key, BlobType type,
-                                                       size_t expected_size = 0);
+                                                       size_t expected_size = 0, Bytes buffer = {});
 
   // Encrypts payload (the blob's zstd frame if compressed, else its raw bytes)
   // and appends it. A frame made with one of this pack's dictionaries names
@@ -109,7 +111,8 @@ class PackBuilder {
   StatusOr<FinishedPack> Finish();
 
  private:
-  PackBuilder(AeadAlgorithm algorithm, BlobType type, Salt salt, std::unique_ptr<Aead> aead);
+  PackBuilder(AeadAlgorithm algorithm, BlobType type, Salt salt, std::unique_ptr<Aead> aead,
+              Bytes buffer);
 
   AeadAlgorithm algorithm_;
   BlobType type_;

@@ -599,7 +599,8 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
       // A pack ends with the blob that crosses pack_size: room for one
       // more chunk of the largest size, stored uncompressed, and the header.
       const size_t expected = config_.pack_size + config_.chunker.max_size + 64 * 1024;
-      auto created = PackBuilder::Create(config_.cipher, keys_.data, type, expected);
+      auto created = PackBuilder::Create(config_.cipher, keys_.data, type, expected,
+                                         pack_buffers_.Take(expected));
       if (!created.ok()) return fail(created.status());
       builder = std::move(*created);
       dictionaries.clear();
@@ -683,6 +684,7 @@ Status Repository::StorePack(FinishedPack pack) {
   }
   stats_.packs_written++;
   IndexedPack indexed{pack.id, pack.bytes.size(), pack.salt, std::move(pack.blobs)};
+  pack_buffers_.Give(std::move(pack.bytes));
   Status in_memory;
   {
     std::unique_lock lock(index_mu_);

@@ -28,6 +28,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/buffer_pool.h"
 #include "core/chunker/fastcdc.h"
 #include "core/compress/zstd_codec.h"
 #include "core/crypto/argon2.h"
@@ -332,6 +333,9 @@ class Repository {
 
   std::mutex unstored_mu_;
   std::vector<FinishedPack> unstored_;  // finished packs whose Put failed; Flush retries them
+  // The buffers of stored packs, for the next packs: as many as can be in
+  // flight. Each kept buffer holds a pack's worth of resident memory.
+  BufferPool pack_buffers_{kPacksInFlight};
 
   // Background pack writes (QueuePackWrite). Writers start with the first
   // full pack, so a repository opened only to read runs no thread.
