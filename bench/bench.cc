@@ -329,6 +329,8 @@ Status Bench::RunRestore(const std::string& workload, Tool* tool, int rep) {
   std::error_code ec;
   fs::create_directories(target, ec);
   if (ec) return ErrnoError(ec.value(), "creating " + target.string());
+  // Every tool reads from disk: its repository, or cp the source.
+  PXB_RETURN_IF_ERROR(EvictFromPageCache(tool ? tool->repo() : source_));
   ChildSpec spec;
   if (tool) {
     spec = tool->Restore(target);
@@ -424,6 +426,7 @@ Status Bench::RunRepetition(int rep) {
   }
   if (Selected("check-read-data")) {
     for (Tool* tool : order) {
+      PXB_RETURN_IF_ERROR(EvictFromPageCache(tool->repo()));
       PXB_RETURN_IF_ERROR(
           Measure("check-read-data", tool, tool->name(), tool->CheckReadData(), rep, true));
     }

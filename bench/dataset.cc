@@ -1,10 +1,14 @@
 #include "bench/dataset.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <vector>
 
+#include "core/unique_fd.h"
 #include "engine/sample/plexichat_home.h"
 
 namespace pxb::bench {
@@ -112,6 +116,28 @@ Status CopyTree(const fs::path& from, const fs::path& to) {
   if (ec) return FsError(ec, "creating " + to.parent_path().string());
   fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
   if (ec) return FsError(ec, "copying " + from.string() + " to " + to.string());
+  return Status::Ok();
+}
+
+Status EvictFromPageCache(const fs::path& root) {
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(root, ec))) return Status::Ok();
+  const auto evict = [](const fs::path& file) -> Status {
+    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return ErrnoError(errno, "opening " + file.string());
+    if (::fdatasync(fd.get()) != 0) return ErrnoError(errno, "syncing " + file.string());
+    const int err = ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED);
+    if (err != 0) return ErrnoError(err, "evicting " + file.string() + " from the page cache");
+    return Status::Ok();
+  };
+  if (fs::is_regular_file(fs::symlink_status(root, ec))) return evict(root);
+  fs::recursive_directory_iterator it(root, fs::directory_options::none, ec);
+  if (ec) return FsError(ec, "listing " + root.string());
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) return FsError(ec, "listing " + root.string());
+    if (it->is_regular_file(ec) && !it->is_symlink(ec)) PXB_RETURN_IF_ERROR(evict(it->path()));
+  }
+  if (ec) return FsError(ec, "listing " + root.string());
   return Status::Ok();
 }
 

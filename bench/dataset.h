@@ -39,6 +39,12 @@ Status CopyTree(const std::filesystem::path& from, const std::filesystem::path& 
 // Removes a tree if it exists.
 Status RemoveTree(const std::filesystem::path& path);
 
+// Drops the tree's regular files from the page cache (fsyncing each first,
+// so that none of its pages is dirty), so that the next reader reads them
+// from disk: a restore or check then reads a repository as it would days
+// after the backup, whichever tool wrote it how.
+Status EvictFromPageCache(const std::filesystem::path& root);
+
 // What ApplyChange did, for the report.
 struct ChangeSummary {
   uint64_t new_messages = 0;

@@ -10,6 +10,8 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <utility>
@@ -30,6 +32,63 @@ auto RetryOnEintr(F f) {
 struct DirCloser {
   void operator()(DIR* dir) const { ::closedir(dir); }
 };
+
+// Objects of this size or more are written past the page cache (O_DIRECT):
+// a backup writes packs it will not read soon, and copying them into the
+// page cache costs more CPU than the rest of the write (doc/design.md
+// section 6, "Pack files on local disks").
+constexpr size_t kDirectWriteMin = size_t{1} << 20;
+// O_DIRECT wants buffer, offset and length aligned to the logical block
+// size: 4 KiB covers every block device in use.
+constexpr size_t kDirectAlignment = 4096;
+constexpr size_t kBounceSize = size_t{1} << 20;
+
+// Returns 0 or the errno of writing all of [p, p + n) at the file offset.
+int WriteAll(int fd, const std::byte* p, size_t n) {
+  while (n > 0) {
+    ssize_t written =
+        RetryOnEintr([&] { return ::write(fd, p, std::min<size_t>(n, size_t{1} << 30)); });
+    if (written < 0) return errno;
+    p += written;
+    n -= static_cast<size_t>(written);
+  }
+  return 0;
+}
+
+// Clears O_DIRECT, so that the rest of the file goes through the page cache.
+int StopDirect(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_DIRECT) != 0) return errno;
+  return 0;
+}
+
+// Writes `data` to a file opened with O_DIRECT: whole blocks through an
+// aligned buffer (one per thread, reused), the last partial block through
+// the page cache. A file system that refuses a direct write gets the rest
+// through the page cache. Returns 0 or an errno.
+int WriteDirect(int fd, ByteView data) {
+  struct AlignedFree {
+    void operator()(std::byte* p) const { std::free(p); }
+  };
+  thread_local std::unique_ptr<std::byte, AlignedFree> bounce(
+      static_cast<std::byte*>(std::aligned_alloc(kDirectAlignment, kBounceSize)));
+  if (!bounce) return ENOMEM;
+  const size_t whole = data.size() / kDirectAlignment * kDirectAlignment;
+  size_t done = 0;
+  while (done < whole) {
+    const size_t n = std::min(kBounceSize, whole - done);
+    std::memcpy(bounce.get(), data.data() + done, n);
+    ssize_t written = RetryOnEintr([&] { return ::write(fd, bounce.get(), n); });
+    if (written < 0 && errno == EINVAL) break;  // not for this file system after all
+    if (written < 0) return errno;
+    done += static_cast<size_t>(written);
+    // A short direct write (a full disk) leaves the offset unaligned: the
+    // rest goes through the page cache, which reports the error itself.
+    if (static_cast<size_t>(written) != n) break;
+  }
+  if (int err = StopDirect(fd); err != 0) return err;
+  return WriteAll(fd, data.data() + done, data.size() - done);
+}
 
 // Returns 0 or the errno of fsyncing a folder, which makes the renames,
 // creations and removals of its entries durable.
@@ -140,9 +199,19 @@ StatusOr<std::string> LocalBackend::WriteTemporary(ByteView data, std::string_vi
   const std::string tmp = root_ + "/tmp";
   for (int attempt = 0;; ++attempt) {
     std::string path = tmp + "/" + RandomHex();
-    UniqueFd fd(RetryOnEintr([&] {
-      return ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, options_.file_mode);
-    }));
+    bool direct = data.size() >= kDirectWriteMin;
+    const auto open_temporary = [&] {
+      return RetryOnEintr([&] {
+        return ::open(path.c_str(),
+                      O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | (direct ? O_DIRECT : 0),
+                      options_.file_mode);
+      });
+    };
+    UniqueFd fd(open_temporary());
+    if (fd.get() < 0 && direct && errno == EINVAL) {
+      direct = false;  // a file system without O_DIRECT (tmpfs before Linux 6.6)
+      fd = UniqueFd(open_temporary());
+    }
     if (fd.get() < 0) {
       int err = errno;
       if (err == EEXIST && attempt < 8) continue;
@@ -158,19 +227,7 @@ StatusOr<std::string> LocalBackend::WriteTemporary(ByteView data, std::string_vi
       return ErrnoError(err, std::string(context) + ": create temporary file");
     }
 
-    int err = 0;
-    const std::byte* p = data.data();
-    size_t left = data.size();
-    while (left > 0 && err == 0) {
-      ssize_t n = RetryOnEintr(
-          [&] { return ::write(fd.get(), p, std::min<size_t>(left, size_t{1} << 30)); });
-      if (n < 0) {
-        err = errno;
-      } else {
-        p += n;
-        left -= static_cast<size_t>(n);
-      }
-    }
+    int err = direct ? WriteDirect(fd.get(), data) : WriteAll(fd.get(), data.data(), data.size());
     if (err == 0 && RetryOnEintr([&] { return ::fsync(fd.get()); }) != 0) err = errno;
     if (err == 0) err = fd.Close();
     if (err != 0) {

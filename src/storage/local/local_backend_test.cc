@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -139,6 +140,46 @@ TEST_F(LocalBackendTest, FailedWriteRemovesTheTemporaryFileAndKeepsTheOldObject)
   StatusOr<Bytes> old = backend_.Get("config");
   ASSERT_OK(old);
   EXPECT_EQ(AsChars(*old), "old");
+}
+
+// Objects from 1 MiB are written past the page cache in whole 4 KiB blocks,
+// the last partial block through it: every length reads back whole.
+void ExpectLargeObjectsReadBackWhole(LocalBackend& backend, const std::string& root) {
+  for (size_t size : {(size_t{1} << 20) - 1, size_t{1} << 20, (size_t{1} << 20) + 1,
+                      (size_t{1} << 20) + 4095, size_t{4096} * 600, size_t{3} * (1 << 20) + 123}) {
+    const Bytes data = TestBytes(size, static_cast<uint64_t>(size));
+    const std::string name = "data/00/o" + std::to_string(size);
+    ASSERT_OK(backend.Put(name, data));
+    StatusOr<Bytes> got = backend.Get(name);
+    ASSERT_OK(got);
+    EXPECT_TRUE(*got == data) << size;
+    StatusOr<Bytes> tail = backend.Get(name, size - 5000, 5000);
+    ASSERT_OK(tail);
+    EXPECT_TRUE(std::equal(tail->begin(), tail->end(), data.end() - 5000)) << size;
+    EXPECT_EQ(fs::file_size(root + "/" + name), size);
+  }
+  EXPECT_THAT(FilesIn(root + "/tmp"), IsEmpty());
+}
+
+TEST_F(LocalBackendTest, LargeObjectsOfEveryAlignmentReadBackWhole) {
+  ExpectLargeObjectsReadBackWhole(backend_, root_);
+}
+
+// tmpfs takes O_DIRECT since Linux 6.6 and refuses it before, when the
+// objects go through the page cache: either way they read back whole.
+TEST(LocalBackendOnTmpfs, LargeObjectsReadBackWhole) {
+  char pattern[] = "/dev/shm/pxb-local-XXXXXX";
+  if (!fs::is_directory("/dev/shm") || ::mkdtemp(pattern) == nullptr) {
+    GTEST_SKIP() << "no tmpfs at /dev/shm";
+  }
+  const std::string root = std::string(pattern) + "/repo";
+  {
+    LocalBackend backend(root);
+    ASSERT_OK(backend.Create(/*exclusive=*/true));
+    ExpectLargeObjectsReadBackWhole(backend, root);
+  }
+  std::error_code ec;
+  fs::remove_all(pattern, ec);
 }
 
 TEST_F(LocalBackendTest, PutWithoutRootIsFailedPrecondition) {
