@@ -1,6 +1,8 @@
 #include "engine/check.h"
 
 #include <algorithm>
+#include <deque>
+#include <future>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -8,6 +10,7 @@
 
 #include "core/crypto/random.h"
 #include "core/crypto/sha256.h"
+#include "core/task_pool.h"
 #include "engine/tree_walker.h"
 #include "format/keyslot_format.h"
 #include "format/object_names.h"
@@ -289,53 +292,87 @@ class Checker {
     progress_.bytes_total = total;
     progress_.files_total = selected_.size();
     progress_.totals_known = true;
-    for (const PackRecord& pack : selected_) {
-      progress_.SetCurrent("pack " + pack.id.ShortHex());
-      auto bytes = repo_.backend().Get(PackObjectName(pack.id));
-      report_.packs_read++;
-      progress_.files_done++;
-      if (!bytes.ok()) {
-        MarkPackBlobsDamaged(pack.id);
-        PackProblem(pack.id, std::string(bytes.status().message()));
-        continue;
+    // Packs are read and verified on every core, a few at a time (each
+    // holds a whole pack), and their results taken in order.
+    TaskPool pool(0, 1);
+    const size_t window = pool.thread_count() + 1;
+    std::deque<std::future<PackVerdict>> running;
+    size_t next = 0;
+    while (next < selected_.size() || !running.empty()) {
+      while (next < selected_.size() && running.size() < window) {
+        const PackRecord& pack = selected_[next++];
+        std::vector<PackBlob>& blobs = blobs_by_pack[pack.id];
+        running.push_back(pool.Submit([this, &pack, &blobs] { return VerifyPack(pack, blobs); }));
       }
-      report_.bytes_read += bytes->size();
-      progress_.bytes_done += bytes->size();
-      const bool hash_ok = PackId(ByteView(Sha256(*bytes))) == pack.id;
-      std::vector<std::string> bad;
-      auto& blobs = blobs_by_pack[pack.id];
-      std::sort(blobs.begin(), blobs.end(),
-                [](const PackBlob& a, const PackBlob& b) { return a.offset < b.offset; });
-      for (const PackBlob& b : blobs) {
-        Status s;
-        if (static_cast<uint64_t>(b.offset) + b.stored_length > bytes->size()) {
-          s = DataLossError("beyond the end of the pack");
-        } else {
-          auto plain =
-              repo_.DecodeBlob(pack, b, ByteView(*bytes).subspan(b.offset, b.stored_length));
-          s = plain.status();
-        }
-        if (!s.ok()) {
-          damaged_blobs_.insert(b.id);
-          bad.push_back(std::string(BlobTypeName(b.type)) + " blob " + b.id.ShortHex());
-        }
+      Record(running.front().get());
+      running.pop_front();
+    }
+  }
+
+  // What reading one pack found.
+  struct PackVerdict {
+    PackId pack;
+    uint64_t bytes_read = 0;
+    std::vector<BlobId> damaged;
+    std::string problem;  // "" if the pack is sound
+  };
+
+  // Reads a pack whole and checks its hash, header and every indexed blob
+  // in it. Runs on a pool thread: touches nothing of the checker's but the
+  // repository.
+  PackVerdict VerifyPack(const PackRecord& pack, std::vector<PackBlob>& blobs) {
+    PackVerdict verdict;
+    verdict.pack = pack.id;
+    auto bytes = repo_.backend().Get(PackObjectName(pack.id));
+    if (!bytes.ok()) {
+      verdict.problem = std::string(bytes.status().message());
+      for (const PackBlob& b : blobs) verdict.damaged.push_back(b.id);
+      return verdict;
+    }
+    verdict.bytes_read = bytes->size();
+    const bool hash_ok = PackId(ByteView(Sha256(*bytes))) == pack.id;
+    std::vector<std::string> bad;
+    std::sort(blobs.begin(), blobs.end(),
+              [](const PackBlob& a, const PackBlob& b) { return a.offset < b.offset; });
+    for (const PackBlob& b : blobs) {
+      Status s;
+      if (static_cast<uint64_t>(b.offset) + b.stored_length > bytes->size()) {
+        s = DataLossError("beyond the end of the pack");
+      } else {
+        auto plain = repo_.DecodeBlob(pack, b, ByteView(*bytes).subspan(b.offset, b.stored_length));
+        s = plain.status();
       }
-      auto header = repo_.DecodePackBlobs(*bytes);
-      if (!hash_ok || !bad.empty() || !header.ok()) {
-        std::string message = hash_ok ? "" : "content does not match its name";
-        if (!header.ok()) {
-          message += (message.empty() ? "" : "; ") + std::string("header: ") +
-                     std::string(header.status().message());
-        }
-        if (!bad.empty()) {
-          message += (message.empty() ? "" : "; ") + std::to_string(bad.size()) + " of " +
-                     std::to_string(blobs.size()) + " blobs damaged (";
-          for (size_t i = 0; i < bad.size() && i < 5; ++i) message += (i ? ", " : "") + bad[i];
-          message += bad.size() > 5 ? ", ...)" : ")";
-        }
-        PackProblem(pack.id, message);
+      if (!s.ok()) {
+        verdict.damaged.push_back(b.id);
+        bad.push_back(std::string(BlobTypeName(b.type)) + " blob " + b.id.ShortHex());
       }
     }
+    auto header = repo_.DecodePackBlobs(*bytes);
+    if (!hash_ok || !bad.empty() || !header.ok()) {
+      std::string message = hash_ok ? "" : "content does not match its name";
+      if (!header.ok()) {
+        message += (message.empty() ? "" : "; ") + std::string("header: ") +
+                   std::string(header.status().message());
+      }
+      if (!bad.empty()) {
+        message += (message.empty() ? "" : "; ") + std::to_string(bad.size()) + " of " +
+                   std::to_string(blobs.size()) + " blobs damaged (";
+        for (size_t i = 0; i < bad.size() && i < 5; ++i) message += (i ? ", " : "") + bad[i];
+        message += bad.size() > 5 ? ", ...)" : ")";
+      }
+      verdict.problem = std::move(message);
+    }
+    return verdict;
+  }
+
+  void Record(const PackVerdict& verdict) {
+    progress_.SetCurrent("pack " + verdict.pack.ShortHex());
+    report_.packs_read++;
+    progress_.files_done++;
+    report_.bytes_read += verdict.bytes_read;
+    progress_.bytes_done += verdict.bytes_read;
+    damaged_blobs_.insert(verdict.damaged.begin(), verdict.damaged.end());
+    if (!verdict.problem.empty()) PackProblem(verdict.pack, verdict.problem);
   }
 
   // Walks every snapshot again and names the files that need a damaged blob.
