@@ -4,9 +4,13 @@
 
 namespace pxb {
 
+size_t TaskPool::ThreadsFor(size_t threads) {
+  return threads ? threads : std::max(1u, std::thread::hardware_concurrency());
+}
+
 TaskPool::TaskPool(size_t threads, size_t max_queued)
     : max_queued_(std::max<size_t>(1, max_queued)) {
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  threads = ThreadsFor(threads);
   workers_.reserve(threads);
   for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
 }

@@ -25,6 +25,10 @@ namespace pxb {
 
 class TaskPool {
  public:
+  // The threads a pool asked for `threads` runs: one per hardware thread
+  // for 0, at least one.
+  static size_t ThreadsFor(size_t threads);
+
   // threads == 0 means one per hardware thread.
   TaskPool(size_t threads, size_t max_queued);
   ~TaskPool();  // finishes queued tasks, then joins

@@ -213,11 +213,6 @@ struct PendingFile {
   std::shared_ptr<const BlobDictionary> dictionary;  // for page chunks; may be null
 };
 
-// The worker threads a backup's task pool runs.
-size_t Workers(const BackupOptions& options) {
-  return options.threads ? options.threads : std::thread::hardware_concurrency();
-}
-
 class Archiver {
  public:
   Archiver(Repository& repo, const BackupOptions& options, const SpecialSources& specials,
@@ -230,8 +225,8 @@ class Archiver {
         progress_(progress),
         on_error_(on_error),
         cancel_(cancel),
-        pool_(options.threads, 2 * Workers(options) + 2),
-        chunk_buffers_(3 * Workers(options) + 3) {}
+        pool_(options.threads, 2 * TaskPool::ThreadsFor(options.threads) + 2),
+        chunk_buffers_(3 * TaskPool::ThreadsFor(options.threads) + 3) {}
 
   // Stores the tree of the given sources and returns the root tree id.
   StatusOr<BlobId> BackupPaths(const std::vector<std::string>& paths, const Tree* parent_root) {

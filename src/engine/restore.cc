@@ -227,8 +227,7 @@ class Restorer {
         progress_(progress),
         on_error_(on_error),
         cancel_(cancel),
-        pool_(options.threads,
-              2 * (options.threads ? options.threads : std::thread::hardware_concurrency()) + 2) {
+        pool_(options.threads, 2 * TaskPool::ThreadsFor(options.threads) + 2) {
     apply_.numeric_ids = options.numeric_ids;
     apply_.owners = options.owners;
   }
