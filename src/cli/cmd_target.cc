@@ -10,7 +10,6 @@
 
 #include "cli/commands.h"
 #include "storage/erasure/scrubber.h"
-#include "storage/erasure/shard_placer.h"
 
 namespace pxb::cli {
 
@@ -397,12 +396,8 @@ Status RunTargetStatus(CliContext& ctx) {
   const TargetList& list = backend->target_list();
   std::optional<RebalanceState> rebalance;
   if (auto files = RebalanceFilesFor(*backend); files.ok()) rebalance = ReadState(*files);
-  std::vector<TargetFill> fills;
-  for (size_t i = 0; i < health.size(); ++i) {
-    const TargetSpec& t = list.targets[i];
-    fills.push_back({t.weight, t.capacity, health[i].bytes_known,
-                     t.state == TargetState::kActive && probe_errors[i].empty()});
-  }
+  // Targets whose probe failed were marked down above: they hold no share.
+  const std::vector<TargetFill> fills = backend->TargetFills();
   const std::vector<uint64_t> balanced = BalancedHoldings(fills);
   if (ctx.global.json) {
     nlohmann::json targets = nlohmann::json::array();

@@ -198,9 +198,15 @@ std::vector<TargetHealth> ErasureBackend::Health() const {
   return out;
 }
 
-std::vector<uint64_t> ErasureBackend::UsedBytes() const {
+std::vector<TargetFill> ErasureBackend::TargetFills() const {
+  std::vector<TargetFill> fills;
   std::shared_lock lock(map_mu_);
-  return used_bytes_;
+  for (size_t t = 0; t < targets_.size(); ++t) {
+    const TargetSpec& spec = targets_[t].spec;
+    fills.push_back({spec.weight, spec.capacity, used_bytes_[t],
+                     spec.state == TargetState::kActive && IsUp(t)});
+  }
+  return fills;
 }
 
 // --- Placement map ---

@@ -32,6 +32,7 @@
 #include "format/shard_format.h"
 #include "format/target_list_format.h"
 #include "storage/backend.h"
+#include "storage/erasure/shard_placer.h"
 
 namespace pxb {
 
@@ -143,9 +144,10 @@ class ErasureBackend final : public Backend {
                                             ShardScheme scheme, int k, int m) const;
   // The size of each of the object's shard objects, header included.
   static uint64_t ShardObjectSize(const ObjectShards& object);
-  // Per target, the bytes of the shards the placement map knows (complete
-  // after a listing of "").
-  std::vector<uint64_t> UsedBytes() const;
+  // Per target: its weight and capacity, the bytes of the shards the
+  // placement map knows (complete after a listing of ""), and whether it
+  // holds a balanced share (active and up).
+  std::vector<TargetFill> TargetFills() const;
   // False while a target is marked down after a failure.
   bool IsUp(size_t target) const;
   // Marks a target down now (tests, `target status` probes) or up again.

@@ -351,9 +351,9 @@ TEST(ErasureBackend, EmptierTargetsTakeMoreNewShards) {
   for (int i = 0; i < 150; ++i) {
     ASSERT_OK(f.backend->Put("data/66/a" + std::to_string(i), SeededBytes(40000, 900 + i)));
   }
-  const auto used = f.backend->UsedBytes();
-  EXPECT_EQ(used[5], 0u);
-  EXPECT_GT(used[4], 2'900'000u);
+  const std::vector<TargetFill> fills = f.backend->TargetFills();
+  EXPECT_EQ(fills[5].used, 0u);
+  EXPECT_GT(fills[4].used, 2'900'000u);
   std::vector<size_t> before;
   for (size_t t = 0; t < 6; ++t) before.push_back(f.ShardsOn(t).size());
   list.targets[5].state = TargetState::kActive;
@@ -857,9 +857,12 @@ TEST(ScrubRebalance, TargetsEndAtTheirBalancedHoldings) {
   auto report = Scrub(*f.backend, MoveOnly());
   ASSERT_OK(report);
   EXPECT_GT(report->shards_rebalanced, 60u);
-  const std::vector<uint64_t> used = f.backend->UsedBytes();
-  std::vector<TargetFill> fills;
-  for (size_t t = 0; t < 7; ++t) fills.push_back({seven.targets[t].weight, 0, used[t], true});
+  const std::vector<TargetFill> fills = f.backend->TargetFills();
+  std::vector<uint64_t> used;
+  for (const TargetFill& t : fills) {
+    EXPECT_TRUE(t.balanced);
+    used.push_back(t.used);
+  }
   const std::vector<uint64_t> goals = BalancedHoldings(fills);
   const double shard = static_cast<double>(used[0]) / static_cast<double>(f.ShardsOn(0).size());
   for (size_t t = 0; t < 7; ++t) {

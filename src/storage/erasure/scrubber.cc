@@ -212,31 +212,32 @@ class ObjectScrub {
   // What each target holds now and should hold (shard_placer.h,
   // BalancedHoldings) over the active targets that are up.
   struct Fill {
-    std::vector<uint64_t> used;
+    std::vector<TargetFill> targets;
     std::vector<uint64_t> goal;
   };
-  bool Balanced(size_t target) const {
-    return backend_.target_list().targets[target].state == TargetState::kActive &&
-           backend_.IsUp(target);
-  }
   Fill CurrentFill() const {
-    const auto& specs = backend_.target_list().targets;
-    Fill fill{backend_.UsedBytes(), {}};
-    std::vector<TargetFill> targets;
-    for (size_t t = 0; t < specs.size(); ++t) {
-      targets.push_back({specs[t].weight, specs[t].capacity, fill.used[t], Balanced(t)});
-    }
-    fill.goal = BalancedHoldings(targets);
+    Fill fill{backend_.TargetFills(), {}};
+    fill.goal = BalancedHoldings(fill.targets);
     return fill;
   }
+  static bool Balanced(const Fill& fill, size_t target) { return fill.targets[target].balanced; }
   uint64_t ShardSize() const { return ErasureBackend::ShardObjectSize(object_); }
   bool HasRoom(const Fill& fill, size_t target) const {
-    const uint64_t capacity = backend_.target_list().targets[target].capacity;
-    return capacity == 0 || fill.used[target] + ShardSize() <= capacity;
+    const TargetFill& t = fill.targets[target];
+    return t.capacity == 0 || t.used + ShardSize() <= t.capacity;
   }
   // Bytes below (positive) or above (negative) what the target should hold.
   static double Deficit(const Fill& fill, size_t target) {
-    return static_cast<double>(fill.goal[target]) - static_cast<double>(fill.used[target]);
+    return static_cast<double>(fill.goal[target]) - static_cast<double>(fill.targets[target].used);
+  }
+  // Every target in rendezvous order for this object, by configured weight:
+  // the order ties are broken in.
+  std::vector<size_t> RankedTargets() const {
+    std::vector<PlacementCandidate> candidates;
+    for (const TargetSpec& t : backend_.target_list().targets) {
+      candidates.push_back({t.name, t.region, t.zone, t.weight});
+    }
+    return RankTargets(candidates, name_);
   }
   // How far above its goal a target may be before it gives shards: 2 % of
   // the goal, so that the noise of hashing moves nothing.
@@ -257,14 +258,11 @@ class ObjectScrub {
   // below its goal), in rendezvous order; `avoid` holds no new shard.
   // Returns target_count() when none can.
   size_t ChooseTarget(const std::set<size_t>& avoid) const {
-    const auto& specs = backend_.target_list().targets;
     const Fill fill = CurrentFill();
-    std::vector<PlacementCandidate> candidates;
-    for (const TargetSpec& t : specs) candidates.push_back({t.name, t.region, t.zone, t.weight});
     Spread spread = CurrentSpread();
     size_t best = backend_.target_count();
     std::tuple<int, int, int, double> best_key{INT32_MAX, INT32_MAX, INT32_MAX, 0};
-    for (size_t t : RankTargets(candidates, name_)) {
+    for (size_t t : RankedTargets()) {
       if (avoid.count(t) || !Writable(t) || !HasRoom(fill, t)) continue;
       std::tuple<int, int, int, double> key{spread.per_target[t], spread.per_region[RegionOf(t)],
                                             spread.per_zone[ZoneOf(t)], -Deficit(fill, t)};
@@ -334,7 +332,7 @@ class ObjectScrub {
     const bool region_crowded = spread.per_region[RegionOf(source)] > region_cap;
     size_t to = backend_.target_count();
     for (size_t t : ranked) {
-      if (spread.per_target.count(t) || !Balanced(t) || !Writable(t) || !HasRoom(fill, t)) {
+      if (spread.per_target.count(t) || !Balanced(fill, t) || !Writable(t) || !HasRoom(fill, t)) {
         continue;
       }
       const bool same_region = RegionOf(t) == RegionOf(source);
@@ -360,10 +358,11 @@ class ObjectScrub {
   // balanced repository moves nothing.
   Status Rebalance() {
     const auto& specs = backend_.target_list().targets;
+    Fill fill = CurrentFill();
     std::set<std::string> regions;
     std::set<std::string> zones;
     for (size_t t = 0; t < specs.size(); ++t) {
-      if (!Balanced(t)) continue;
+      if (!Balanced(fill, t)) continue;
       regions.insert(RegionOf(t));
       zones.insert(ZoneOf(t));
     }
@@ -374,10 +373,7 @@ class ObjectScrub {
     };
     const int region_cap = cap(regions.size());
     const int zone_cap = cap(zones.size());
-    std::vector<PlacementCandidate> candidates;
-    for (const TargetSpec& t : specs) candidates.push_back({t.name, t.region, t.zone, t.weight});
-    const std::vector<size_t> ranked = RankTargets(candidates, name_);
-    Fill fill = CurrentFill();
+    const std::vector<size_t> ranked = RankedTargets();
     for (size_t moves = 0; moves < good_.size(); ++moves) {
       Spread spread = CurrentSpread();
       // Shards that should move: out of a crowded domain first, then off
@@ -385,7 +381,7 @@ class ObjectScrub {
       std::vector<std::tuple<bool, double, size_t>> movable;  // crowded, excess, n
       for (size_t n = 0; n < good_.size(); ++n) {
         const size_t t = good_[n].target;
-        if (!Balanced(t) || spread.per_target[t] > 1) continue;  // Repair's business
+        if (!Balanced(fill, t) || spread.per_target[t] > 1) continue;  // Repair's business
         const bool crowded =
             spread.per_region[RegionOf(t)] > region_cap || spread.per_zone[ZoneOf(t)] > zone_cap;
         const double excess = -Deficit(fill, t);
@@ -406,8 +402,9 @@ class ObjectScrub {
       PXB_RETURN_IF_ERROR(MoveShard(from, to, nullptr));
       // The original still counts until the object is settled; the goal
       // is judged as if it were gone.
-      fill.used[source] -= std::min(fill.used[source], ShardSize());
-      fill.used[to] += ShardSize();
+      uint64_t& given = fill.targets[source].used;
+      given -= std::min(given, ShardSize());
+      fill.targets[to].used += ShardSize();
       report_.shards_rebalanced++;
     }
     return Status::Ok();
