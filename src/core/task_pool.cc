@@ -8,6 +8,8 @@ size_t TaskPool::ThreadsFor(size_t threads) {
   return threads ? threads : std::max(1u, std::thread::hardware_concurrency());
 }
 
+size_t TaskPool::ThreadsForReading(size_t threads) { return threads ? threads : ThreadsFor(0) + 1; }
+
 TaskPool::TaskPool(size_t threads, size_t max_queued)
     : max_queued_(std::max<size_t>(1, max_queued)) {
   threads = ThreadsFor(threads);

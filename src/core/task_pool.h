@@ -28,6 +28,10 @@ class TaskPool {
   // The threads a pool asked for `threads` runs: one per hardware thread
   // for 0, at least one.
   static size_t ThreadsFor(size_t threads);
+  // The same for work that also waits for reads from storage (restore,
+  // check): one more than the hardware threads for 0, so that a core is not
+  // idle while one thread waits for its read.
+  static size_t ThreadsForReading(size_t threads);
 
   // threads == 0 means one per hardware thread.
   TaskPool(size_t threads, size_t max_queued);

@@ -161,13 +161,14 @@ struct SpecialSources {
   }
 };
 
-using ChunkFuture = std::future<StatusOr<SaveBlobResult>>;
+// The ids of one task's chunks, in file order.
+using ChunkFuture = std::future<StatusOr<std::vector<BlobId>>>;
 
 // One extent's chunks: the ids of the stored ones in file order, then the
-// futures of those still being stored. Finished futures are turned into ids
-// as the file is read, so a large file holds 32 bytes per chunk rather than
-// a future's shared state (about 150): 20 MB for a 1 GiB database cut into
-// 8 KiB chunks.
+// futures of the tasks still storing the rest. Finished futures are turned
+// into ids as the file is read, so a large file holds 32 bytes per chunk
+// rather than a future's shared state (about 150): 20 MB for a 1 GiB
+// database cut into 8 KiB chunks.
 struct ExtentChunks {
   static constexpr size_t kMaxPending = 4096;
 
@@ -198,11 +199,25 @@ struct ExtentChunks {
     auto saved = pending.front().get();
     pending.pop_front();
     if (saved.ok()) {
-      stored.push_back(saved->id);
+      stored.insert(stored.end(), saved->begin(), saved->end());
     } else if (error.ok()) {
       error = saved.status();
     }
   }
+};
+
+// Chunks on their way to the pool, copied back to back into one buffer, so
+// that small ones (8 KiB database pages) go many to a task instead of one
+// task, queue hand-off and thread wake-up each.
+struct ChunkBatch {
+  // A batch is handed over once it holds this much or this many chunks; a
+  // chunk of this size or more goes alone. Its buffer holds twice kBytes,
+  // so that it never grows.
+  static constexpr size_t kBytes = 128 << 10;
+  static constexpr size_t kChunks = 64;
+
+  Bytes data;
+  std::vector<size_t> ends;  // where each chunk ends in `data`
 };
 
 // A file whose chunks are being saved by the pool.
@@ -577,23 +592,61 @@ class Archiver {
     return std::optional<PendingFile>(std::move(pending));
   }
 
-  // Hands one chunk to the pool, which stores it.
+  // Adds one chunk to the extent's batch, and hands the batch to the pool
+  // when it is full. A chunk of a batch's size or more goes on its own.
   Status SubmitChunk(ByteView chunk, ExtentChunks& futures,
-                     std::shared_ptr<const BlobDictionary> dictionary = nullptr) {
-    auto data = std::make_unique<Bytes>(chunk_buffers_.Take(chunk.size()));
-    data->assign(chunk.begin(), chunk.end());
-    futures.Add(
-        pool_.Submit([this, data = std::move(data),
-                      dictionary = std::move(dictionary)]() mutable -> StatusOr<SaveBlobResult> {
-          auto saved = repo_.SaveBlob(BlobType::kData, *data, level_, dictionary.get());
-          if (saved.ok()) progress_.bytes_new += saved->added ? data->size() : 0;
-          // The future's shared state keeps this task alive until the file
-          // completes: give the chunk back now, or a folder's chunks pile up.
-          chunk_buffers_.Give(std::move(*data));
-          data.reset();
-          return saved;
-        }));
+                     const std::shared_ptr<const BlobDictionary>& dictionary) {
+    if (chunk.size() >= ChunkBatch::kBytes) {
+      FlushChunks(futures, dictionary);
+      batch_.data = chunk_buffers_.Take(chunk.size());
+    } else if (batch_.data.capacity() == 0) {
+      batch_.data = chunk_buffers_.Take(2 * ChunkBatch::kBytes);
+    }
+    batch_.data.insert(batch_.data.end(), chunk.begin(), chunk.end());
+    batch_.ends.push_back(batch_.data.size());
+    if (batch_.data.size() >= ChunkBatch::kBytes || batch_.ends.size() >= ChunkBatch::kChunks) {
+      FlushChunks(futures, dictionary);
+    }
     return CheckCancel();
+  }
+
+  // Drops the chunks of an extent that failed part-way: its file is left
+  // out. Every extent starts with this, so no batch spans two.
+  void DiscardChunks() {
+    batch_.data.clear();
+    batch_.ends.clear();
+  }
+
+  // Hands the batch to the pool, which stores its chunks in order. Called
+  // at the end of every extent: a batch never spans two.
+  void FlushChunks(ExtentChunks& futures, const std::shared_ptr<const BlobDictionary>& dictionary) {
+    if (batch_.ends.empty()) return;
+    auto batch = std::make_unique<ChunkBatch>(std::move(batch_));
+    batch_ = ChunkBatch();
+    futures.Add(pool_.Submit(
+        [this, batch = std::move(batch), dictionary]() mutable -> StatusOr<std::vector<BlobId>> {
+          std::vector<BlobId> ids;
+          ids.reserve(batch->ends.size());
+          Status failed;
+          size_t begin = 0;
+          for (size_t end : batch->ends) {
+            const ByteView chunk(batch->data.data() + begin, end - begin);
+            begin = end;
+            auto saved = repo_.SaveBlob(BlobType::kData, chunk, level_, dictionary.get());
+            if (!saved.ok()) {
+              failed = saved.status();
+              break;
+            }
+            if (saved->added) progress_.bytes_new += chunk.size();
+            ids.push_back(saved->id);
+          }
+          // The future's shared state keeps this task alive until the file
+          // completes: give the buffer back now, or a folder's chunks pile up.
+          chunk_buffers_.Give(std::move(batch->data));
+          batch.reset();
+          if (!failed.ok()) return failed;
+          return ids;
+        }));
   }
 
   // The dictionary for a file cut into page chunks, unless compression is off.
@@ -661,11 +714,13 @@ class Archiver {
       return SubmitChunk(chunk, futures, pending.dictionary);
     };
     PageChunker chunker(chunk_size);
-    const uint64_t batch = std::max<uint64_t>(1, read_buffer_.size() / info.page_size);
+    DiscardChunks();
+    MutableByteView buffer = PageReadBuffer();
+    const uint64_t batch = std::max<uint64_t>(1, buffer.size() / info.page_size);
     Status read;
     for (uint64_t first = 1; first <= info.pages && read.ok(); first += batch) {
       const uint64_t count = std::min(batch, info.pages - first + 1);
-      std::span<std::byte> view(read_buffer_.data(), count * info.page_size);
+      std::span<std::byte> view(buffer.data(), count * info.page_size);
       read = reader.ReadPages(first, view);
       if (!read.ok()) break;
       summary_.bytes_read += view.size();
@@ -673,6 +728,7 @@ class Archiver {
       read = chunker.Feed(ByteView(view.data(), view.size()), submit);
     }
     if (read.ok()) read = chunker.Finish(submit);
+    FlushChunks(futures, pending.dictionary);
     // Every page is read: end the read transaction before the chunks are
     // stored, so the writers' log can be checkpointed again.
     Status closed = reader.Close();
@@ -741,17 +797,20 @@ class Archiver {
     // them per file dominated backups of many small files.
     StreamChunker& chunker = stream_chunker_;
     chunker.Reset();
+    DiscardChunks();
     if (pages != nullptr) pages->Reset(offset);
     auto submit = [&](ByteView chunk) -> Status {
       return SubmitChunk(chunk, futures, pending.dictionary);
     };
-    Bytes& buffer = read_buffer_;
     uint64_t done = 0;
     while (stream || done < length) {
-      size_t want = stream ? buffer.size()
-                           : static_cast<size_t>(std::min<uint64_t>(buffer.size(), length - done));
-      ssize_t n = stream ? ::read(fd, buffer.data(), want)
-                         : ::pread(fd, buffer.data(), want, static_cast<off_t>(offset + done));
+      // Content-defined chunks are cut where the bytes are read, in the
+      // chunker's own buffer: no copy on the way.
+      MutableByteView into = pages != nullptr ? PageReadBuffer() : chunker.Space();
+      size_t want = stream ? into.size()
+                           : static_cast<size_t>(std::min<uint64_t>(into.size(), length - done));
+      ssize_t n = stream ? ::read(fd, into.data(), want)
+                         : ::pread(fd, into.data(), want, static_cast<off_t>(offset + done));
       if (n < 0) {
         if (errno == EINTR) continue;
         return ErrnoError(errno, "reading " + path);
@@ -760,11 +819,12 @@ class Archiver {
       done += static_cast<uint64_t>(n);
       summary_.bytes_read += static_cast<uint64_t>(n);
       progress_.bytes_done += static_cast<uint64_t>(n);
-      const ByteView piece(buffer.data(), static_cast<size_t>(n));
-      PXB_RETURN_IF_ERROR(pages != nullptr ? pages->Feed(piece, submit)
-                                           : chunker.Feed(piece, submit));
+      PXB_RETURN_IF_ERROR(pages != nullptr
+                              ? pages->Feed(ByteView(into.data(), static_cast<size_t>(n)), submit)
+                              : chunker.Commit(static_cast<size_t>(n), submit));
     }
     PXB_RETURN_IF_ERROR(pages != nullptr ? pages->Finish(submit) : chunker.Finish(submit));
+    FlushChunks(futures, pending.dictionary);
     if (stream) pending.node.size = done;
     return Status::Ok();
   }
@@ -803,7 +863,14 @@ class Archiver {
   OwnerNames names_;
   NodeReadOptions read_options_{options_.xattrs, options_.acls};
   StreamChunker stream_chunker_{repo_.chunker()};  // used by the walker thread only
-  Bytes read_buffer_ = Bytes(kReadBufferSize);
+  ChunkBatch batch_;                               // likewise
+  Bytes page_read_buffer_;                         // allocated when a database is first read
+
+  // The walker's buffer for reading pages of databases.
+  MutableByteView PageReadBuffer() {
+    if (page_read_buffer_.empty()) page_read_buffer_.resize(kReadBufferSize);
+    return page_read_buffer_;
+  }
   SnapshotSummary summary_;
   uint64_t errors_ = 0;
   std::vector<DatabaseCopy> databases_;

@@ -294,7 +294,7 @@ class Checker {
     progress_.totals_known = true;
     // Packs are read and verified on every core, a few at a time (each
     // holds a whole pack), and their results taken in order.
-    TaskPool pool(0, 1);
+    TaskPool pool(TaskPool::ThreadsForReading(0), 1);
     const size_t window = pool.thread_count() + 1;
     std::deque<std::future<PackVerdict>> running;
     size_t next = 0;
@@ -323,7 +323,11 @@ class Checker {
   PackVerdict VerifyPack(const PackRecord& pack, std::vector<PackBlob>& blobs) {
     PackVerdict verdict;
     verdict.pack = pack.id;
-    auto bytes = repo_.backend().Get(PackObjectName(pack.id));
+    // Each pool thread reads into the same buffers pack after pack: fresh
+    // ones of 16 MiB would be new pages, faulted in and zeroed, every time.
+    thread_local ReadBuffer read_buffer;
+    thread_local Bytes payload, plain;
+    auto bytes = repo_.backend().Read(PackObjectName(pack.id), 0, kWholeObject, read_buffer);
     if (!bytes.ok()) {
       verdict.problem = std::string(bytes.status().message());
       for (const PackBlob& b : blobs) verdict.damaged.push_back(b.id);
@@ -339,8 +343,8 @@ class Checker {
       if (static_cast<uint64_t>(b.offset) + b.stored_length > bytes->size()) {
         s = DataLossError("beyond the end of the pack");
       } else {
-        auto plain = repo_.DecodeBlob(pack, b, ByteView(*bytes).subspan(b.offset, b.stored_length));
-        s = plain.status();
+        s = repo_.DecodeBlob(pack, b, bytes->subspan(b.offset, b.stored_length), payload, plain)
+                .status();
       }
       if (!s.ok()) {
         verdict.damaged.push_back(b.id);

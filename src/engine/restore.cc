@@ -227,7 +227,8 @@ class Restorer {
         progress_(progress),
         on_error_(on_error),
         cancel_(cancel),
-        pool_(options.threads, 2 * TaskPool::ThreadsFor(options.threads) + 2) {
+        pool_(TaskPool::ThreadsForReading(options.threads),
+              2 * TaskPool::ThreadsForReading(options.threads) + 2) {
     apply_.numeric_ids = options.numeric_ids;
     apply_.owners = options.owners;
   }
@@ -592,8 +593,14 @@ class Restorer {
       return;
     }
     const PackRecord& pack = wants.front().chunk->location.pack;
-    StatusOr<Bytes> range = repo_.backend().Get(PackObjectName(pack.id), start, end - start);
-    std::optional<Bytes> plain;
+    // Each worker reuses its buffers from range to range: fresh ones of a
+    // few MiB would be new pages, faulted in and zeroed, every time.
+    thread_local ReadBuffer read_buffer;
+    thread_local Bytes payload, plain_buffer;
+    StatusOr<ByteView> range =
+        repo_.backend().Read(PackObjectName(pack.id), start, end - start, read_buffer);
+    std::optional<Bytes> loaded;  // a blob read on its own after a failed range
+    ByteView plain;
     const PackBlob* decoded = nullptr;
     for (const Want& want : wants) {
       const PackBlob& blob = want.chunk->location.blob;
@@ -601,30 +608,36 @@ class Restorer {
       // The same chunk twice in a row (duplicates in one file or across
       // files) is decoded once.
       if (decoded == nullptr || decoded->offset != blob.offset) {
-        StatusOr<Bytes> data =
-            range.ok()
-                ? repo_.DecodeBlob(
-                      pack, blob, ByteView(*range).subspan(blob.offset - start, blob.stored_length))
-                // A failed range (a truncated pack, say) may still hold
-                // good blobs: each is read on its own.
-                : repo_.LoadBlob(BlobType::kData, blob.id);
+        StatusOr<ByteView> data =
+            range.ok() ? repo_.DecodeBlob(pack, blob,
+                                          range->subspan(blob.offset - start, blob.stored_length),
+                                          payload, plain_buffer)
+                       : LoadOnItsOwn(blob.id, loaded);
         if (!data.ok()) {
           want.file->Fail(data.status().WithContext(want.file->disk_path));
           decoded = nullptr;
           continue;
         }
-        plain = *std::move(data);
+        plain = *data;
         decoded = &blob;
       }
       Status written =
-          WriteAll(want.file->fd.get(), *plain, want.chunk->file_offset, want.file->disk_path);
+          WriteAll(want.file->fd.get(), plain, want.chunk->file_offset, want.file->disk_path);
       if (!written.ok()) {
         want.file->Fail(written);
         continue;
       }
-      bytes_written_ += plain->size();
-      progress_.bytes_done += plain->size();
+      bytes_written_ += plain.size();
+      progress_.bytes_done += plain.size();
     }
+  }
+
+  // A failed range (a truncated pack, say) may still hold good blobs: each
+  // is then read on its own.
+  StatusOr<ByteView> LoadOnItsOwn(const BlobId& id, std::optional<Bytes>& loaded) {
+    PXB_ASSIGN_OR_RETURN(Bytes blob, repo_.LoadBlob(BlobType::kData, id));
+    loaded = std::move(blob);
+    return ByteView(*loaded);
   }
 
   // Runs once per file, after its last piece: sets the size, checks,

@@ -423,6 +423,12 @@ StatusOr<Bytes> Repository::DecodeBlob(const PackRecord& pack, const PackBlob& b
   return blob.compressed ? std::move(plain) : std::move(payload);
 }
 
+StatusOr<ByteView> Repository::DecodeBlob(const PackRecord& pack, const PackBlob& blob,
+                                          ByteView stored, Bytes& payload, Bytes& plain) const {
+  PXB_RETURN_IF_ERROR(DecryptAndVerify(pack, blob, stored, payload, plain));
+  return blob.compressed ? ByteView(plain) : ByteView(payload);
+}
+
 StatusOr<Bytes> Repository::LoadBlob(BlobType type, const BlobId& id) {
   auto loc = FindBlob(id);
   if (!loc) {

@@ -163,6 +163,10 @@ class Repository {
   StatusOr<Bytes> LoadBlob(BlobType type, const BlobId& id);
   // Decodes a blob from its stored bytes (from a pack read as a whole).
   StatusOr<Bytes> DecodeBlob(const PackRecord& pack, const PackBlob& blob, ByteView stored) const;
+  // The same into the caller's buffers, which keep their capacity for the
+  // next blob: the view is of `payload` or `plain` and valid until they change.
+  StatusOr<ByteView> DecodeBlob(const PackRecord& pack, const PackBlob& blob, ByteView stored,
+                                Bytes& payload, Bytes& plain) const;
   // Reads a pack's header from the backend.
   StatusOr<std::vector<PackBlob>> ReadPackHeader(const PackId& id, uint64_t pack_size);
   // Decodes the header of a whole pack held in memory.
@@ -196,10 +200,13 @@ class Repository {
   Status Flush();
 
   // Full packs queued or being written at once: bounds the memory they hold
-  // (16 MiB each by default) while keeping the backend busy.
-  static constexpr size_t kPacksInFlight = 2;
+  // (16 MiB each by default, and 1.5 times that as 4+2 shards). One is
+  // enough: workers fill the next pack while it is written, and a second
+  // cost 16 to 40 MiB of peak memory for no measurable speed (design.md
+  // section 7).
+  static constexpr size_t kPacksInFlight = 1;
   // Threads writing packs, so that a worker never waits for storage.
-  static constexpr size_t kPackWriterThreads = 2;
+  static constexpr size_t kPackWriterThreads = kPacksInFlight;
   const WriteStats& write_stats() const { return stats_; }
 
   // --- Snapshots ---

@@ -1,5 +1,8 @@
 #include "storage/backend.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <new>
 #include <string>
 
 #include "storage/local/local_backend.h"
@@ -7,6 +10,36 @@
 #include "storage/s3/s3_backend.h"
 
 namespace pxb {
+
+void ReadBuffer::Free::operator()(std::byte* p) const { std::free(p); }
+
+MutableByteView ReadBuffer::Prepare(size_t n) {
+  adopted_ = Bytes();
+  if (n > capacity_ || !aligned_) {
+    const size_t capacity = std::max((n + kAlignment - 1) / kAlignment * kAlignment, kAlignment);
+    aligned_.reset(static_cast<std::byte*>(std::aligned_alloc(kAlignment, capacity)));
+    capacity_ = aligned_ ? capacity : 0;
+    if (!aligned_) throw std::bad_alloc();
+  }
+  return MutableByteView(aligned_.get(), n);
+}
+
+ByteView ReadBuffer::Adopt(Bytes bytes) {
+  adopted_ = std::move(bytes);
+  return adopted_;
+}
+
+void ReadBuffer::Release() {
+  aligned_.reset();
+  capacity_ = 0;
+  adopted_ = Bytes();
+}
+
+StatusOr<ByteView> Backend::Read(std::string_view name, uint64_t offset, uint64_t length,
+                                 ReadBuffer& buffer) {
+  PXB_ASSIGN_OR_RETURN(Bytes bytes, Get(name, offset, length));
+  return buffer.Adopt(std::move(bytes));
+}
 
 std::string Backend::Context(std::string_view op, std::string_view name) const {
   std::string out = Location();

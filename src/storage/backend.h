@@ -34,6 +34,41 @@ struct ObjectInfo {
 // Passed as Get's length to read from the offset to the end of the object.
 inline constexpr uint64_t kWholeObject = UINT64_MAX;
 
+// A caller's buffer that Backend::Read fills, kept from one read to the
+// next. A reader of many objects (restore, check) then writes into the same
+// pages every time instead of into fresh ones, which the kernel must
+// allocate and zero, and the storage is aligned for direct I/O.
+//
+//   ReadBuffer buffer;
+//   PXB_ASSIGN_OR_RETURN(ByteView pack, backend.Read(name, 0, kWholeObject, buffer));
+//   // `pack` stays valid until the next read into `buffer`.
+//
+// Thread-safety: none; one buffer per thread.
+class ReadBuffer {
+ public:
+  static constexpr size_t kAlignment = 4096;
+
+  ReadBuffer() = default;
+  ReadBuffer(const ReadBuffer&) = delete;
+  ReadBuffer& operator=(const ReadBuffer&) = delete;
+
+  // Storage for at least `n` bytes, aligned to kAlignment, its content
+  // unspecified. Invalidates views of earlier reads. Grows, never shrinks.
+  MutableByteView Prepare(size_t n);
+  // Keeps bytes that were read elsewhere and returns a view of them.
+  ByteView Adopt(Bytes bytes);
+  // Lets go of the storage.
+  void Release();
+
+ private:
+  struct Free {
+    void operator()(std::byte* p) const;
+  };
+  std::unique_ptr<std::byte, Free> aligned_;
+  size_t capacity_ = 0;
+  Bytes adopted_;
+};
+
 // Every method validates names with ValidateObjectName and returns
 // kInvalidArgument for a bad one before touching the store. Error messages
 // start with Location() and name the operation and the object, e.g.
@@ -67,6 +102,12 @@ class Backend {
   // the end succeeds). Idempotent; the caller owns the returned bytes.
   virtual StatusOr<Bytes> Get(std::string_view name, uint64_t offset = 0,
                               uint64_t length = kWholeObject) = 0;
+
+  // Get into a buffer the caller keeps: the returned view of the bytes stays
+  // valid until the next read into `buffer`. Same codes as Get. Backends
+  // that can read in place (the local one) override it; the others Get.
+  virtual StatusOr<ByteView> Read(std::string_view name, uint64_t offset, uint64_t length,
+                                  ReadBuffer& buffer);
 
   // Returns the name and size of an object; kNotFound if it is missing.
   virtual StatusOr<ObjectInfo> Stat(std::string_view name) = 0;

@@ -188,24 +188,44 @@ StreamChunker::StreamChunker(const Chunker& chunker)
 
 Status StreamChunker::Feed(ByteView piece, const ChunkCallback& on_chunk) {
   while (!piece.empty()) {
-    if (start_ == end_) start_ = end_ = 0;
-    // Pending bytes are always fewer than max_size here, so compacting leaves
-    // room for at least max_size more.
-    if (end_ == buffer_.size()) {
-      std::memmove(buffer_.data(), buffer_.data() + start_, end_ - start_);
-      end_ -= start_;
-      start_ = 0;
-    }
-    const size_t take = std::min(piece.size(), buffer_.size() - end_);
-    std::memcpy(buffer_.data() + end_, piece.data(), take);
-    end_ += take;
+    MutableByteView space = Space();
+    const size_t take = std::min(piece.size(), space.size());
+    std::memcpy(space.data(), piece.data(), take);
     piece = piece.subspan(take);
-    while (end_ - start_ >= max_size_) {
-      ByteView pending(buffer_.data() + start_, end_ - start_);
-      const size_t len = chunker_.NextChunkLength(pending);
-      start_ += len;
-      PXB_RETURN_IF_ERROR(on_chunk(pending.first(len)));
+    PXB_RETURN_IF_ERROR(Commit(take, on_chunk));
+  }
+  return Status::Ok();
+}
+
+MutableByteView StreamChunker::Space() {
+  if (start_ == end_) start_ = end_ = 0;
+  // Pending bytes are fewer than max_size here, so compacting leaves room
+  // for at least max_size more. Cuts are taken as soon as they are certain,
+  // so what moves is mostly less than one chunk.
+  if (buffer_.size() - end_ < max_size_) {
+    std::memmove(buffer_.data(), buffer_.data() + start_, end_ - start_);
+    end_ -= start_;
+    start_ = 0;
+  }
+  return MutableByteView(buffer_).subspan(end_);
+}
+
+Status StreamChunker::Commit(size_t n, const ChunkCallback& on_chunk) {
+  end_ += n;
+  for (;;) {
+    ByteView pending(buffer_.data() + start_, end_ - start_);
+    if (pending.size() < max_size_ && pending.size() < looked_ + kRescanStep) break;
+    const size_t len = chunker_.NextChunkLength(pending);
+    // A cut before the end of the bytes at hand is where the whole stream
+    // would be cut too (the scan goes front to back and stops at the first
+    // boundary); one at their end is certain only at max_size.
+    if (len == pending.size() && pending.size() < max_size_) {
+      looked_ = pending.size();
+      break;
     }
+    start_ += len;
+    looked_ = 0;
+    PXB_RETURN_IF_ERROR(on_chunk(pending.first(len)));
   }
   return Status::Ok();
 }
@@ -224,6 +244,7 @@ Status StreamChunker::Finish(const ChunkCallback& on_chunk) {
 void StreamChunker::Reset() {
   start_ = 0;
   end_ = 0;
+  looked_ = 0;
 }
 
 }  // namespace pxb

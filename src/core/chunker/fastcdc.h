@@ -161,6 +161,13 @@ class StreamChunker {
   // Consumes piece and calls on_chunk for every chunk that is now complete.
   [[nodiscard]] Status Feed(ByteView piece, const ChunkCallback& on_chunk);
 
+  // Room for the stream's next bytes, at least max_size of them, to read
+  // into directly instead of copying through Feed. Follow with Commit.
+  MutableByteView Space();
+  // Takes the first n bytes written into Space() as the stream's next bytes
+  // and calls on_chunk for every chunk that is now complete, as Feed does.
+  [[nodiscard]] Status Commit(size_t n, const ChunkCallback& on_chunk);
+
   // Calls on_chunk for the remaining chunks of the stream (none if it was
   // empty), then resets, ready for the next stream.
   [[nodiscard]] Status Finish(const ChunkCallback& on_chunk);
@@ -177,6 +184,11 @@ class StreamChunker {
   Bytes buffer_;
   size_t start_ = 0;  // first pending byte
   size_t end_ = 0;    // one past the last pending byte
+  // Pending bytes when a cut was last looked for and not found: the next
+  // look waits for kRescanStep more, so small pieces do not rescan a chunk
+  // per byte.
+  size_t looked_ = 0;
+  static constexpr size_t kRescanStep = 64 << 10;
 };
 
 }  // namespace pxb

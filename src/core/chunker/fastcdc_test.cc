@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <bit>
+#include <climits>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <iterator>
 #include <set>
@@ -63,12 +65,15 @@ std::vector<uint64_t> Boundaries(const Chunker& chunker, ByteView data) {
   return ends;
 }
 
-// Chunk end offsets from a StreamChunker fed pieces of next_piece() bytes.
-std::vector<uint64_t> StreamBoundaries(const Chunker& chunker, ByteView data,
-                                       const std::function<size_t()>& next_piece) {
+// Chunk end offsets from a StreamChunker that `add` gives the bytes at
+// `off` to, returning how many it took.
+std::vector<uint64_t> StreamedBoundaries(
+    const Chunker& chunker, ByteView data,
+    const std::function<size_t(StreamChunker&, size_t off,
+                               const StreamChunker::ChunkCallback& on_chunk)>& add) {
   std::vector<uint64_t> ends;
   uint64_t pos = 0;
-  auto on_chunk = [&](ByteView chunk) {
+  const StreamChunker::ChunkCallback on_chunk = [&](ByteView chunk) {
     // The view must be the next bytes of the stream.
     EXPECT_TRUE(std::equal(chunk.begin(), chunk.end(), data.begin() + pos));
     pos += chunk.size();
@@ -77,14 +82,36 @@ std::vector<uint64_t> StreamBoundaries(const Chunker& chunker, ByteView data,
   };
   StreamChunker stream(chunker);
   for (size_t off = 0; off < data.size();) {
-    const size_t n = std::min(next_piece(), data.size() - off);
-    EXPECT_TRUE(stream.Feed(data.subspan(off, n), on_chunk).ok());
-    off += n;
+    off += add(stream, off, on_chunk);
     EXPECT_LT(stream.buffered(), chunker.params().max_size);
   }
   EXPECT_TRUE(stream.Finish(on_chunk).ok());
   EXPECT_EQ(stream.buffered(), 0u);
   return ends;
+}
+
+// ... fed pieces of next_piece() bytes.
+std::vector<uint64_t> StreamBoundaries(const Chunker& chunker, ByteView data,
+                                       const std::function<size_t()>& next_piece) {
+  return StreamedBoundaries(chunker, data, [&](StreamChunker& stream, size_t off, auto& on_chunk) {
+    const size_t n = std::min(next_piece(), data.size() - off);
+    EXPECT_TRUE(stream.Feed(data.subspan(off, n), on_chunk).ok());
+    return n;
+  });
+}
+
+// ... read straight into the chunker's Space() as the backup does, at most
+// `most` bytes a time (a short read).
+std::vector<uint64_t> SpaceBoundaries(const Chunker& chunker, ByteView data,
+                                      const std::function<size_t()>& most) {
+  return StreamedBoundaries(chunker, data, [&](StreamChunker& stream, size_t off, auto& on_chunk) {
+    MutableByteView space = stream.Space();
+    EXPECT_GE(space.size(), chunker.params().max_size);
+    const size_t n = std::min({std::max<size_t>(1, most()), space.size(), data.size() - off});
+    std::memcpy(space.data(), data.data() + off, n);
+    EXPECT_TRUE(stream.Commit(n, on_chunk).ok());
+    return n;
+  });
 }
 
 std::vector<uint64_t> Lengths(const std::vector<uint64_t>& ends) {
@@ -449,6 +476,22 @@ TEST(StreamChunkerTest, AnyPieceSizesGiveTheSameBoundaries) {
       if (p.name == "1") continue;  // covered above; too slow over 64 MiB
       EXPECT_EQ(StreamBoundaries(chunker, data, p.next), expected) << "pieces of " << p.name;
     }
+  }
+}
+
+TEST(StreamChunkerTest, ReadsIntoItsSpaceGiveTheSameBoundaries) {
+  uint64_t rng = 7;
+  for (const ChunkerParams& params : {kSmallParams, kDefaultParams}) {
+    const Chunker chunker = MakeChunker(RandomKey(8), params);
+    ByteView data = ByteView(Random64MiB())
+                        .first(params.max_size == kSmallParams.max_size ? 4 * kMiB : 32 * kMiB);
+    const std::vector<uint64_t> expected = Boundaries(chunker, data);
+    EXPECT_EQ(SpaceBoundaries(chunker, data, [] { return SIZE_MAX; }), expected) << "full reads";
+    EXPECT_EQ(SpaceBoundaries(chunker, data, [] { return size_t{65537}; }), expected) << "65537";
+    EXPECT_EQ(SpaceBoundaries(chunker, data,
+                              [&rng] { return static_cast<size_t>(SplitMix64(rng) % 300000); }),
+              expected)
+        << "random short reads";
   }
 }
 

@@ -396,6 +396,14 @@ Status ErasureBackend::StoreTargetList() {
   return Status::Ok();
 }
 
+void ErasureBackend::RecycleShards(std::vector<Bytes>& shards) const {
+  // Small ones (indexes, snapshots) cost little to allocate.
+  for (Bytes& shard : shards) {
+    if (shard.capacity() >= (size_t{1} << 20)) shard_buffers_.Give(std::move(shard));
+  }
+  shards.clear();
+}
+
 StatusOr<std::vector<Bytes>> ErasureBackend::EncodeShards(std::string_view name, ByteView data,
                                                           ShardScheme scheme, int k, int m) const {
   const ObjectNameHash id = HashObjectName(name);
@@ -410,12 +418,15 @@ StatusOr<std::vector<Bytes>> ErasureBackend::EncodeShards(std::string_view name,
   }
   PXB_ASSIGN_OR_RETURN(ReedSolomon codec, ReedSolomon::Create(k, m));
   const uint64_t shard_len = ShardLength(data.size(), k);
-  shards.assign(static_cast<size_t>(k + m), Bytes(kShardHeaderSize + shard_len));
-  for (int j = 0; j < k; ++j) {
+  for (int j = 0; j < k + m; ++j) {
+    Bytes shard = shard_buffers_.Take(kShardHeaderSize + shard_len);
+    shard.resize(kShardHeaderSize);
+    // Data shards hold their stretch of the object, zero-padded at the end.
     const uint64_t begin = std::min<uint64_t>(data.size(), j * shard_len);
-    const uint64_t end = std::min<uint64_t>(data.size(), begin + shard_len);
-    if (end > begin)
-      std::memcpy(shards[j].data() + kShardHeaderSize, data.data() + begin, end - begin);
+    const uint64_t end = j < k ? std::min<uint64_t>(data.size(), begin + shard_len) : begin;
+    shard.insert(shard.end(), data.begin() + begin, data.begin() + end);
+    shard.resize(kShardHeaderSize + shard_len);
+    shards.push_back(std::move(shard));
   }
   std::vector<const std::byte*> in;
   std::vector<std::byte*> out;
@@ -511,6 +522,11 @@ Status ErasureBackend::Put(std::string_view name, ByteView data) {
   PXB_ASSIGN_OR_RETURN(
       std::vector<Bytes> shards,
       EncodeShards(name, data, coding.scheme, coding.data_shards, coding.parity_shards));
+  struct Recycle {
+    const ErasureBackend& backend;
+    std::vector<Bytes>& shards;
+    ~Recycle() { backend.RecycleShards(shards); }
+  } recycle{*this, shards};
 
   std::vector<PlacementCandidate> candidates(targets_.size());
   {

@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/buffer_pool.h"
 #include "core/erasure/reed_solomon.h"
 #include "core/task_pool.h"
 #include "format/shard_format.h"
@@ -140,8 +141,11 @@ class ErasureBackend final : public Backend {
   // placement map; OK if it was gone already. Used by scrub and rebalance.
   Status DeleteShard(std::string_view name, const ObjectShards& coding, int index, size_t target);
   // Encodes every shard of an object (headers included), index order.
+  // Large shards come from a pool that RecycleShards refills.
   StatusOr<std::vector<Bytes>> EncodeShards(std::string_view name, ByteView data,
                                             ShardScheme scheme, int k, int m) const;
+  // Keeps the buffers of stored shards for the next object's.
+  void RecycleShards(std::vector<Bytes>& shards) const;
   // The size of each of the object's shard objects, header included.
   static uint64_t ShardObjectSize(const ObjectShards& object);
   // Per target: its weight and capacity, the bytes of the shards the
@@ -198,6 +202,9 @@ class ErasureBackend final : public Backend {
   std::vector<TargetRuntime> targets_;
   ReedSolomon codec_;
   std::unique_ptr<TaskPool> io_;
+  // Shard buffers of a few packs, reused: fresh ones of several MiB would
+  // be new pages, faulted in and zeroed, for every pack.
+  mutable BufferPool shard_buffers_{16};
 
   // Adds or removes the object's shards to used_bytes_; map_mu_ held.
   void AccountLocked(const ObjectShards& object, bool add);

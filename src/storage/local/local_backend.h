@@ -60,6 +60,10 @@ class LocalBackend final : public Backend {
   // Returns kDataLoss if the file is shorter than its size while reading.
   StatusOr<Bytes> Get(std::string_view name, uint64_t offset = 0,
                       uint64_t length = kWholeObject) override;
+  // Reads of 1 MiB or more go past the page cache (O_DIRECT) into the
+  // aligned buffer, where the file system allows it.
+  StatusOr<ByteView> Read(std::string_view name, uint64_t offset, uint64_t length,
+                          ReadBuffer& buffer) override;
   StatusOr<ObjectInfo> Stat(std::string_view name) override;
 
   // Walks the folder that holds the prefix's names; files that are not valid
@@ -69,6 +73,10 @@ class LocalBackend final : public Backend {
   StatusOr<uint64_t> RemoveStaleTemporaries(int64_t cutoff_ns) override;
 
  private:
+  // Reads [offset, offset + length) of an object into memory that `place`
+  // provides for the byte count it is given.
+  StatusOr<ByteView> ReadRange(std::string_view name, uint64_t offset, uint64_t length, bool direct,
+                               const std::function<MutableByteView(size_t)>& place);
   std::string PathOf(std::string_view name) const { return root_ + "/" + std::string(name); }
   // Creates the missing folders of `name` below the root, fsyncing the
   // folder that received each new one.

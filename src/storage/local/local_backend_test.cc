@@ -145,6 +145,7 @@ TEST_F(LocalBackendTest, FailedWriteRemovesTheTemporaryFileAndKeepsTheOldObject)
 // Objects from 1 MiB are written past the page cache in whole 4 KiB blocks,
 // the last partial block through it: every length reads back whole.
 void ExpectLargeObjectsReadBackWhole(LocalBackend& backend, const std::string& root) {
+  ReadBuffer buffer;
   for (size_t size : {(size_t{1} << 20) - 1, size_t{1} << 20, (size_t{1} << 20) + 1,
                       (size_t{1} << 20) + 4095, size_t{4096} * 600, size_t{3} * (1 << 20) + 123}) {
     const Bytes data = TestBytes(size, static_cast<uint64_t>(size));
@@ -157,6 +158,19 @@ void ExpectLargeObjectsReadBackWhole(LocalBackend& backend, const std::string& r
     ASSERT_OK(tail);
     EXPECT_TRUE(std::equal(tail->begin(), tail->end(), data.end() - 5000)) << size;
     EXPECT_EQ(fs::file_size(root + "/" + name), size);
+    // Read goes past the page cache from 1 MiB, in whole blocks around the
+    // range: ranges starting and ending inside blocks, and at the end.
+    for (auto [offset, length] : std::vector<std::pair<size_t, size_t>>{{0, size},
+                                                                        {1, size - 1},
+                                                                        {4095, size - 4095 - 1},
+                                                                        {4096, size - 4096},
+                                                                        {17, size / 2}}) {
+      StatusOr<ByteView> read = backend.Read(name, offset, length, buffer);
+      ASSERT_OK(read);
+      EXPECT_TRUE(std::equal(read->begin(), read->end(), data.begin() + offset,
+                             data.begin() + offset + length))
+          << size << " at " << offset << " length " << length;
+    }
   }
   EXPECT_THAT(FilesIn(root + "/tmp"), IsEmpty());
 }

@@ -2,10 +2,12 @@
 
 #include <gmock/gmock.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "storage/testing/status_testing.h"
@@ -88,11 +90,40 @@ TEST_P(BackendConformanceTest, GetRanges) {
       {1000, kWholeObject, Bytes()},         // nothing left at the end
       {0, 0, Bytes()},                       // zero-length at the start
   };
+  ReadBuffer buffer;  // one for every case: Read reuses it
   for (const Case& c : cases) {
     StatusOr<Bytes> got = backend_->Get(name, c.offset, c.length);
     ASSERT_OK(got);
     EXPECT_TRUE(*got == c.want) << "offset " << c.offset << " length " << c.length;
+    StatusOr<ByteView> read = backend_->Read(name, c.offset, c.length, buffer);
+    ASSERT_OK(read);
+    EXPECT_TRUE(std::equal(read->begin(), read->end(), c.want.begin(), c.want.end()))
+        << "Read at offset " << c.offset << " length " << c.length;
   }
+}
+
+TEST_P(BackendConformanceTest, ReadIntoOneBufferMatchesGet) {
+  Bytes large = TestBytes((3 << 20) + 4321, 7);
+  Bytes small = TestBytes(777, 8);
+  ASSERT_OK(backend_->Put(PackName(large), large));
+  ASSERT_OK(backend_->Put(PackName(small), small));
+  ReadBuffer buffer;
+  // Large and small, aligned and not, in turns: each read sees only its bytes.
+  const std::vector<std::tuple<const Bytes*, uint64_t, uint64_t>> reads = {
+      {&large, 0, kWholeObject},  {&small, 0, kWholeObject}, {&large, 4095, (1 << 20) + 2},
+      {&large, 1 << 20, 2 << 20}, {&small, 5, 700},          {&large, 8191, kWholeObject},
+  };
+  for (auto [data, offset, length] : reads) {
+    const uint64_t n = length == kWholeObject ? data->size() - offset : length;
+    StatusOr<ByteView> read = backend_->Read(PackName(*data), offset, length, buffer);
+    ASSERT_OK(read);
+    EXPECT_TRUE(
+        std::equal(read->begin(), read->end(), data->begin() + offset, data->begin() + offset + n))
+        << "offset " << offset << " length " << length;
+  }
+  EXPECT_EQ(CodeOf(backend_->Read(PackName(small), 700, 100, buffer)), StatusCode::kOutOfRange);
+  EXPECT_EQ(CodeOf(backend_->Read("data/00/missing", 0, kWholeObject, buffer)),
+            StatusCode::kNotFound);
 }
 
 TEST_P(BackendConformanceTest, GetBeyondTheEndIsOutOfRange) {
