@@ -602,6 +602,10 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
       full.push_back(std::move(builder));
     }
     if (!builder) {
+      // While one full pack is written and the next waits for it, a third
+      // is not started: it would hold another pack's worth of memory for
+      // the little time the write has left.
+      WaitForRoomToOpenPack();
       // A pack ends with the blob that crosses pack_size: room for one
       // more chunk of the largest size, stored uncompressed, and the header.
       const size_t expected = config_.pack_size + config_.chunker.max_size + 64 * 1024;
@@ -630,12 +634,22 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
     // workers keep filling a new pack meanwhile.
     if (builder->size() >= config_.pack_size) full.push_back(std::move(builder));
   }
+  if (!full.empty()) {
+    std::lock_guard lock(writes_mu_);
+    packs_sealing_ += full.size();
+  }
   stats_.blobs_added++;
   stats_.bytes_added += raw_length;
   stats_.bytes_stored += payload.size() + Aead::kTagSize;
   for (auto& pack : full) {
-    PXB_ASSIGN_OR_RETURN(FinishedPack done, pack->Finish());
-    QueuePackWrite(std::move(done));
+    auto done = pack->Finish();
+    if (!done.ok()) {
+      std::lock_guard lock(writes_mu_);
+      packs_sealing_--;
+      writes_changed_.notify_all();
+      return done.status();
+    }
+    QueuePackWrite(*std::move(done));
   }
   std::lock_guard lock(writes_mu_);
   return write_error_;
@@ -650,8 +664,14 @@ void Repository::QueuePackWrite(FinishedPack pack) {
   }
   writes_changed_.wait(lock, [&] { return writes_in_flight_ < kPacksInFlight; });
   writes_in_flight_++;
+  packs_sealing_--;
   write_queue_.push_back(std::move(pack));
   writes_changed_.notify_all();
+}
+
+void Repository::WaitForRoomToOpenPack() {
+  std::unique_lock lock(writes_mu_);
+  writes_changed_.wait(lock, [&] { return writes_in_flight_ + packs_sealing_ <= kPacksInFlight; });
 }
 
 void Repository::PackWriterLoop() {

@@ -275,6 +275,10 @@ class Repository {
   // names none.
   StatusOr<std::shared_ptr<const BlobDictionary>> DictionaryFor(const PackRecord& pack,
                                                                 const PackBlob& blob) const;
+  // Waits while kPacksInFlight full packs are being written or queued and
+  // another is full too, so that at most one more pack is open beside them.
+  // Called with a builder lock held: the writers never take one.
+  void WaitForRoomToOpenPack();
   // Hands a full pack to the background writers; waits while kPacksInFlight
   // are queued or being written.
   void QueuePackWrite(FinishedPack pack);
@@ -350,6 +354,7 @@ class Repository {
   std::condition_variable writes_changed_;
   std::deque<FinishedPack> write_queue_;
   size_t writes_in_flight_ = 0;  // queued or being written
+  size_t packs_sealing_ = 0;     // full, not yet queued: being sealed or waiting for room
   Status write_error_;           // the first failed write since the last Flush
   bool writers_stopping_ = false;
   std::vector<std::thread> pack_writers_;

@@ -6,7 +6,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
 #include <map>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -98,6 +102,17 @@ class RepositoryTest : public testing::Test {
       return Status::Ok();
     }));
     return count;
+  }
+
+  // Every one of `blobs` loads back whole after the repository is reopened.
+  void ExpectBlobsReadBack(const std::vector<Bytes>& blobs) {
+    auto reopened = Reopen();
+    ASSERT_NE(reopened, nullptr);
+    for (const Bytes& data : blobs) {
+      auto loaded = reopened->LoadBlob(BlobType::kData, reopened->ComputeBlobId(data));
+      ASSERT_OK(loaded);
+      EXPECT_EQ(*loaded, data);
+    }
   }
 
   size_t CountObjects(std::string_view prefix) {
@@ -497,13 +512,7 @@ TEST_F(RepositoryTest, FlushRetriesAPackWhosePutFailed) {
   ASSERT_OK(repo->Flush());
   EXPECT_EQ(CountObjects(kDataPrefix), 1u);
   EXPECT_EQ(CountObjects(kIndexPrefix), 1u);
-  auto reopened = Reopen();
-  ASSERT_NE(reopened, nullptr);
-  for (const Bytes& data : saved) {
-    auto loaded = reopened->LoadBlob(BlobType::kData, reopened->ComputeBlobId(data));
-    ASSERT_OK(loaded);
-    EXPECT_EQ(*loaded, data);
-  }
+  ExpectBlobsReadBack(saved);
 }
 
 TEST_F(RepositoryTest, FlushRetriesAnIndexWhosePutFailed) {
@@ -527,6 +536,77 @@ TEST_F(RepositoryTest, FlushRetriesAnIndexWhosePutFailed) {
 }
 
 // A pack that fills up inside SaveBlob and fails to store is not lost.
+// A backend whose pack writes wait at a gate until it opens.
+class GatedBackend final : public Backend {
+ public:
+  explicit GatedBackend(std::unique_ptr<Backend> inner) : inner_(std::move(inner)) {}
+  void Close() { Set(false); }
+  void Open() { Set(true); }
+  std::string Location() const override { return inner_->Location(); }
+  Status Create(bool exclusive) override { return inner_->Create(exclusive); }
+  Status Put(std::string_view name, ByteView data) override {
+    if (name.starts_with(kDataPrefix)) {
+      std::unique_lock lock(mu_);
+      opened_.wait(lock, [&] { return open_; });
+    }
+    return inner_->Put(name, data);
+  }
+  StatusOr<Bytes> Get(std::string_view name, uint64_t offset, uint64_t length) override {
+    return inner_->Get(name, offset, length);
+  }
+  StatusOr<ObjectInfo> Stat(std::string_view name) override { return inner_->Stat(name); }
+  Status List(std::string_view prefix,
+              const std::function<Status(const ObjectInfo&)>& fn) override {
+    return inner_->List(prefix, fn);
+  }
+  Status Delete(std::string_view name) override { return inner_->Delete(name); }
+
+ private:
+  void Set(bool open) {
+    std::lock_guard lock(mu_);
+    open_ = open;
+    opened_.notify_all();
+  }
+  std::unique_ptr<Backend> inner_;
+  std::mutex mu_;
+  std::condition_variable opened_;
+  bool open_ = true;
+};
+
+// One pack is written while the next fills; once that one is full too, the
+// blob that would open a third waits for the write instead, so that no more
+// than two packs' worth of memory is held.
+TEST_F(RepositoryTest, NoThirdPackOpensWhileOneIsWrittenAndTheNextIsFull) {
+  auto backend = std::make_unique<GatedBackend>(Store());
+  GatedBackend* gate = backend.get();
+  auto opened = Repository::Init(std::move(backend), kPassphrase, FastOptions());
+  ASSERT_OK(opened);
+  Repository& repo = **opened;
+  gate->Close();
+  // Packs of 1 MiB: the fourth 300 KiB blob fills one.
+  std::vector<Bytes> blobs;
+  for (uint64_t i = 0; i < 9; ++i) blobs.push_back(Content(300 * 1024, 100 + i));
+  auto save = [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      auto saved = repo.SaveBlob(BlobType::kData, blobs[i], CompressionLevel::kOff);
+      if (!saved.ok()) return saved.status();
+    }
+    return Status::Ok();
+  };
+  // The first pack waits at the gate; the second fills, and the thread that
+  // filled it waits for room to queue it.
+  auto first_two = std::async(std::launch::async, save, 0, 8);
+  ASSERT_EQ(first_two.wait_for(std::chrono::seconds(1)), std::future_status::timeout);
+  auto third = std::async(std::launch::async, save, 8, 9);
+  EXPECT_EQ(third.wait_for(std::chrono::milliseconds(500)), std::future_status::timeout)
+      << "a third pack was opened while two were full";
+  gate->Open();
+  EXPECT_OK(first_two.get());
+  EXPECT_OK(third.get());
+  ASSERT_OK(repo.Flush());
+  ExpectBlobsReadBack(blobs);
+}
+
 TEST_F(RepositoryTest, FullPackWhosePutFailedIsStoredByFlush) {
   FaultyBackend* faulty = nullptr;
   auto repo = InitFaulty(&faulty);
@@ -545,13 +625,7 @@ TEST_F(RepositoryTest, FullPackWhosePutFailedIsStoredByFlush) {
   }
   ASSERT_TRUE(saw_error);
   ASSERT_OK(repo->Flush());
-  auto reopened = Reopen();
-  ASSERT_NE(reopened, nullptr);
-  for (const Bytes& data : saved) {
-    auto loaded = reopened->LoadBlob(BlobType::kData, reopened->ComputeBlobId(data));
-    ASSERT_OK(loaded);
-    EXPECT_EQ(*loaded, data);
-  }
+  ExpectBlobsReadBack(saved);
 }
 
 // --- Snapshots ---

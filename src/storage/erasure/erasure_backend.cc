@@ -608,6 +608,16 @@ Status ErasureBackend::Put(std::string_view name, ByteView data) {
 StatusOr<Bytes> ErasureBackend::ReadShard(std::string_view name, const ObjectShards& object,
                                           int index, bool whole, uint64_t offset, uint64_t length,
                                           bool skip_down) {
+  ReadBuffer buffer;
+  PXB_ASSIGN_OR_RETURN(
+      ByteView bytes, ReadShardInto(name, object, index, whole, offset, length, skip_down, buffer));
+  return Bytes(bytes.begin(), bytes.end());
+}
+
+StatusOr<ByteView> ErasureBackend::ReadShardInto(std::string_view name, const ObjectShards& object,
+                                                 int index, bool whole, uint64_t offset,
+                                                 uint64_t length, bool skip_down,
+                                                 ReadBuffer& buffer) {
   std::vector<size_t> holders;
   bool any_up = false;
   for (const auto& s : object.shards) {
@@ -628,8 +638,9 @@ StatusOr<Bytes> ErasureBackend::ReadShard(std::string_view name, const ObjectSha
   Status last;
   for (size_t t : ReadOrder(holders)) {
     const int64_t start = NowNanos();
-    auto bytes = whole ? targets_[t].backend->Get(shard_name)
-                       : targets_[t].backend->Get(shard_name, kShardHeaderSize + offset, length);
+    auto bytes =
+        whole ? targets_[t].backend->Read(shard_name, 0, kWholeObject, buffer)
+              : targets_[t].backend->Read(shard_name, kShardHeaderSize + offset, length, buffer);
     if (!bytes.ok()) {
       RecordFailure(t, bytes.status());
       last = bytes.status().WithContext("target " + targets_[t].spec.name);
@@ -710,10 +721,12 @@ StatusOr<Bytes> ErasureBackend::GetReedSolomon(std::string_view name, const Obje
   // Shards whose targets are all down are skipped at first (a down target
   // costs its retries on every read), and tried last if still needed.
   auto read_window = [&](int index, bool skip_down = true) {
-    return io_->Submit([&, index, skip_down] {
-      auto bytes = ReadShard(name, object, index, whole, window_begin, window, skip_down);
-      if (bytes.ok() && whole) bytes->erase(bytes->begin(), bytes->begin() + kShardHeaderSize);
-      return bytes;
+    return io_->Submit([&, index, skip_down]() -> StatusOr<Bytes> {
+      thread_local ReadBuffer shard_buffer;
+      PXB_ASSIGN_OR_RETURN(ByteView bytes, ReadShardInto(name, object, index, whole, window_begin,
+                                                         window, skip_down, shard_buffer));
+      if (whole) bytes = bytes.subspan(kShardHeaderSize);
+      return Bytes(bytes.begin(), bytes.end());
     });
   };
   // The data shards first, in parallel; parity only for the ones missing.
@@ -797,7 +810,9 @@ StatusOr<Bytes> ErasureBackend::GetReedSolomon(std::string_view name, const Obje
   return out;
 }
 
-StatusOr<Bytes> ErasureBackend::Get(std::string_view name, uint64_t offset, uint64_t length) {
+StatusOr<ErasureBackend::ObjectShards> ErasureBackend::LocateRange(std::string_view name,
+                                                                   uint64_t offset,
+                                                                   uint64_t& length) {
   PXB_RETURN_IF_ERROR(ValidateObjectName(name));
   auto object = Locate(name);
   if (!object.ok()) return object.status();
@@ -808,6 +823,56 @@ StatusOr<Bytes> ErasureBackend::Get(std::string_view name, uint64_t offset, uint
                            " is beyond its " + std::to_string(object->length) + " bytes");
   }
   if (length == kWholeObject) length = object->length - offset;
+  return object;
+}
+
+Status ErasureBackend::ReadDataShards(std::string_view name, const ObjectShards& object,
+                                      uint64_t offset, MutableByteView out) {
+  const uint64_t shard_len = ShardLength(object.length, object.data_shards);
+  const bool whole = offset == 0 && out.size() == object.length;
+  const int first = static_cast<int>(offset / shard_len);
+  const int last = static_cast<int>((offset + out.size() - 1) / shard_len);
+  std::vector<std::future<Status>> reads;
+  for (int j = first; j <= last; ++j) {
+    const uint64_t begin = std::max<uint64_t>(offset, j * shard_len) - j * shard_len;
+    const uint64_t end =
+        std::min<uint64_t>(offset + out.size(), (j + 1) * shard_len) - j * shard_len;
+    std::byte* into = out.data() + (j * shard_len + begin - offset);
+    reads.push_back(io_->Submit([&, j, begin, end, into]() -> Status {
+      // Each I/O thread reads into the same buffer shard after shard.
+      thread_local ReadBuffer shard_buffer;
+      PXB_ASSIGN_OR_RETURN(ByteView bytes, ReadShardInto(name, object, j, whole, begin, end - begin,
+                                                         /*skip_down=*/true, shard_buffer));
+      const size_t skip = whole ? kShardHeaderSize + begin : 0;
+      std::memcpy(into, bytes.data() + skip, end - begin);
+      return Status::Ok();
+    }));
+  }
+  Status first_error;
+  for (auto& read : reads) {
+    Status s = read.get();
+    if (first_error.ok()) first_error = s;
+  }
+  return first_error;
+}
+
+StatusOr<ByteView> ErasureBackend::Read(std::string_view name, uint64_t offset, uint64_t length,
+                                        ReadBuffer& buffer) {
+  auto object = LocateRange(name, offset, length);
+  if (!object.ok()) return object.status();
+  if (object->scheme == ShardScheme::kReedSolomon && length > 0) {
+    MutableByteView out = buffer.Prepare(length);
+    if (ReadDataShards(name, *object, offset, out).ok()) return ByteView(out);
+  }
+  // A replicated object, or a data shard that did not read: Get decodes
+  // from any k shards and reports what failed.
+  PXB_ASSIGN_OR_RETURN(Bytes bytes, Get(name, offset, length));
+  return buffer.Adopt(std::move(bytes));
+}
+
+StatusOr<Bytes> ErasureBackend::Get(std::string_view name, uint64_t offset, uint64_t length) {
+  auto object = LocateRange(name, offset, length);
+  if (!object.ok()) return object.status();
   auto read = object->scheme == ShardScheme::kReplica
                   ? GetReplica(name, *object, offset, length)
                   : GetReedSolomon(name, *object, offset, length);

@@ -78,6 +78,11 @@ class ErasureBackend final : public Backend {
   Status Put(std::string_view name, ByteView data) override;
   StatusOr<Bytes> Get(std::string_view name, uint64_t offset = 0,
                       uint64_t length = kWholeObject) override;
+  // Reads the data shards of a Reed-Solomon object straight into `buffer`,
+  // each through a buffer its reading thread keeps; anything else (a
+  // replicated object, a shard to rebuild) goes through Get.
+  StatusOr<ByteView> Read(std::string_view name, uint64_t offset, uint64_t length,
+                          ReadBuffer& buffer) override;
   StatusOr<ObjectInfo> Stat(std::string_view name) override;
   // Objects, each once, from the listings of all targets; the target list
   // objects (`targets/`) and objects with fewer than k shards (unreadable)
@@ -191,6 +196,18 @@ class ErasureBackend final : public Backend {
   // payload, trying every target that holds it.
   StatusOr<Bytes> ReadShard(std::string_view name, const ObjectShards& object, int index,
                             bool whole, uint64_t offset, uint64_t length, bool skip_down);
+  // The same into `buffer`; the view is of the shard's payload, or of the
+  // whole shard, header included, when `whole`.
+  StatusOr<ByteView> ReadShardInto(std::string_view name, const ObjectShards& object, int index,
+                                   bool whole, uint64_t offset, uint64_t length, bool skip_down,
+                                   ReadBuffer& buffer);
+  // The object's length and the range [offset, offset + length) resolved
+  // against it (kWholeObject: to the end); kOutOfRange beyond it.
+  StatusOr<ObjectShards> LocateRange(std::string_view name, uint64_t offset, uint64_t& length);
+  // Reads the range from the data shards alone, each straight into `out`;
+  // fails if any of them cannot be read (the caller then decodes).
+  Status ReadDataShards(std::string_view name, const ObjectShards& object, uint64_t offset,
+                        MutableByteView out);
   StatusOr<Bytes> GetReplica(std::string_view name, const ObjectShards& object, uint64_t offset,
                              uint64_t length);
   StatusOr<Bytes> GetReedSolomon(std::string_view name, const ObjectShards& object, uint64_t offset,
