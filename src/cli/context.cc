@@ -378,9 +378,9 @@ StatusOr<pid_t> CliContext::SpawnDetached(const std::vector<std::string>& args,
 }
 
 void CliContext::StartProgress(const std::string& operation, Progress& progress) {
-  if (global.quiet) return;
   const bool tty = ::isatty(STDERR_FILENO);
-  if (!global.json && !tty) return;
+  progress.reported = !global.quiet && (global.json || tty);
+  if (!progress.reported) return;
   progress_stop_ = false;
   progress_thread_ = std::thread([this, operation, &progress, tty] {
     const auto start = std::chrono::steady_clock::now();

@@ -1028,7 +1028,7 @@ StatusOr<BackupResult> RunBackup(Repository& repo, BackupOptions options, Progre
   std::vector<DatabaseCopy> databases;
   std::atomic<bool> stop_scan{false};
   std::thread scanner;
-  if (!from_stream) {
+  if (!from_stream && progress.reported) {
     scanner = std::thread(ScanTotals, std::cref(options.paths), std::cref(options.excludes),
                           std::ref(progress), std::cref(stop_scan));
   }

@@ -27,6 +27,9 @@ struct Progress {
   std::atomic<uint64_t> bytes_total{0};
   std::atomic<bool> totals_known{false};
   std::atomic<uint64_t> errors{0};
+  // Whether anything reports these counters; when not (a quiet command),
+  // work done only for the report, such as counting the totals, is skipped.
+  bool reported = true;
 
   void SetCurrent(std::string path) {
     std::lock_guard lock(mu_);
