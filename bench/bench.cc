@@ -135,6 +135,11 @@ class Bench {
   Status RunRepetition(int rep);
   // Runs `spec` after sync(), fails on a non-zero exit and records it, with
   // the time of the sync() that follows.
+  // A backup of `path` by `tool`, with `path` in the page cache first
+  // (LoadIntoPageCache), so that every tool meets the same source; the
+  // first backup is untimed when not selected.
+  Status MeasureBackup(const std::string& workload, Tool* tool, const std::filesystem::path& path,
+                       int rep);
   Status Measure(const std::string& workload, Tool* tool, const std::string& tool_name,
                  ChildSpec spec, int rep, bool measured);
   // restore (to disk) or restore-tmpfs by `tool`, or by cp -a if null.
@@ -269,6 +274,12 @@ void Bench::SetUpTmpfs() {
   Note("restore-tmpfs restores into " + tmpfs_root_.string());
 }
 
+Status Bench::MeasureBackup(const std::string& workload, Tool* tool,
+                            const std::filesystem::path& path, int rep) {
+  PXB_RETURN_IF_ERROR(LoadIntoPageCache(path));
+  return Measure(workload, tool, tool->name(), tool->Backup(path), rep, Selected(workload));
+}
+
 Status Bench::Measure(const std::string& workload, Tool* tool, const std::string& tool_name,
                       ChildSpec spec, int rep, bool measured) {
   std::string log_name = std::to_string(rep) + "-" + workload + "-" + tool_name + ".log";
@@ -401,13 +412,11 @@ Status Bench::RunRepetition(int rep) {
   }
   // Every workload needs a first backup.
   for (Tool* tool : order) {
-    PXB_RETURN_IF_ERROR(Measure("first-backup", tool, tool->name(), tool->Backup(source_), rep,
-                                Selected("first-backup")));
+    PXB_RETURN_IF_ERROR(MeasureBackup("first-backup", tool, source_, rep));
   }
   if (Selected("rebackup-unchanged")) {
     for (Tool* tool : order) {
-      PXB_RETURN_IF_ERROR(
-          Measure("rebackup-unchanged", tool, tool->name(), tool->Backup(source_), rep, true));
+      PXB_RETURN_IF_ERROR(MeasureBackup("rebackup-unchanged", tool, source_, rep));
     }
   }
   if (Selected("backup-after-change")) {
@@ -415,8 +424,7 @@ Status Bench::RunRepetition(int rep) {
                                               options_.change_edits));
     PXB_ASSIGN_OR_RETURN(current_stats_, ScanTree(source_));
     for (Tool* tool : order) {
-      PXB_RETURN_IF_ERROR(
-          Measure("backup-after-change", tool, tool->name(), tool->Backup(source_), rep, true));
+      PXB_RETURN_IF_ERROR(MeasureBackup("backup-after-change", tool, source_, rep));
     }
   }
   for (const std::string workload : {"restore", "restore-tmpfs"}) {
@@ -441,8 +449,7 @@ Status Bench::RunRepetition(int rep) {
     const fs::path database_folder = (home / kPlexiChatDatabasePath).parent_path();
     PXB_ASSIGN_OR_RETURN(current_stats_, ScanTree(database_folder));
     for (Tool* tool : order) {
-      PXB_RETURN_IF_ERROR(
-          Measure("backup-db", tool, tool->name(), tool->Backup(database_folder), rep, true));
+      PXB_RETURN_IF_ERROR(MeasureBackup("backup-db", tool, database_folder, rep));
     }
   }
   if (Selected("prune")) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <vector>
 
 #include "core/unique_fd.h"
@@ -119,26 +120,52 @@ Status CopyTree(const fs::path& from, const fs::path& to) {
   return Status::Ok();
 }
 
-Status EvictFromPageCache(const fs::path& root) {
+namespace {
+
+// Calls `visit` with an open descriptor of every regular file of the tree
+// (or of `root` itself if it is a file).
+Status ForEachFile(const fs::path& root,
+                   const std::function<Status(const fs::path&, int fd)>& visit) {
   std::error_code ec;
   if (!fs::exists(fs::symlink_status(root, ec))) return Status::Ok();
-  const auto evict = [](const fs::path& file) -> Status {
+  const auto open_and_visit = [&](const fs::path& file) -> Status {
     UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) return ErrnoError(errno, "opening " + file.string());
-    if (::fdatasync(fd.get()) != 0) return ErrnoError(errno, "syncing " + file.string());
-    const int err = ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED);
-    if (err != 0) return ErrnoError(err, "evicting " + file.string() + " from the page cache");
-    return Status::Ok();
+    return visit(file, fd.get());
   };
-  if (fs::is_regular_file(fs::symlink_status(root, ec))) return evict(root);
+  if (fs::is_regular_file(fs::symlink_status(root, ec))) return open_and_visit(root);
   fs::recursive_directory_iterator it(root, fs::directory_options::none, ec);
   if (ec) return FsError(ec, "listing " + root.string());
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) return FsError(ec, "listing " + root.string());
-    if (it->is_regular_file(ec) && !it->is_symlink(ec)) PXB_RETURN_IF_ERROR(evict(it->path()));
+    if (it->is_regular_file(ec) && !it->is_symlink(ec)) {
+      PXB_RETURN_IF_ERROR(open_and_visit(it->path()));
+    }
   }
   if (ec) return FsError(ec, "listing " + root.string());
   return Status::Ok();
+}
+
+}  // namespace
+
+Status EvictFromPageCache(const fs::path& root) {
+  return ForEachFile(root, [](const fs::path& file, int fd) -> Status {
+    if (::fdatasync(fd) != 0) return ErrnoError(errno, "syncing " + file.string());
+    const int err = ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    if (err != 0) return ErrnoError(err, "evicting " + file.string() + " from the page cache");
+    return Status::Ok();
+  });
+}
+
+Status LoadIntoPageCache(const fs::path& root) {
+  std::vector<char> buffer(1 << 20);
+  return ForEachFile(root, [&](const fs::path& file, int fd) -> Status {
+    ssize_t n;
+    while ((n = ::read(fd, buffer.data(), buffer.size())) != 0) {
+      if (n < 0 && errno != EINTR) return ErrnoError(errno, "reading " + file.string());
+    }
+    return Status::Ok();
+  });
 }
 
 Status RemoveTree(const fs::path& path) {

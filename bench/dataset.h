@@ -45,6 +45,12 @@ Status RemoveTree(const std::filesystem::path& path);
 // after the backup, whichever tool wrote it how.
 Status EvictFromPageCache(const std::filesystem::path& root);
 
+// Reads every regular file of the tree, so that its pages are in the page
+// cache: each tool's backup then reads a source that was just written, as
+// on the server, whatever the tool before it did (borg, for one, drops the
+// files it read from the cache).
+Status LoadIntoPageCache(const std::filesystem::path& root);
+
 // What ApplyChange did, for the report.
 struct ChangeSummary {
   uint64_t new_messages = 0;
