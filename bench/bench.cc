@@ -133,13 +133,13 @@ class Bench {
   // Makes the folder for restore-tmpfs, or notes why that workload is skipped.
   void SetUpTmpfs();
   Status RunRepetition(int rep);
-  // Runs `spec` after sync(), fails on a non-zero exit and records it, with
-  // the time of the sync() that follows.
   // A backup of `path` by `tool`, with `path` in the page cache first
   // (LoadIntoPageCache), so that every tool meets the same source; the
   // first backup is untimed when not selected.
   Status MeasureBackup(const std::string& workload, Tool* tool, const std::filesystem::path& path,
                        int rep);
+  // Runs `spec` after sync(), fails on a non-zero exit and records it, with
+  // the time of the sync() that follows.
   Status Measure(const std::string& workload, Tool* tool, const std::string& tool_name,
                  ChildSpec spec, int rep, bool measured);
   // restore (to disk) or restore-tmpfs by `tool`, or by cp -a if null.

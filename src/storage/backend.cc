@@ -29,12 +29,6 @@ ByteView ReadBuffer::Adopt(Bytes bytes) {
   return adopted_;
 }
 
-void ReadBuffer::Release() {
-  aligned_.reset();
-  capacity_ = 0;
-  adopted_ = Bytes();
-}
-
 StatusOr<ByteView> Backend::Read(std::string_view name, uint64_t offset, uint64_t length,
                                  ReadBuffer& buffer) {
   PXB_ASSIGN_OR_RETURN(Bytes bytes, Get(name, offset, length));

@@ -57,8 +57,6 @@ class ReadBuffer {
   MutableByteView Prepare(size_t n);
   // Keeps bytes that were read elsewhere and returns a view of them.
   ByteView Adopt(Bytes bytes);
-  // Lets go of the storage.
-  void Release();
 
  private:
   struct Free {

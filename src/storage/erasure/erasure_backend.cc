@@ -68,6 +68,15 @@ bool BetterCoding(const ErasureBackend::ObjectShards& a, const ErasureBackend::O
   return DistinctIndexes(a) < DistinctIndexes(b);
 }
 
+// Bytes [begin, end) of data shard j's payload that the object range
+// [offset, offset + length) covers; j is one of the shards it touches.
+std::pair<uint64_t, uint64_t> DataShardSpan(int j, uint64_t shard_len, uint64_t offset,
+                                            uint64_t length) {
+  const uint64_t start = static_cast<uint64_t>(j) * shard_len;
+  return {std::max<uint64_t>(offset, start) - start,
+          std::min<uint64_t>(offset + length, start + shard_len) - start};
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<ErasureBackend>> ErasureBackend::Create(
@@ -605,15 +614,6 @@ Status ErasureBackend::Put(std::string_view name, ByteView data) {
   return UnavailableError(message);
 }
 
-StatusOr<Bytes> ErasureBackend::ReadShard(std::string_view name, const ObjectShards& object,
-                                          int index, bool whole, uint64_t offset, uint64_t length,
-                                          bool skip_down) {
-  ReadBuffer buffer;
-  PXB_ASSIGN_OR_RETURN(
-      ByteView bytes, ReadShardInto(name, object, index, whole, offset, length, skip_down, buffer));
-  return Bytes(bytes.begin(), bytes.end());
-}
-
 StatusOr<ByteView> ErasureBackend::ReadShardInto(std::string_view name, const ObjectShards& object,
                                                  int index, bool whole, uint64_t offset,
                                                  uint64_t length, bool skip_down,
@@ -676,13 +676,14 @@ StatusOr<Bytes> ErasureBackend::GetReplica(std::string_view name, const ObjectSh
   // Copies on targets that are up first; those on down targets only if
   // none of those worked.
   std::set<int> failed;  // asked and failed: not asked again
+  ReadBuffer buffer;
   for (bool skip_down : {true, false}) {
     for (int index : copies) {
       if (failed.count(index)) continue;
-      auto bytes = ReadShard(name, object, index, whole, offset, length, skip_down);
+      auto bytes = ReadShardInto(name, object, index, whole, offset, length, skip_down, buffer);
       if (bytes.ok()) {
-        if (!whole) return bytes;
-        return Bytes(bytes->begin() + kShardHeaderSize, bytes->end());
+        const ByteView payload = whole ? bytes->subspan(kShardHeaderSize) : *bytes;
+        return Bytes(payload.begin(), payload.end());
       }
       if (bytes.status().message().ends_with(kTargetsDown)) continue;  // skipped as down
       failed.insert(index);
@@ -706,8 +707,7 @@ StatusOr<Bytes> ErasureBackend::GetReedSolomon(std::string_view name, const Obje
   uint64_t window_begin = shard_len, window_end = 0;
   std::vector<std::pair<uint64_t, uint64_t>> spans(k);
   for (int j = first; j <= last; ++j) {
-    const uint64_t begin = std::max<uint64_t>(offset, j * shard_len) - j * shard_len;
-    const uint64_t end = std::min<uint64_t>(offset + length, (j + 1) * shard_len) - j * shard_len;
+    const auto [begin, end] = DataShardSpan(j, shard_len, offset, length);
     spans[j] = {begin, end};
     window_begin = std::min(window_begin, begin);
     window_end = std::max(window_end, end);
@@ -834,9 +834,7 @@ Status ErasureBackend::ReadDataShards(std::string_view name, const ObjectShards&
   const int last = static_cast<int>((offset + out.size() - 1) / shard_len);
   std::vector<std::future<Status>> reads;
   for (int j = first; j <= last; ++j) {
-    const uint64_t begin = std::max<uint64_t>(offset, j * shard_len) - j * shard_len;
-    const uint64_t end =
-        std::min<uint64_t>(offset + out.size(), (j + 1) * shard_len) - j * shard_len;
+    const auto [begin, end] = DataShardSpan(j, shard_len, offset, out.size());
     std::byte* into = out.data() + (j * shard_len + begin - offset);
     reads.push_back(io_->Submit([&, j, begin, end, into]() -> Status {
       // Each I/O thread reads into the same buffer shard after shard.

@@ -192,12 +192,9 @@ class ErasureBackend final : public Backend {
   // Lists every target for names starting with `prefix`, grouped by object.
   StatusOr<std::unordered_map<std::string, ObjectShards>> ListShards(
       std::string_view prefix, std::vector<std::string>* unlisted);
-  // Reads one shard of an object, whole (verified) or a byte range of its
-  // payload, trying every target that holds it.
-  StatusOr<Bytes> ReadShard(std::string_view name, const ObjectShards& object, int index,
-                            bool whole, uint64_t offset, uint64_t length, bool skip_down);
-  // The same into `buffer`; the view is of the shard's payload, or of the
-  // whole shard, header included, when `whole`.
+  // Reads one shard of an object into `buffer`, whole (verified; the view
+  // includes the header) or a byte range of its payload, trying every
+  // target that holds it.
   StatusOr<ByteView> ReadShardInto(std::string_view name, const ObjectShards& object, int index,
                                    bool whole, uint64_t offset, uint64_t length, bool skip_down,
                                    ReadBuffer& buffer);

@@ -331,21 +331,17 @@ StatusOr<ByteView> LocalBackend::ReadRange(std::string_view name, uint64_t offse
   // A direct read covers whole blocks around the range; the caller gets the
   // range. The page cache would hold a copy that restore and check never
   // read again, and filling it costs as much CPU as the copy to the caller.
-  uint64_t first = offset;
-  uint64_t last = offset + n;
   if (direct && n >= kDirectReadMin) {
-    first = offset / kDirectAlignment * kDirectAlignment;
-    last = std::min((last + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment,
-                    (size + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment);
     const int flags = ::fcntl(fd.get(), F_GETFL);
     direct = flags >= 0 && ::fcntl(fd.get(), F_SETFL, flags | O_DIRECT) == 0;
   } else {
     direct = false;
   }
-  if (!direct) {
-    first = offset;
-    last = offset + n;
-  }
+  const auto round_up = [](uint64_t x) {
+    return (x + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment;
+  };
+  const uint64_t first = direct ? offset / kDirectAlignment * kDirectAlignment : offset;
+  const uint64_t last = direct ? std::min(round_up(offset + n), round_up(size)) : offset + n;
   MutableByteView out = place(static_cast<size_t>(last - first));
   const uint64_t wanted_end = offset + n;  // what must be read, past that is padding
   uint64_t done = 0;
