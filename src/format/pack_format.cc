@@ -28,13 +28,8 @@ void FillNonce(const Aead& aead, uint32_t domain, uint64_t counter, std::array<s
 
 }  // namespace
 
-PackBuilder::PackBuilder(AeadAlgorithm algorithm, BlobType type, Salt salt,
-                         std::unique_ptr<Aead> aead, Bytes buffer)
-    : algorithm_(algorithm),
-      type_(type),
-      salt_(salt),
-      aead_(std::move(aead)),
-      bytes_(std::move(buffer)) {
+PackBuilder::PackBuilder(BlobType type, Salt salt, std::unique_ptr<Aead> aead, Bytes buffer)
+    : type_(type), salt_(salt), aead_(std::move(aead)), bytes_(std::move(buffer)) {
   bytes_.clear();
   ByteWriter w(bytes_);
   w.PutRaw(kPackMagic);
@@ -49,7 +44,7 @@ StatusOr<std::unique_ptr<PackBuilder>> PackBuilder::Create(AeadAlgorithm algorit
   PXB_ASSIGN_OR_RETURN(SecretKey key, DeriveObjectKey(data_key, salt));
   PXB_ASSIGN_OR_RETURN(auto aead, Aead::Create(algorithm, key));
   std::unique_ptr<PackBuilder> builder(
-      new PackBuilder(algorithm, type, salt, std::move(aead), std::move(buffer)));
+      new PackBuilder(type, salt, std::move(aead), std::move(buffer)));
   builder->bytes_.reserve(std::min<size_t>(expected_size, kMaxPackSize));
   return builder;
 }

@@ -111,10 +111,8 @@ class PackBuilder {
   StatusOr<FinishedPack> Finish();
 
  private:
-  PackBuilder(AeadAlgorithm algorithm, BlobType type, Salt salt, std::unique_ptr<Aead> aead,
-              Bytes buffer);
+  PackBuilder(BlobType type, Salt salt, std::unique_ptr<Aead> aead, Bytes buffer);
 
-  AeadAlgorithm algorithm_;
   BlobType type_;
   Salt salt_;
   std::unique_ptr<Aead> aead_;

@@ -834,7 +834,9 @@ Status ErasureBackend::ReadDataShards(std::string_view name, const ObjectShards&
   const int last = static_cast<int>((offset + out.size() - 1) / shard_len);
   std::vector<std::future<Status>> reads;
   for (int j = first; j <= last; ++j) {
-    const auto [begin, end] = DataShardSpan(j, shard_len, offset, out.size());
+    // Plain variables: clang 14 cannot capture structured bindings.
+    const auto span = DataShardSpan(j, shard_len, offset, out.size());
+    const uint64_t begin = span.first, end = span.second;
     std::byte* into = out.data() + (j * shard_len + begin - offset);
     reads.push_back(io_->Submit([&, j, begin, end, into]() -> Status {
       // Each I/O thread reads into the same buffer shard after shard.
