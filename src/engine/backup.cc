@@ -8,11 +8,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <deque>
 #include <filesystem>
 #include <future>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -34,6 +37,12 @@ namespace pxb {
 namespace {
 
 constexpr size_t kReadBufferSize = 4 << 20;
+
+// A file up to this size is read, cut and stored by one worker, files side
+// by side; a larger one is read and cut by the walker and its chunks spread
+// over the workers, so that it does not hold one core alone for long.
+constexpr uint64_t kWholeFileTaskMax = 32 << 20;
+constexpr uint64_t kWorkerReadSize = 1 << 20;
 
 std::string JoinPath(const std::string& dir, const std::string& name) {
   if (dir.empty() || dir == "/") return "/" + name;
@@ -220,12 +229,31 @@ struct ChunkBatch {
   std::vector<size_t> ends;  // where each chunk ends in `data`
 };
 
+// What the workers reading a file report back to the walker: a read that
+// failed leaves the file out, while a failure to store fails the backup.
+struct FileRead {
+  std::mutex mu;
+  Status failure;  // the first read that failed
+  std::atomic<uint64_t> bytes{0};
+
+  void Fail(const Status& status) {
+    std::lock_guard lock(mu);
+    if (failure.ok()) failure = status;
+  }
+  Status Failure() {
+    std::lock_guard lock(mu);
+    return failure;
+  }
+};
+
 // A file whose chunks are being saved by the pool.
 struct PendingFile {
   Node node;
   std::vector<uint64_t> extent_offsets;
   std::vector<ExtentChunks> extent_chunks;
   std::shared_ptr<const BlobDictionary> dictionary;  // for page chunks; may be null
+  std::string path;                                  // set when workers read the file
+  std::shared_ptr<FileRead> reading;                 // likewise
 };
 
 class Archiver {
@@ -240,8 +268,8 @@ class Archiver {
         progress_(progress),
         on_error_(on_error),
         cancel_(cancel),
-        pool_(options.threads, 2 * TaskPool::ThreadsFor(options.threads) + 2),
-        chunk_buffers_(3 * TaskPool::ThreadsFor(options.threads) + 3) {}
+        chunk_buffers_(3 * TaskPool::ThreadsFor(options.threads) + 3),
+        pool_(options.threads, 2 * TaskPool::ThreadsFor(options.threads) + 2) {}
 
   // Stores the tree of the given sources and returns the root tree id.
   StatusOr<BlobId> BackupPaths(const std::vector<std::string>& paths, const Tree* parent_root) {
@@ -273,11 +301,11 @@ class Archiver {
     PendingFile pending;
     pending.node = node;
     PXB_RETURN_IF_ERROR(ChunkRange(fd, name, 0, UINT64_MAX, pending, /*stream=*/true, nullptr));
-    PXB_ASSIGN_OR_RETURN(Node done, CompleteFile(std::move(pending)));
+    PXB_ASSIGN_OR_RETURN(std::optional<Node> done, CompleteFile(std::move(pending)));
     summary_.files_new++;
-    summary_.bytes_total += done.size;
+    summary_.bytes_total += done->size;  // a stream is never left out
     Tree tree;
-    tree.nodes.push_back(std::move(done));
+    tree.nodes.push_back(std::move(*done));
     return SaveTree(tree);
   }
 
@@ -398,8 +426,7 @@ class Archiver {
           PXB_ASSIGN_OR_RETURN(std::optional<PendingFile> started,
                                StartSqliteFile(std::move(node), path, parent_node));
           if (!started) return std::optional<Node>();
-          PXB_ASSIGN_OR_RETURN(Node done, CompleteFile(std::move(*started)));
-          return std::optional<Node>(std::move(done));
+          return CompleteFile(std::move(*started));
         }
         return BackupFile(dir_fd, std::move(node), path, parent_node);
       }
@@ -463,8 +490,18 @@ class Archiver {
                                        root_device, /*is_root=*/false));
       if (done) tree.nodes.push_back(std::move(*done));
     }
+    bool left_out = false;
     for (auto& [slot, file] : pending) {
-      PXB_ASSIGN_OR_RETURN(tree.nodes[slot], CompleteFile(std::move(file)));
+      PXB_ASSIGN_OR_RETURN(std::optional<Node> done, CompleteFile(std::move(file)));
+      if (done) {
+        tree.nodes[slot] = std::move(*done);
+      } else {
+        left_out = true;
+      }
+    }
+    if (left_out) {
+      // The slots of files that could not be read have no name.
+      std::erase_if(tree.nodes, [](const Node& node) { return node.name.empty(); });
     }
     return SaveTree(tree);
   }
@@ -499,8 +536,7 @@ class Archiver {
     PXB_ASSIGN_OR_RETURN(std::optional<PendingFile> started,
                          StartFile(dir_fd, std::move(node), path, parent_node));
     if (!started) return std::optional<Node>();
-    PXB_ASSIGN_OR_RETURN(Node done, CompleteFile(std::move(*started)));
-    return std::optional<Node>(std::move(done));
+    return CompleteFile(std::move(*started));
   }
 
   bool Unchanged(const Node& node, const Node* parent_node) {
@@ -574,6 +610,15 @@ class Archiver {
       ranges.push_back(DataExtent{0, node.size});
     }
     pending.node = std::move(node);
+    if (page_chunker == nullptr && pending.node.size <= kWholeFileTaskMax) {
+      auto shared_file = std::make_shared<UniqueFd>(std::move(file));
+      pending.path = path;
+      pending.reading = std::make_shared<FileRead>();
+      for (const DataExtent& range : ranges) SubmitExtentRead(shared_file, range, pending);
+      summary_.bytes_total += pending.node.size;
+      progress_.files_done++;
+      return std::optional<PendingFile>(std::move(pending));
+    }
     for (const DataExtent& range : ranges) {
       Status read = ChunkRange(file.get(), path, range.offset, range.length, pending, false,
                                page_chunker.get());
@@ -590,6 +635,86 @@ class Archiver {
     summary_.bytes_total += pending.node.size;
     progress_.files_done++;
     return std::optional<PendingFile>(std::move(pending));
+  }
+
+  // Hands one extent of a file to a worker, which reads it, cuts it with a
+  // chunker of its own and stores the chunks: small and medium files are
+  // read and cut on every core, not by the walker alone.
+  void SubmitExtentRead(std::shared_ptr<UniqueFd> file, const DataExtent& range,
+                        PendingFile& pending) {
+    pending.extent_offsets.push_back(range.offset);
+    pending.extent_chunks.emplace_back().Add(
+        pool_.Submit([this, file = std::move(file), range, path = pending.path,
+                      reading = pending.reading]() -> StatusOr<std::vector<BlobId>> {
+          std::unique_ptr<StreamChunker> chunker = TakeChunker();
+          std::vector<BlobId> ids;
+          Status stored;
+          auto save = [&](ByteView chunk) -> Status {
+            auto saved = repo_.SaveBlob(BlobType::kData, chunk, level_, nullptr);
+            if (!saved.ok()) {
+              stored = saved.status();
+              return stored;
+            }
+            if (saved->added) progress_.bytes_new += chunk.size();
+            ids.push_back(saved->id);
+            return Status::Ok();
+          };
+          Status read = ReadAndCut(file->get(), path, range, *chunker, save, *reading);
+          GiveChunker(std::move(chunker));
+          if (!stored.ok()) return stored;
+          if (read.code() == StatusCode::kCancelled || read.code() == StatusCode::kInternal) {
+            return read;
+          }
+          // The walker reports an unreadable file and leaves it out.
+          if (!read.ok()) reading->Fail(read);
+          return ids;
+        }));
+  }
+
+  // Reads the range and cuts it into chunks for `save`; stops at the end
+  // of a file that shrank while it was read.
+  Status ReadAndCut(int fd, const std::string& path, const DataExtent& range,
+                    StreamChunker& chunker, const StreamChunker::ChunkCallback& save,
+                    FileRead& reading) {
+    uint64_t done = 0;
+    while (done < range.length) {
+      PXB_RETURN_IF_ERROR(CheckCancel());
+      // Pieces of at most 1 MiB: the chunker's buffer then stays within
+      // max_size + 1 MiB of pages.
+      MutableByteView into = chunker.Space();
+      const size_t want = static_cast<size_t>(
+          std::min<uint64_t>({into.size(), kWorkerReadSize, range.length - done}));
+      ssize_t n = ::pread(fd, into.data(), want, static_cast<off_t>(range.offset + done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoError(errno, "reading " + path);
+      }
+      if (n == 0) break;
+      done += static_cast<uint64_t>(n);
+      reading.bytes += static_cast<uint64_t>(n);
+      progress_.bytes_done += static_cast<uint64_t>(n);
+      PXB_RETURN_IF_ERROR(chunker.Commit(static_cast<size_t>(n), save));
+    }
+    return chunker.Finish(save);
+  }
+
+  // A worker's chunker: one per worker at most, kept, since its buffer is
+  // as large as two of the largest chunks.
+  std::unique_ptr<StreamChunker> TakeChunker() {
+    {
+      std::lock_guard lock(chunkers_mu_);
+      if (!free_chunkers_.empty()) {
+        auto chunker = std::move(free_chunkers_.back());
+        free_chunkers_.pop_back();
+        chunker->Reset();
+        return chunker;
+      }
+    }
+    return std::make_unique<StreamChunker>(repo_.chunker());
+  }
+  void GiveChunker(std::unique_ptr<StreamChunker> chunker) {
+    std::lock_guard lock(chunkers_mu_);
+    free_chunkers_.push_back(std::move(chunker));
   }
 
   // Adds one chunk to the extent's batch, and hands the batch to the pool
@@ -795,7 +920,9 @@ class Archiver {
     auto& futures = pending.extent_chunks.back();
     // One chunker and read buffer serve every file: allocating and zeroing
     // them per file dominated backups of many small files.
-    StreamChunker& chunker = stream_chunker_;
+    if (stream_chunker_ == nullptr)
+      stream_chunker_ = std::make_unique<StreamChunker>(repo_.chunker());
+    StreamChunker& chunker = *stream_chunker_;
     chunker.Reset();
     DiscardChunks();
     if (pages != nullptr) pages->Reset(offset);
@@ -829,10 +956,11 @@ class Archiver {
     return Status::Ok();
   }
 
-  // Waits for a file's chunks and returns its finished node.
-  StatusOr<Node> CompleteFile(PendingFile pending) {
+  // Waits for a file's chunks and returns its finished node, or nothing for
+  // a file that could not be read, which is reported and left out.
+  StatusOr<std::optional<Node>> CompleteFile(PendingFile pending) {
     Node node = std::move(pending.node);
-    if (pending.extent_chunks.empty()) return node;  // reused from the parent
+    if (pending.extent_chunks.empty()) return std::optional<Node>(std::move(node));  // reused
     node.extents.clear();
     Status first_error;
     for (size_t i = 0; i < pending.extent_chunks.size(); ++i) {
@@ -846,7 +974,14 @@ class Archiver {
     }
     // A repository write failure fails the whole backup.
     if (!first_error.ok()) return first_error;
-    return node;
+    if (pending.reading != nullptr) {
+      summary_.bytes_read += pending.reading->bytes;
+      if (Status failure = pending.reading->Failure(); !failure.ok()) {
+        ReportError(pending.path, failure);
+        return std::optional<Node>();
+      }
+    }
+    return std::optional<Node>(std::move(node));
   }
 
   Repository& repo_;
@@ -856,13 +991,14 @@ class Archiver {
   Progress& progress_;
   const ErrorSink& on_error_;
   const std::atomic<bool>* cancel_;
-  TaskPool pool_;
   // Chunks in flight, reused so that their pages stay mapped: as many as
   // the pool's queue and workers hold.
   BufferPool chunk_buffers_;
   OwnerNames names_;
   NodeReadOptions read_options_{options_.xattrs, options_.acls};
-  StreamChunker stream_chunker_{repo_.chunker()};  // used by the walker thread only
+  std::mutex chunkers_mu_;
+  std::vector<std::unique_ptr<StreamChunker>> free_chunkers_;  // the workers'
+  std::unique_ptr<StreamChunker> stream_chunker_;  // the walker's, made when first needed
   ChunkBatch batch_;                               // likewise
   Bytes page_read_buffer_;                         // allocated when a database is first read
 
@@ -874,6 +1010,9 @@ class Archiver {
   SnapshotSummary summary_;
   uint64_t errors_ = 0;
   std::vector<DatabaseCopy> databases_;
+  // Last, so that it is destroyed first: a backup that fails part-way
+  // finishes its queued tasks while what they use still exists.
+  TaskPool pool_;
 };
 
 Status NormalisePaths(std::vector<std::string>& paths) {

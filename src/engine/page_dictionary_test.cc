@@ -75,7 +75,7 @@ TEST_F(PageDictionaryTest, ALargeFileGetsOneTrainedOnSampledChunksThatCompresses
       ChoosePageDictionary(*repo_, nullptr, file.size(), kChunk, ReaderOf(file), SmallOptions());
   ASSERT_OK(chosen);
   ASSERT_NE(*chosen, nullptr);
-  EXPECT_EQ(reads_, 64);  // 1024 / 64 chunks is below the minimum of 64 samples
+  EXPECT_EQ(reads_, 64);  // 1024 / 32 chunks is below the minimum of 64 samples
   EXPECT_EQ((*chosen)->id, repo_->ComputeBlobId((*chosen)->zstd->bytes()));
   uint64_t with = 0, without = 0;
   for (size_t c = 1; c < 1024; c += 37) {

@@ -20,6 +20,7 @@
 #include "engine/backup.h"
 #include "engine/fs/testing/temp_dir.h"
 #include "engine/restore.h"
+#include "engine/testing/source_files.h"
 #include "engine/tree_walker.h"
 #include "format/object_names.h"
 #include "storage/mem/mem_backend.h"
@@ -32,26 +33,6 @@ namespace fs = std::filesystem;
 
 constexpr uint64_t kMiB = 1 << 20;
 constexpr Argon2idParams kFastKdf{kArgon2idMinMemoryKib, kArgon2idMinIterations, 1};
-
-std::string RandomBytesOf(std::mt19937_64& rng, size_t size) {
-  std::string out(size, '\0');
-  for (char& c : out) c = static_cast<char>(rng());
-  return out;
-}
-
-void WriteFile(const std::string& path, const std::string& content) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-  ASSERT_TRUE(out.good()) << path;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Everything that restore promises to bring back, per relative path: type,
 // mode, mtime, size, content (or link target), and which paths share an inode.

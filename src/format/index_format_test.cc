@@ -153,7 +153,7 @@ TEST(IndexFormatTest, ImpossibleEntriesAreDataLoss) {
       {"blob past the pack", [&](IndexFile& f) { data_blobs(f)[2].stored_length = 829; }},
       {"offset past the pack", [&](IndexFile& f) { data_blobs(f)[2].offset = 1001; }},
       {"shorter than a tag", [&](IndexFile& f) { data_blobs(f)[1].stored_length = 15; }},
-      {"unknown type", [&](IndexFile& f) { data_blobs(f)[0].type = static_cast<BlobType>(3); }},
+      {"unknown type", [&](IndexFile& f) { data_blobs(f)[0].type = static_cast<BlobType>(4); }},
       {"type zero", [&](IndexFile& f) { data_blobs(f)[0].type = static_cast<BlobType>(0); }},
       {"raw too long", [&](IndexFile& f) { data_blobs(f)[0].raw_length = kMaxBlobRawLength + 1; }},
       {"pack too long", [&](IndexFile& f) { f.packs[1].length = (uint64_t{1} << 32) + 1; }},
@@ -216,6 +216,17 @@ TEST(IndexFormatTest, DictionaryEntriesNeedVersionTwo) {
   EXPECT_EQ(code_after([](auto& b) { b[0].dictionary = 1; }), StatusCode::kDataLoss);
   EXPECT_EQ(code_after([](auto& b) { b[2].compressed = false; }), StatusCode::kDataLoss);
   EXPECT_EQ(code_after([](auto& b) { b[1].raw_length = 1; }), StatusCode::kDataLoss);
+  // Stored as a zstd frame, a dictionary's raw length is its own.
+  EXPECT_EQ(code_after([](auto& b) {
+              b[1].compressed = true;
+              b[1].raw_length = 5000;
+            }),
+            StatusCode::kOk);
+  EXPECT_EQ(code_after([](auto& b) {
+              b[1].compressed = true;
+              b[1].dictionary = 1;
+            }),
+            StatusCode::kDataLoss);
 }
 
 // Counts are bounded by the bytes that follow, so a corrupt count fails

@@ -68,8 +68,8 @@ Status DecodePackEntryKind(uint8_t type, uint8_t flags, bool dictionaries_allowe
   entry.compressed = (flags & kBlobFlagCompressed) != 0;
   entry.dictionary =
       static_cast<uint8_t>((flags & kBlobFlagDictionaryMask) >> kBlobFlagDictionaryShift);
-  if (entry.type == BlobType::kDictionary && flags != 0) {
-    return DataLossError("a dictionary with flags");
+  if (entry.type == BlobType::kDictionary && (flags & ~kBlobFlagCompressed) != 0) {
+    return DataLossError("a dictionary compressed with a dictionary");
   }
   if (entry.dictionary != 0 && (!entry.compressed || entry.dictionary > dictionaries_before)) {
     return DataLossError(
@@ -84,13 +84,15 @@ Status CountDictionaryEntry(const PackBlob& entry, size_t& dictionaries) {
   if (++dictionaries > kMaxPackDictionaries) {
     return DataLossError("a dictionary past the limit of " + std::to_string(kMaxPackDictionaries));
   }
-  if (entry.raw_length > kMaxDictionaryLength || entry.raw_length != entry.payload_length()) {
+  if (entry.raw_length > kMaxDictionaryLength ||
+      (!entry.compressed && entry.raw_length != entry.payload_length())) {
     return DataLossError("a dictionary whose lengths disagree");
   }
   return Status::Ok();
 }
 
-StatusOr<uint8_t> PackBuilder::AddDictionary(const BlobId& id, ByteView dictionary) {
+StatusOr<uint8_t> PackBuilder::AddDictionary(const BlobId& id, ByteView dictionary,
+                                             ByteView compressed) {
   if (dictionaries_ >= kMaxPackDictionaries) {
     return InvalidArgumentError("pack is full (dictionaries)");
   }
@@ -98,7 +100,9 @@ StatusOr<uint8_t> PackBuilder::AddDictionary(const BlobId& id, ByteView dictiona
     return InvalidArgumentError("dictionary " + id.ShortHex() + " of " +
                                 std::to_string(dictionary.size()) + " bytes cannot go in a pack");
   }
-  PXB_RETURN_IF_ERROR(Add(id, static_cast<uint32_t>(dictionary.size()), false, dictionary));
+  const bool stored_compressed = !compressed.empty();
+  PXB_RETURN_IF_ERROR(Add(id, static_cast<uint32_t>(dictionary.size()), stored_compressed,
+                          stored_compressed ? compressed : dictionary));
   blobs_.back().type = BlobType::kDictionary;
   return ++dictionaries_;
 }

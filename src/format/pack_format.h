@@ -95,10 +95,11 @@ class PackBuilder {
   // the dictionary unknown.
   Status Add(const BlobId& id, uint32_t raw_length, bool compressed, ByteView payload,
              uint8_t dictionary = 0);
-  // Appends a zstd dictionary (id: its blob id) and returns its number.
-  // kInvalidArgument when the pack has kMaxPackDictionaries already or the
-  // dictionary is too large.
-  StatusOr<uint8_t> AddDictionary(const BlobId& id, ByteView dictionary);
+  // Appends a zstd dictionary (id: its blob id) and returns its number,
+  // stored as `compressed` (a zstd frame of it, without a dictionary) unless
+  // that is empty. kInvalidArgument when the pack has kMaxPackDictionaries
+  // already or the dictionary is too large.
+  StatusOr<uint8_t> AddDictionary(const BlobId& id, ByteView dictionary, ByteView compressed = {});
   uint8_t dictionary_count() const { return dictionaries_; }
 
   BlobType type() const { return type_; }

@@ -458,8 +458,39 @@ TEST_P(PackTest, DictionariesAreEntriesThatLaterBlobsName) {
   EXPECT_EQ(changed([](auto& l) { l[2].dictionary = 2; }), StatusCode::kDataLoss);
   EXPECT_EQ(changed([](auto& l) { l[2].compressed = false; }), StatusCode::kDataLoss);
   EXPECT_EQ(changed([](auto& l) { l[0].dictionary = 1; }), StatusCode::kDataLoss);  // before it
-  EXPECT_EQ(changed([](auto& l) { l[1].compressed = true; }), StatusCode::kDataLoss);
+  EXPECT_EQ(changed([](auto& l) {
+              l[1].compressed = true;
+              l[1].dictionary = 1;
+            }),
+            StatusCode::kDataLoss);  // a dictionary needs no dictionary
   EXPECT_EQ(changed([](auto& l) { l[1].raw_length -= 1; }), StatusCode::kDataLoss);
+}
+
+// A dictionary may be stored as a zstd frame of itself (compressed flag, no
+// dictionary bits): its raw length is then the dictionary's, not the frame's.
+TEST_P(PackTest, ADictionaryMayBeStoredCompressed) {
+  const std::string dictionary(3000, 'd');
+  const std::string frame = "a zstd frame of the dictionary";
+  auto builder = PackBuilder::Create(alg(), key_, BlobType::kData);
+  ASSERT_OK(builder);
+  auto number = (*builder)->AddDictionary(TestId(dictionary), AsBytes(dictionary), AsBytes(frame));
+  ASSERT_OK(number);
+  EXPECT_EQ(*number, 1);
+  auto done = (*builder)->Finish();
+  ASSERT_OK(done);
+  ASSERT_EQ(done->blobs.size(), 1u);
+  const PackBlob& entry = done->blobs[0];
+  EXPECT_EQ(entry.type, BlobType::kDictionary);
+  EXPECT_TRUE(entry.compressed);
+  EXPECT_EQ(entry.dictionary, 0);
+  EXPECT_EQ(entry.raw_length, dictionary.size());
+  EXPECT_EQ(entry.stored_length, frame.size() + 16);
+  auto decoded = DecodePackHeader(alg(), key_, done->salt, done->bytes, done->bytes.size());
+  ASSERT_OK(decoded);
+  EXPECT_EQ(*decoded, done->blobs);
+  std::vector<Bytes> payloads;
+  ASSERT_OK(VerifyPack(alg(), key_, done->bytes, &payloads));
+  EXPECT_EQ(payloads[0], ToBytes(frame));
 }
 
 TEST_P(PackTest, APackHoldsAtMostThreeDictionaries) {

@@ -514,11 +514,11 @@ StatusOr<std::shared_ptr<const BlobDictionary>> Repository::DictionaryFor(
     }
     return s.WithContext(what);
   }
-  Bytes bytes, unused;
-  if (Status opened = DecryptAndVerify(pack, *entry, *stored, bytes, unused); !opened.ok()) {
+  Bytes payload, plain;
+  if (Status opened = DecryptAndVerify(pack, *entry, *stored, payload, plain); !opened.ok()) {
     return opened.WithContext(what);
   }
-  auto zstd = ZstdDictionary::FromBytes(bytes);
+  auto zstd = ZstdDictionary::FromBytes(entry->compressed ? plain : payload);
   if (!zstd.ok()) return zstd.status().WithContext(what);
   auto dictionary = std::make_shared<const BlobDictionary>(BlobDictionary{entry->id, *zstd});
   std::lock_guard lock(dictionaries_mu_);
@@ -621,11 +621,13 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
       if (known != dictionaries.end()) {
         number = static_cast<uint8_t>(known - dictionaries.begin() + 1);
       } else {
-        auto added = builder->AddDictionary(dictionary->id, dictionary->zstd->bytes());
+        const ByteView compressed = dictionary->zstd->Compressed();
+        auto added = builder->AddDictionary(dictionary->id, dictionary->zstd->bytes(), compressed);
         if (!added.ok()) return fail(added.status());
         dictionaries.push_back(dictionary->id);
         number = *added;
-        stats_.bytes_stored += dictionary->zstd->bytes().size() + Aead::kTagSize;
+        stats_.bytes_stored +=
+            (compressed.empty() ? dictionary->zstd->bytes() : compressed).size() + Aead::kTagSize;
       }
     }
     Status added = builder->Add(id, raw_length, compressed, payload, number);

@@ -1076,6 +1076,10 @@ TEST_F(RepositoryTest, BlobsCompressedWithADictionaryCarryItIntoTheirPack) {
     if (entry.type == BlobType::kDictionary) {
       dictionaries++;
       EXPECT_EQ(entry.id, dictionary.id);
+      // Stored as a zstd frame of itself: about half its size.
+      EXPECT_TRUE(entry.compressed);
+      EXPECT_EQ(entry.raw_length, dictionary.zstd->bytes().size());
+      EXPECT_LT(entry.payload_length(), entry.raw_length * 3 / 4);
     }
     naming += entry.dictionary == 1 ? 1 : 0;
   }

@@ -139,7 +139,8 @@ class Chunker {
 
 // Cuts a stream fed in pieces of any size into the same chunks that
 // NextChunkLength gives over the whole stream. Holds one buffer of
-// 2 * max_size bytes, allocated on construction; Feed and Finish do not
+// 2 * max_size bytes, allocated on construction and not cleared, so that
+// only the pages bytes were read into take memory; Feed and Finish do not
 // allocate.
 //
 //   StreamChunker sc(chunker);
@@ -181,7 +182,8 @@ class StreamChunker {
  private:
   Chunker chunker_;
   size_t max_size_;
-  Bytes buffer_;
+  size_t buffer_size_;
+  std::unique_ptr<std::byte[]> buffer_;
   size_t start_ = 0;  // first pending byte
   size_t end_ = 0;    // one past the last pending byte
   // Pending bytes when a cut was last looked for and not found: the next

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -68,6 +69,10 @@ class ZstdDictionary {
   ZstdDictionary& operator=(const ZstdDictionary&) = delete;
 
   ByteView bytes() const { return bytes_; }
+  // The bytes as a zstd frame (level 9, without a dictionary), made on first
+  // use, for storing the dictionary: about half its size. Empty if zstd
+  // cannot make it smaller.
+  ByteView Compressed() const;
   // nullptr if zstd cannot allocate it.
   const ZSTD_CDict_s* ForCompression(int level) const;
   const ZSTD_DDict_s* ForDecompression() const { return ddict_; }
@@ -79,6 +84,7 @@ class ZstdDictionary {
   ZSTD_DDict_s* ddict_;
   mutable std::mutex mu_;
   mutable std::vector<std::pair<int, ZSTD_CDict_s*>> cdicts_;  // by level
+  mutable std::optional<Bytes> compressed_;                    // made once
 };
 
 class ZstdCompressor {

@@ -1,0 +1,138 @@
+// The backup pipeline's two ways of reading files: small and medium files
+// are read and cut by the workers, each file by one, while a large file is
+// read and cut by the walker and its chunks spread over the workers. Both
+// must cut the same bytes into the same chunks, and a cancelled backup must
+// leave a repository that checks clean and takes the next backup.
+#include "engine/backup.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/check.h"
+#include "engine/fs/testing/temp_dir.h"
+#include "engine/testing/source_files.h"
+#include "engine/tree_walker.h"
+#include "storage/mem/mem_backend.h"
+#include "storage/testing/status_testing.h"
+
+namespace pxb {
+namespace {
+
+constexpr uint64_t kMiB = 1 << 20;
+constexpr Argon2idParams kFastKdf{kArgon2idMinMemoryKib, kArgon2idMinIterations, 1};
+
+class BackupPipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    InitOptions options;
+    options.kdf = kFastKdf;
+    options.pack_size = 1 << 20;
+    options.chunker = ChunkerParams{64 * 1024, 256 * 1024, 1024 * 1024, 1};
+    auto repo = Repository::Init(std::make_unique<MemBackend>(), "pw", options);
+    ASSERT_OK(repo);
+    repo_ = std::move(*repo);
+    src_ = dir_.Path("src");
+  }
+
+  StatusOr<BackupResult> Backup(Progress& progress, const std::atomic<bool>* cancel = nullptr) {
+    BackupOptions options;
+    options.paths = {src_};
+    options.threads = 2;
+    return RunBackup(
+        *repo_, options, progress,
+        [](const std::string& path, const Status& s) {
+          ADD_FAILURE() << path << ": " << s.ToString();
+        },
+        cancel);
+  }
+
+  std::vector<BlobId> ChunksOf(const SnapshotId& snapshot, const std::string& name) {
+    auto loaded = repo_->LoadSnapshot(snapshot);
+    EXPECT_OK(loaded);
+    auto node = FindNodeAtPath(*repo_, loaded->tree, src_ + "/" + name);
+    EXPECT_OK(node);
+    std::vector<BlobId> chunks;
+    for (const Extent& extent : node->extents) {
+      chunks.insert(chunks.end(), extent.chunks.begin(), extent.chunks.end());
+    }
+    return chunks;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Repository> repo_;
+  std::string src_;
+};
+
+TEST_F(BackupPipelineTest, AWorkerAndTheWalkerCutTheSameBytesIntoTheSameChunks) {
+  std::mt19937_64 rng(11);
+  // Above the size that one worker reads alone: the walker cuts it.
+  const std::string large = RandomBytesOf(rng, 36 * kMiB + 777);
+  WriteFile(src_ + "/large", large);
+  // Its first 20 MiB and a tail of its own: a worker cuts it.
+  WriteFile(src_ + "/medium", large.substr(0, 20 * kMiB) + RandomBytesOf(rng, 3 * kMiB));
+  Progress progress;
+  auto result = Backup(progress);
+  ASSERT_OK(result);
+
+  const std::vector<BlobId> walker = ChunksOf(result->id, "large");
+  const std::vector<BlobId> worker = ChunksOf(result->id, "medium");
+  ASSERT_GT(walker.size(), 100u);
+  // Every chunk of the large file that ends within the shared bytes is a
+  // chunk of the medium one too, in the same place; the next differs.
+  size_t within = 0;
+  uint64_t end = 0;
+  for (const BlobId& id : walker) {
+    auto location = repo_->FindBlob(id);
+    ASSERT_TRUE(location.has_value());
+    end += location->blob.raw_length;
+    if (end > 20 * kMiB) break;
+    ++within;
+  }
+  ASSERT_GT(within, 10u);
+  ASSERT_GT(worker.size(), within);
+  for (size_t i = 0; i < within; ++i) EXPECT_EQ(worker[i], walker[i]) << "chunk " << i;
+  EXPECT_NE(worker[within], walker[within]);
+}
+
+TEST_F(BackupPipelineTest, ACancelledBackupLeavesARepositoryThatChecksCleanAndBacksUpAgain) {
+  std::mt19937_64 rng(12);
+  for (int i = 0; i < 400; ++i) {
+    WriteFile(src_ + "/d" + std::to_string(i % 9) + "/f" + std::to_string(i),
+              RandomBytesOf(rng, 20000 + rng() % 400000));
+  }
+  std::atomic<bool> cancel{false};
+  Progress progress;
+  std::thread canceller([&] {
+    while (progress.bytes_done < 8 * kMiB && !cancel) std::this_thread::yield();
+    cancel = true;
+  });
+  auto cancelled = Backup(progress, &cancel);
+  cancel = true;
+  canceller.join();
+  ASSERT_FALSE(cancelled.ok()) << "88 MB backed up before the flag was seen";
+  EXPECT_EQ(cancelled.status().code(), StatusCode::kCancelled) << cancelled.status().ToString();
+
+  auto checked = RunCheck(*repo_, CheckOptions{.read_data = true}, progress);
+  ASSERT_OK(checked);
+  EXPECT_TRUE(checked->ok()) << checked->problems.front().object << ": "
+                             << checked->problems.front().message;
+
+  auto again = Backup(progress);
+  ASSERT_OK(again);
+  auto rechecked = RunCheck(*repo_, CheckOptions{.read_data = true}, progress);
+  ASSERT_OK(rechecked);
+  EXPECT_TRUE(rechecked->ok());
+  for (int i = 0; i < 400; i += 37) {
+    const std::string name = "d" + std::to_string(i % 9) + "/f" + std::to_string(i);
+    EXPECT_FALSE(ChunksOf(again->id, name).empty()) << name;
+  }
+}
+
+}  // namespace
+}  // namespace pxb
