@@ -43,6 +43,12 @@ constexpr size_t kReadBufferSize = 4 << 20;
 // over the workers, so that it does not hold one core alone for long.
 constexpr uint64_t kWholeFileTaskMax = 32 << 20;
 constexpr uint64_t kWorkerReadSize = 1 << 20;
+// A started folder waits for its parent, so that the walk goes on while its
+// last files are stored, unless more than this many of its siblings wait
+// (each holds its tree) or more files than this are in flight (each holds
+// its node and chunk ids).
+constexpr size_t kMaxWaitingFolders = 4;
+constexpr size_t kMaxFilesInFlight = 4096;
 
 std::string JoinPath(const std::string& dir, const std::string& name) {
   if (dir.empty() || dir == "/") return "/" + name;
@@ -256,6 +262,15 @@ struct PendingFile {
   std::shared_ptr<FileRead> reading;                 // likewise
 };
 
+// A folder whose entries are started: its files' chunks and its subfolders
+// are still being stored. The slots of tree.nodes they will fill hold
+// placeholders until then.
+struct PendingDirectory {
+  Tree tree;
+  std::vector<std::pair<size_t, PendingFile>> files;
+  std::deque<std::pair<size_t, std::unique_ptr<PendingDirectory>>> subdirectories;
+};
+
 class Archiver {
  public:
   Archiver(Repository& repo, const BackupOptions& options, const SpecialSources& specials,
@@ -396,28 +411,11 @@ class Archiver {
     if (!is_root && options_.excludes.Excluded(path)) return std::optional<Node>();
     switch (node.type) {
       case NodeType::kDirectory: {
-        if (!is_root && options_.one_file_system && node.device != root_device) {
-          return std::optional<Node>();
-        }
-        UniqueFd sub(
-            ::openat(dir_fd, node.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!sub.valid()) {
-          ReportError(path, ErrnoError(errno, "opening folder " + path));
-          return std::optional<Node>();
-        }
-        for (const std::string& marker : options_.exclude_if_present) {
-          if (::faccessat(sub.get(), marker.c_str(), F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-            return std::optional<Node>();
-          }
-        }
-        PXB_ASSIGN_OR_RETURN(std::optional<Tree> parent_tree, LoadParentTree(parent_node));
-        auto subtree =
-            BackupDirectoryContents(sub.get(), path, parent_tree ? &*parent_tree : nullptr,
-                                    is_root ? node.device : root_device);
-        if (!subtree.ok()) return subtree.status();
-        node.subtree = *subtree;
-        summary_.dirs++;
-        progress_.dirs_done++;
+        PXB_ASSIGN_OR_RETURN(
+            std::unique_ptr<PendingDirectory> started,
+            StartSubdirectory(dir_fd, node, path, parent_node, root_device, is_root));
+        if (started == nullptr) return std::optional<Node>();
+        PXB_ASSIGN_OR_RETURN(node.subtree, CompleteSubdirectory(*started));
         return std::optional<Node>(std::move(node));
       }
       case NodeType::kFile: {
@@ -436,24 +434,68 @@ class Archiver {
     }
   }
 
+  // Opens a subfolder and starts its entries; nullptr when it is left out
+  // (another file system, a marker file, unreadable: then reported).
+  StatusOr<std::unique_ptr<PendingDirectory>> StartSubdirectory(int dir_fd, const Node& node,
+                                                                const std::string& path,
+                                                                const Node* parent_node,
+                                                                uint64_t root_device,
+                                                                bool is_root) {
+    if (!is_root && options_.one_file_system && node.device != root_device) return nullptr;
+    UniqueFd sub(
+        ::openat(dir_fd, node.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub.valid()) {
+      ReportError(path, ErrnoError(errno, "opening folder " + path));
+      return nullptr;
+    }
+    for (const std::string& marker : options_.exclude_if_present) {
+      if (::faccessat(sub.get(), marker.c_str(), F_OK, AT_SYMLINK_NOFOLLOW) == 0) return nullptr;
+    }
+    PXB_ASSIGN_OR_RETURN(std::optional<Tree> parent_tree, LoadParentTree(parent_node));
+    return StartDirectory(sub.get(), path, parent_tree ? &*parent_tree : nullptr,
+                          is_root ? node.device : root_device);
+  }
+
+  // Waits for a started subfolder and stores its tree.
+  StatusOr<BlobId> CompleteSubdirectory(PendingDirectory& pending) {
+    PXB_ASSIGN_OR_RETURN(BlobId subtree, CompleteDirectory(pending));
+    summary_.dirs++;
+    progress_.dirs_done++;
+    return subtree;
+  }
+
   StatusOr<BlobId> BackupDirectoryContents(int dir_fd, const std::string& path, const Tree* parent,
                                            uint64_t root_device) {
+    PXB_ASSIGN_OR_RETURN(std::unique_ptr<PendingDirectory> started,
+                         StartDirectory(dir_fd, path, parent, root_device));
+    return CompleteDirectory(*started);
+  }
+
+  // Starts every entry of a folder: files go to the workers, subfolders are
+  // started in turn. A started subfolder is completed with its parent, or
+  // earlier when too many wait (kMaxWaitingFolders, kMaxFilesInFlight): the
+  // walk goes on while the workers store the last files of the folder
+  // before, instead of the workers running dry at every folder's end.
+  StatusOr<std::unique_ptr<PendingDirectory>> StartDirectory(int dir_fd, const std::string& path,
+                                                             const Tree* parent,
+                                                             uint64_t root_device) {
     PXB_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDirectory(dir_fd, path));
     if (auto it = specials_.injected.find(path); it != specials_.injected.end()) {
       names.insert(names.end(), it->second.begin(), it->second.end());
       std::sort(names.begin(), names.end());
       names.erase(std::unique(names.begin(), names.end()), names.end());
     }
-    Tree tree;
-    std::vector<std::pair<size_t, PendingFile>> pending;  // slot in tree.nodes, file
+    auto pending = std::make_unique<PendingDirectory>();
+    Tree& tree = pending->tree;
     tree.nodes.reserve(names.size());
     auto add_pending = [&](std::optional<PendingFile> started) {
       if (!started) return;
       if (started->extent_chunks.empty()) {
         tree.nodes.push_back(std::move(started->node));  // unchanged: nothing to wait for
       } else {
-        pending.emplace_back(tree.nodes.size(), std::move(*started));
+        pending->files.emplace_back(tree.nodes.size(), std::move(*started));
         tree.nodes.emplace_back();
+        files_in_flight_++;
       }
     };
     for (const std::string& name : names) {
@@ -485,13 +527,43 @@ class Archiver {
         add_pending(std::move(started));
         continue;
       }
+      if (node->type == NodeType::kDirectory) {
+        PXB_RETURN_IF_ERROR(CheckCancel());
+        if (options_.excludes.Excluded(child_path)) continue;
+        PXB_ASSIGN_OR_RETURN(std::unique_ptr<PendingDirectory> started,
+                             StartSubdirectory(dir_fd, *node, child_path, parent_node, root_device,
+                                               /*is_root=*/false));
+        if (started == nullptr) continue;
+        pending->subdirectories.emplace_back(tree.nodes.size(), std::move(started));
+        tree.nodes.push_back(std::move(*node));
+        while (!pending->subdirectories.empty() &&
+               (pending->subdirectories.size() > kMaxWaitingFolders ||
+                files_in_flight_ > kMaxFilesInFlight)) {
+          auto& [slot, oldest] = pending->subdirectories.front();
+          PXB_ASSIGN_OR_RETURN(tree.nodes[slot].subtree, CompleteSubdirectory(*oldest));
+          pending->subdirectories.pop_front();
+        }
+        continue;
+      }
       PXB_ASSIGN_OR_RETURN(std::optional<Node> done,
                            BackupEntry(dir_fd, std::move(*node), child_path, parent_node,
                                        root_device, /*is_root=*/false));
       if (done) tree.nodes.push_back(std::move(*done));
     }
+    return pending;
+  }
+
+  // Waits for a started folder's subfolders and files and stores its tree.
+  StatusOr<BlobId> CompleteDirectory(PendingDirectory& pending) {
+    Tree& tree = pending.tree;
+    while (!pending.subdirectories.empty()) {
+      auto& [slot, subdirectory] = pending.subdirectories.front();
+      PXB_ASSIGN_OR_RETURN(tree.nodes[slot].subtree, CompleteSubdirectory(*subdirectory));
+      pending.subdirectories.pop_front();
+    }
     bool left_out = false;
-    for (auto& [slot, file] : pending) {
+    for (auto& [slot, file] : pending.files) {
+      files_in_flight_--;
       PXB_ASSIGN_OR_RETURN(std::optional<Node> done, CompleteFile(std::move(file)));
       if (done) {
         tree.nodes[slot] = std::move(*done);
@@ -499,6 +571,7 @@ class Archiver {
         left_out = true;
       }
     }
+    pending.files.clear();
     if (left_out) {
       // The slots of files that could not be read have no name.
       std::erase_if(tree.nodes, [](const Node& node) { return node.name.empty(); });
@@ -1008,6 +1081,7 @@ class Archiver {
     return page_read_buffer_;
   }
   SnapshotSummary summary_;
+  size_t files_in_flight_ = 0;  // started, not completed, in every started folder
   uint64_t errors_ = 0;
   std::vector<DatabaseCopy> databases_;
   // Last, so that it is destroyed first: a backup that fails part-way

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <string>
 #include <thread>
@@ -132,6 +133,67 @@ TEST_F(BackupPipelineTest, ACancelledBackupLeavesARepositoryThatChecksCleanAndBa
     const std::string name = "d" + std::to_string(i % 9) + "/f" + std::to_string(i);
     EXPECT_FALSE(ChunksOf(again->id, name).empty()) << name;
   }
+}
+
+// Folders wait for their parent while the walk goes on, and complete in
+// another order than they start: the trees must not depend on it.
+TEST_F(BackupPipelineTest, FoldersThatWaitForTheirParentGiveTheSameTreesAsBefore) {
+  std::mt19937_64 rng(13);
+  std::map<std::string, std::string> written;
+  for (int a = 0; a < 6; ++a) {
+    for (int b = 0; b < 5; ++b) {
+      for (int f = 0; f < 3; ++f) {
+        const std::string name =
+            "a" + std::to_string(a) + "/b" + std::to_string(b) + "/f" + std::to_string(f);
+        written[name] = RandomBytesOf(rng, 1000 + rng() % 300000);
+        WriteFile(src_ + "/" + name, written[name]);
+      }
+    }
+    WriteFile(src_ + "/a" + std::to_string(a) + "/top", RandomBytesOf(rng, 5000));
+    written["a" + std::to_string(a) + "/top"] = "";
+  }
+  Progress progress;
+  auto first = Backup(progress);
+  ASSERT_OK(first);
+  for (const auto& [name, content] : written) {
+    if (content.empty()) continue;
+    auto node = FindNodeAtPath(*repo_, first->snapshot.tree, src_ + "/" + name);
+    ASSERT_OK(node);
+    EXPECT_EQ(node->size, content.size()) << name;
+    Bytes restored;
+    for (const Extent& extent : node->extents) {
+      for (const BlobId& id : extent.chunks) {
+        auto chunk = repo_->LoadBlob(BlobType::kData, id);
+        ASSERT_OK(chunk);
+        Append(restored, *chunk);
+      }
+    }
+    EXPECT_EQ(restored, ToBytes(content)) << name;
+  }
+  // Every folder lists its entries once, in name order, with its subfolders
+  // complete.
+  for (int a = 0; a < 6; ++a) {
+    const std::string folder = src_ + "/a" + std::to_string(a);
+    auto node = FindNodeAtPath(*repo_, first->snapshot.tree, folder);
+    ASSERT_OK(node);
+    auto tree = LoadTree(*repo_, node->subtree);
+    ASSERT_OK(tree);
+    std::vector<std::string> names;
+    for (const Node& entry : tree->nodes) names.push_back(entry.name);
+    EXPECT_EQ(names, (std::vector<std::string>{"b0", "b1", "b2", "b3", "b4", "top"})) << folder;
+    for (const Node& entry : tree->nodes) {
+      if (entry.type != NodeType::kDirectory) continue;
+      auto sub = LoadTree(*repo_, entry.subtree);
+      ASSERT_OK(sub);
+      EXPECT_EQ(sub->nodes.size(), 3u) << folder << "/" << entry.name;
+    }
+  }
+  EXPECT_EQ(progress.dirs_done, 1u + 6 + 6 * 5);
+  // Nothing changed: no data is stored again.
+  const uint64_t stored = progress.bytes_new;
+  auto second = Backup(progress);
+  ASSERT_OK(second);
+  EXPECT_EQ(progress.bytes_new, stored);
 }
 
 }  // namespace
