@@ -539,9 +539,7 @@ class Archiver {
         while (!pending->subdirectories.empty() &&
                (pending->subdirectories.size() > kMaxWaitingFolders ||
                 files_in_flight_ > kMaxFilesInFlight)) {
-          auto& [slot, oldest] = pending->subdirectories.front();
-          PXB_ASSIGN_OR_RETURN(tree.nodes[slot].subtree, CompleteSubdirectory(*oldest));
-          pending->subdirectories.pop_front();
+          PXB_RETURN_IF_ERROR(CompleteOldestSubdirectory(*pending));
         }
         continue;
       }
@@ -550,17 +548,31 @@ class Archiver {
                                        root_device, /*is_root=*/false));
       if (done) tree.nodes.push_back(std::move(*done));
     }
+    // Only one level waits: this folder goes on waiting for its last
+    // subfolder alone, and that one for nothing but its files. So at most
+    // 2 x kMaxWaitingFolders folders wait per folder being walked.
+    while (pending->subdirectories.size() > 1) {
+      PXB_RETURN_IF_ERROR(CompleteOldestSubdirectory(*pending));
+    }
+    if (!pending->subdirectories.empty()) {
+      PendingDirectory& last = *pending->subdirectories.front().second;
+      while (!last.subdirectories.empty()) PXB_RETURN_IF_ERROR(CompleteOldestSubdirectory(last));
+    }
     return pending;
+  }
+
+  Status CompleteOldestSubdirectory(PendingDirectory& pending) {
+    auto& [slot, oldest] = pending.subdirectories.front();
+    PXB_ASSIGN_OR_RETURN(pending.tree.nodes[slot].subtree, CompleteSubdirectory(*oldest));
+    pending.subdirectories.pop_front();
+    return Status::Ok();
   }
 
   // Waits for a started folder's subfolders and files and stores its tree.
   StatusOr<BlobId> CompleteDirectory(PendingDirectory& pending) {
     Tree& tree = pending.tree;
-    while (!pending.subdirectories.empty()) {
-      auto& [slot, subdirectory] = pending.subdirectories.front();
-      PXB_ASSIGN_OR_RETURN(tree.nodes[slot].subtree, CompleteSubdirectory(*subdirectory));
-      pending.subdirectories.pop_front();
-    }
+    while (!pending.subdirectories.empty())
+      PXB_RETURN_IF_ERROR(CompleteOldestSubdirectory(pending));
     bool left_out = false;
     for (auto& [slot, file] : pending.files) {
       files_in_flight_--;
@@ -687,9 +699,8 @@ class Archiver {
       auto shared_file = std::make_shared<UniqueFd>(std::move(file));
       pending.path = path;
       pending.reading = std::make_shared<FileRead>();
+      // Counted as backed up when collected, unless it could not be read.
       for (const DataExtent& range : ranges) SubmitExtentRead(shared_file, range, pending);
-      summary_.bytes_total += pending.node.size;
-      progress_.files_done++;
       return std::optional<PendingFile>(std::move(pending));
     }
     for (const DataExtent& range : ranges) {
@@ -718,7 +729,7 @@ class Archiver {
     pending.extent_offsets.push_back(range.offset);
     pending.extent_chunks.emplace_back().Add(
         pool_.Submit([this, file = std::move(file), range, path = pending.path,
-                      reading = pending.reading]() -> StatusOr<std::vector<BlobId>> {
+                      reading = pending.reading]() mutable -> StatusOr<std::vector<BlobId>> {
           std::unique_ptr<StreamChunker> chunker = TakeChunker();
           std::vector<BlobId> ids;
           Status stored;
@@ -734,6 +745,10 @@ class Archiver {
           };
           Status read = ReadAndCut(file->get(), path, range, *chunker, save, *reading);
           GiveChunker(std::move(chunker));
+          // The future keeps this task until its file completes, which may be
+          // a folder's worth of files later: the last extent closes the file
+          // now, so that files open stay within the queue and the workers.
+          file.reset();
           if (!stored.ok()) return stored;
           if (read.code() == StatusCode::kCancelled || read.code() == StatusCode::kInternal) {
             return read;
@@ -1053,6 +1068,8 @@ class Archiver {
         ReportError(pending.path, failure);
         return std::optional<Node>();
       }
+      summary_.bytes_total += node.size;
+      progress_.files_done++;
     }
     return std::optional<Node>(std::move(node));
   }

@@ -6,6 +6,7 @@
 #include "engine/backup.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <filesystem>
@@ -133,6 +134,26 @@ TEST_F(BackupPipelineTest, ACancelledBackupLeavesARepositoryThatChecksCleanAndBa
     const std::string name = "d" + std::to_string(i % 9) + "/f" + std::to_string(i);
     EXPECT_FALSE(ChunksOf(again->id, name).empty()) << name;
   }
+}
+
+// A worker closes a file as soon as it has read it, not when the file's
+// folder completes: a folder of many files fits a small limit of open files.
+TEST_F(BackupPipelineTest, AFolderOfManyFilesStaysWithinASmallLimitOfOpenFiles) {
+  std::mt19937_64 rng(14);
+  for (int i = 0; i < 400; ++i) {
+    WriteFile(src_ + "/many/f" + std::to_string(i), RandomBytesOf(rng, 100 + rng() % 3000));
+  }
+  struct rlimit saved;
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  struct rlimit low = saved;
+  low.rlim_cur = 64;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  Progress progress;
+  auto result = Backup(progress);  // an error for any file fails the test
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_OK(result);
+  EXPECT_EQ(result->errors, 0u);
+  EXPECT_EQ(progress.files_done, 400u);
 }
 
 // Folders wait for their parent while the walk goes on, and complete in
