@@ -413,8 +413,9 @@ void ErasureBackend::RecycleShards(std::vector<Bytes>& shards) const {
   shards.clear();
 }
 
-StatusOr<std::vector<Bytes>> ErasureBackend::EncodeShards(std::string_view name, ByteView data,
-                                                          ShardScheme scheme, int k, int m) const {
+StatusOr<std::vector<Bytes>> ErasureBackend::EncodeShards(
+    std::string_view name, ByteView data, ShardScheme scheme, int k, int m,
+    std::vector<ShardHeader>* unsealed) const {
   const ObjectNameHash id = HashObjectName(name);
   std::vector<Bytes> shards;
   if (scheme == ShardScheme::kReplica) {
@@ -444,7 +445,11 @@ StatusOr<std::vector<Bytes>> ErasureBackend::EncodeShards(std::string_view name,
   codec.Encode(in, out, shard_len);
   for (int i = 0; i < k + m; ++i) {
     PXB_ASSIGN_OR_RETURN(ShardHeader header, ShardHeader::ForReedSolomon(id, data.size(), k, m, i));
-    PXB_RETURN_IF_ERROR(WriteShardHeader(header, shards[i]));
+    if (unsealed != nullptr) {
+      unsealed->push_back(header);
+    } else {
+      PXB_RETURN_IF_ERROR(WriteShardHeader(header, shards[i]));
+    }
   }
   return shards;
 }
@@ -528,9 +533,13 @@ Status ErasureBackend::Put(std::string_view name, ByteView data) {
       return Status::Ok();
     }
   }
+  std::vector<ShardHeader> unsealed;
   PXB_ASSIGN_OR_RETURN(
       std::vector<Bytes> shards,
-      EncodeShards(name, data, coding.scheme, coding.data_shards, coding.parity_shards));
+      EncodeShards(name, data, coding.scheme, coding.data_shards, coding.parity_shards, &unsealed));
+  // Each shard's header (and checksum) is written by the task that stores it.
+  std::unique_ptr<bool[]> sealed(new bool[total]);
+  for (int i = 0; i < total; ++i) sealed[i] = unsealed.empty();
   struct Recycle {
     const ErasureBackend& backend;
     std::vector<Bytes>& shards;
@@ -562,8 +571,13 @@ Status ErasureBackend::Put(std::string_view name, ByteView data) {
     for (int i = 0; i < total; ++i) {
       if (landed[i]) continue;
       const size_t t = placement[i];
-      writes.emplace_back(
-          i, io_->Submit([&, i, t] { return PutShard(name, coding, i, t, shards[i]); }));
+      writes.emplace_back(i, io_->Submit([&, i, t] {
+        if (!sealed[i]) {
+          PXB_RETURN_IF_ERROR(WriteShardHeader(unsealed[i], shards[i]));
+          sealed[i] = true;
+        }
+        return PutShard(name, coding, i, t, shards[i]);
+      }));
     }
     bool any_failed = false;
     for (auto& [i, write] : writes) {

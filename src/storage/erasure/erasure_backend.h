@@ -146,9 +146,13 @@ class ErasureBackend final : public Backend {
   // placement map; OK if it was gone already. Used by scrub and rebalance.
   Status DeleteShard(std::string_view name, const ObjectShards& coding, int index, size_t target);
   // Encodes every shard of an object (headers included), index order.
-  // Large shards come from a pool that RecycleShards refills.
+  // Large shards come from a pool that RecycleShards refills. With
+  // `unsealed`, Reed-Solomon shards come without their headers, which
+  // `unsealed` receives for the caller to write (WriteShardHeader hashes the
+  // whole shard: done on the threads that store the shards, side by side).
   StatusOr<std::vector<Bytes>> EncodeShards(std::string_view name, ByteView data,
-                                            ShardScheme scheme, int k, int m) const;
+                                            ShardScheme scheme, int k, int m,
+                                            std::vector<ShardHeader>* unsealed = nullptr) const;
   // Keeps the buffers of stored shards for the next object's.
   void RecycleShards(std::vector<Bytes>& shards) const;
   // The size of each of the object's shard objects, header included.
