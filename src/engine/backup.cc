@@ -699,8 +699,13 @@ class Archiver {
       auto shared_file = std::make_shared<UniqueFd>(std::move(file));
       pending.path = path;
       pending.reading = std::make_shared<FileRead>();
-      // Counted as backed up when collected, unless it could not be read.
+      // Counted as backed up when collected, unless it could not be read;
+      // a file without data (empty, or holes only) has nothing to collect.
       for (const DataExtent& range : ranges) SubmitExtentRead(shared_file, range, pending);
+      if (pending.extent_chunks.empty()) {
+        summary_.bytes_total += pending.node.size;
+        progress_.files_done++;
+      }
       return std::optional<PendingFile>(std::move(pending));
     }
     for (const DataExtent& range : ranges) {
