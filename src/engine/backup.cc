@@ -42,7 +42,9 @@ constexpr size_t kReadBufferSize = 4 << 20;
 // by side; a larger one is read and cut by the walker and its chunks spread
 // over the workers, so that it does not hold one core alone for long.
 constexpr uint64_t kWholeFileTaskMax = 32 << 20;
-constexpr uint64_t kWorkerReadSize = 1 << 20;
+// Files are read in pieces of at most this: a chunker's buffer then holds
+// at most max_size + this of pages.
+constexpr uint64_t kReadPieceSize = 1 << 20;
 // A started folder waits for its parent, so that the walk goes on while its
 // last files are stored, unless more than this many of its siblings wait
 // (each holds its tree) or more files than this are in flight (each holds
@@ -748,7 +750,10 @@ class Archiver {
             ids.push_back(saved->id);
             return Status::Ok();
           };
-          Status read = ReadAndCut(file->get(), path, range, *chunker, save, *reading);
+          uint64_t done = 0;
+          Status read = ReadAndCut(file->get(), path, range.offset, range.length, /*stream=*/false,
+                                   nullptr, *chunker, save, done);
+          reading->bytes += done;
           GiveChunker(std::move(chunker));
           // The future keeps this task until its file completes, which may be
           // a folder's worth of files later: the last extent closes the file
@@ -764,35 +769,38 @@ class Archiver {
         }));
   }
 
-  // Reads the range and cuts it into chunks for `save`; stops at the end
-  // of a file that shrank while it was read.
-  Status ReadAndCut(int fd, const std::string& path, const DataExtent& range,
-                    StreamChunker& chunker, const StreamChunker::ChunkCallback& save,
-                    FileRead& reading) {
-    uint64_t done = 0;
-    while (done < range.length) {
+  // Reads [offset, offset + length) of fd (a stream: to its end) in pieces
+  // of kReadPieceSize and cuts it: by `pages` if given, else content-
+  // defined, where the bytes are read, in the chunker's own buffer (no copy
+  // on the way). `done` counts the bytes read, also when it fails; a file
+  // that shrinks while it is read ends early.
+  Status ReadAndCut(int fd, const std::string& path, uint64_t offset, uint64_t length, bool stream,
+                    PageChunker* pages, StreamChunker& chunker,
+                    const StreamChunker::ChunkCallback& on_chunk, uint64_t& done) {
+    while (stream || done < length) {
       PXB_RETURN_IF_ERROR(CheckCancel());
-      // Pieces of at most 1 MiB: the chunker's buffer then stays within
-      // max_size + 1 MiB of pages.
-      MutableByteView into = chunker.Space();
-      const size_t want = static_cast<size_t>(
-          std::min<uint64_t>({into.size(), kWorkerReadSize, range.length - done}));
-      ssize_t n = ::pread(fd, into.data(), want, static_cast<off_t>(range.offset + done));
+      MutableByteView into = pages != nullptr ? PageReadBuffer() : chunker.Space();
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(
+          {into.size(), kReadPieceSize, stream ? kReadPieceSize : length - done}));
+      ssize_t n = stream ? ::read(fd, into.data(), want)
+                         : ::pread(fd, into.data(), want, static_cast<off_t>(offset + done));
       if (n < 0) {
         if (errno == EINTR) continue;
         return ErrnoError(errno, "reading " + path);
       }
       if (n == 0) break;
       done += static_cast<uint64_t>(n);
-      reading.bytes += static_cast<uint64_t>(n);
       progress_.bytes_done += static_cast<uint64_t>(n);
-      PXB_RETURN_IF_ERROR(chunker.Commit(static_cast<size_t>(n), save));
+      const ByteView piece(into.data(), static_cast<size_t>(n));
+      PXB_RETURN_IF_ERROR(pages != nullptr ? pages->Feed(piece, on_chunk)
+                                           : chunker.Commit(piece.size(), on_chunk));
     }
-    return chunker.Finish(save);
+    return pages != nullptr ? pages->Finish(on_chunk) : chunker.Finish(on_chunk);
   }
 
-  // A worker's chunker: one per worker at most, kept, since its buffer is
-  // as large as two of the largest chunks.
+  // A chunker for the walker or a worker: kept for the next file, one per
+  // thread at most, since its buffer is as large as two of the largest
+  // chunks (pages are touched only as bytes are read into them).
   std::unique_ptr<StreamChunker> TakeChunker() {
     {
       std::lock_guard lock(chunkers_mu_);
@@ -1011,39 +1019,19 @@ class Archiver {
     pending.extent_offsets.push_back(offset);
     pending.extent_chunks.emplace_back();
     auto& futures = pending.extent_chunks.back();
-    // One chunker and read buffer serve every file: allocating and zeroing
-    // them per file dominated backups of many small files.
-    if (stream_chunker_ == nullptr)
-      stream_chunker_ = std::make_unique<StreamChunker>(repo_.chunker());
-    StreamChunker& chunker = *stream_chunker_;
-    chunker.Reset();
+    // Chunkers and the read buffer serve file after file: allocating and
+    // zeroing them per file dominated backups of many small files.
+    std::unique_ptr<StreamChunker> chunker = TakeChunker();
     DiscardChunks();
     if (pages != nullptr) pages->Reset(offset);
     auto submit = [&](ByteView chunk) -> Status {
       return SubmitChunk(chunk, futures, pending.dictionary);
     };
     uint64_t done = 0;
-    while (stream || done < length) {
-      // Content-defined chunks are cut where the bytes are read, in the
-      // chunker's own buffer: no copy on the way.
-      MutableByteView into = pages != nullptr ? PageReadBuffer() : chunker.Space();
-      size_t want = stream ? into.size()
-                           : static_cast<size_t>(std::min<uint64_t>(into.size(), length - done));
-      ssize_t n = stream ? ::read(fd, into.data(), want)
-                         : ::pread(fd, into.data(), want, static_cast<off_t>(offset + done));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return ErrnoError(errno, "reading " + path);
-      }
-      if (n == 0) break;  // the file shrank while being read
-      done += static_cast<uint64_t>(n);
-      summary_.bytes_read += static_cast<uint64_t>(n);
-      progress_.bytes_done += static_cast<uint64_t>(n);
-      PXB_RETURN_IF_ERROR(pages != nullptr
-                              ? pages->Feed(ByteView(into.data(), static_cast<size_t>(n)), submit)
-                              : chunker.Commit(static_cast<size_t>(n), submit));
-    }
-    PXB_RETURN_IF_ERROR(pages != nullptr ? pages->Finish(submit) : chunker.Finish(submit));
+    Status read = ReadAndCut(fd, path, offset, length, stream, pages, *chunker, submit, done);
+    GiveChunker(std::move(chunker));
+    summary_.bytes_read += done;
+    PXB_RETURN_IF_ERROR(read);
     FlushChunks(futures, pending.dictionary);
     if (stream) pending.node.size = done;
     return Status::Ok();
@@ -1092,10 +1080,9 @@ class Archiver {
   OwnerNames names_;
   NodeReadOptions read_options_{options_.xattrs, options_.acls};
   std::mutex chunkers_mu_;
-  std::vector<std::unique_ptr<StreamChunker>> free_chunkers_;  // the workers'
-  std::unique_ptr<StreamChunker> stream_chunker_;  // the walker's, made when first needed
-  ChunkBatch batch_;                               // likewise
-  Bytes page_read_buffer_;                         // allocated when a database is first read
+  std::vector<std::unique_ptr<StreamChunker>> free_chunkers_;
+  ChunkBatch batch_;        // used by the walker thread only
+  Bytes page_read_buffer_;  // allocated when a database is first read
 
   // The walker's buffer for reading pages of databases.
   MutableByteView PageReadBuffer() {
