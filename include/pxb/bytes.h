@@ -6,10 +6,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace pxb {
@@ -17,6 +20,42 @@ namespace pxb {
 using Bytes = std::vector<std::byte>;
 using ByteView = std::span<const std::byte>;
 using MutableByteView = std::span<std::byte>;
+
+// Allocates page-aligned memory and leaves the elements that resize() adds
+// uninitialised: for whole objects that are written into in place and then
+// to disk with O_DIRECT, which needs aligned memory, and whose bytes would
+// otherwise be cleared just before being overwritten.
+template <class T>
+struct PageAlignedAllocator {
+  using value_type = T;
+  static constexpr size_t kAlignment = 4096;
+
+  PageAlignedAllocator() = default;
+  template <class U>
+  PageAlignedAllocator(const PageAlignedAllocator<U>&) noexcept {}
+
+  T* allocate(size_t n) {
+    const size_t bytes = (n * sizeof(T) + kAlignment - 1) / kAlignment * kAlignment;
+    void* p = std::aligned_alloc(kAlignment, bytes);
+    if (p == nullptr) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) noexcept { std::free(p); }
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;  // default-initialised: left as is
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+  template <class U>
+  bool operator==(const PageAlignedAllocator<U>&) const noexcept {
+    return true;
+  }
+};
+
+using PageBytes = std::vector<std::byte, PageAlignedAllocator<std::byte>>;
 
 inline ByteView AsBytes(std::string_view s) {
   return {reinterpret_cast<const std::byte*>(s.data()), s.size()};

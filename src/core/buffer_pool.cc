@@ -4,8 +4,9 @@
 
 namespace pxb {
 
-Bytes BufferPool::Take(size_t capacity) {
-  Bytes buffer;
+template <class Buffer>
+Buffer BasicBufferPool<Buffer>::Take(size_t capacity) {
+  Buffer buffer;
   {
     std::lock_guard lock(mu_);
     if (!free_.empty()) {
@@ -18,17 +19,22 @@ Bytes BufferPool::Take(size_t capacity) {
   return buffer;
 }
 
-void BufferPool::Give(Bytes&& buffer) {
+template <class Buffer>
+void BasicBufferPool<Buffer>::Give(Buffer&& buffer) {
   if (buffer.capacity() == 0) return;
-  Bytes kept = std::move(buffer);
+  Buffer kept = std::move(buffer);
   std::lock_guard lock(mu_);
   if (free_.size() < max_free_) free_.push_back(std::move(kept));
   // Otherwise `kept` is freed on return, after the lock is released.
 }
 
-size_t BufferPool::free_count() const {
+template <class Buffer>
+size_t BasicBufferPool<Buffer>::free_count() const {
   std::lock_guard lock(mu_);
   return free_.size();
 }
+
+template class BasicBufferPool<Bytes>;
+template class BasicBufferPool<PageBytes>;
 
 }  // namespace pxb

@@ -10,6 +10,9 @@
 //   ...
 //   pool.Give(std::move(chunk));        // kept for the next Take
 //
+// PageBufferPool keeps PageBytes (page-aligned, for packs written with
+// O_DIRECT) the same way.
+//
 // Thread-safety: all members may be called concurrently.
 #pragma once
 
@@ -21,24 +24,30 @@
 
 namespace pxb {
 
-class BufferPool {
+template <class Buffer>
+class BasicBufferPool {
  public:
   // Keeps at most `max_free` buffers between a Give and the next Take.
-  explicit BufferPool(size_t max_free) : max_free_(max_free) {}
+  explicit BasicBufferPool(size_t max_free) : max_free_(max_free) {}
 
   // An empty buffer with at least `capacity` reserved: a kept one if any
   // (reallocated if it is too small), else a new one. Reserved pages that
   // are never written cost no memory.
-  Bytes Take(size_t capacity);
+  Buffer Take(size_t capacity);
   // Returns a buffer for reuse; freed if the pool is full.
-  void Give(Bytes&& buffer);
+  void Give(Buffer&& buffer);
 
   size_t free_count() const;
 
  private:
   const size_t max_free_;
   mutable std::mutex mu_;
-  std::vector<Bytes> free_;
+  std::vector<Buffer> free_;
 };
+
+extern template class BasicBufferPool<Bytes>;
+extern template class BasicBufferPool<PageBytes>;
+using BufferPool = BasicBufferPool<Bytes>;
+using PageBufferPool = BasicBufferPool<PageBytes>;
 
 }  // namespace pxb

@@ -1,5 +1,8 @@
 #include "format/pack_format.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "core/coding.h"
 #include "core/crypto/sha256.h"
 
@@ -28,25 +31,31 @@ void FillNonce(const Aead& aead, uint32_t domain, uint64_t counter, std::array<s
 
 }  // namespace
 
-PackBuilder::PackBuilder(BlobType type, Salt salt, std::unique_ptr<Aead> aead, Bytes buffer)
-    : type_(type), salt_(salt), aead_(std::move(aead)), bytes_(std::move(buffer)) {
-  bytes_.clear();
-  ByteWriter w(bytes_);
-  w.PutRaw(kPackMagic);
-  w.PutU8(kPackVersion);
-  w.PutRaw(salt_);
+PackBuilder::PackBuilder(BlobType type, Salt salt, SecretKey key, std::unique_ptr<Aead> aead,
+                         PageBytes buffer)
+    : type_(type),
+      salt_(salt),
+      algorithm_(aead->algorithm()),
+      key_(std::move(key)),
+      bytes_(std::move(buffer)) {
+  aeads_.push_back(std::move(aead));
+  bytes_.resize(std::max(bytes_.capacity(), kPackPrefixSize));
+  std::memcpy(bytes_.data(), kPackMagic.data(), kPackMagic.size());
+  bytes_[kPackMagic.size()] = std::byte{kPackVersion};
+  std::memcpy(bytes_.data() + kPackMagic.size() + 1, salt_.data(), salt_.size());
+  size_ = kPackPrefixSize;
 }
 
 StatusOr<std::unique_ptr<PackBuilder>> PackBuilder::Create(AeadAlgorithm algorithm,
                                                            const SecretKey& data_key, BlobType type,
-                                                           size_t expected_size, Bytes buffer) {
+                                                           size_t expected_size, PageBytes buffer) {
   Salt salt = RandomSalt();
   PXB_ASSIGN_OR_RETURN(SecretKey key, DeriveObjectKey(data_key, salt));
   PXB_ASSIGN_OR_RETURN(auto aead, Aead::Create(algorithm, key));
-  std::unique_ptr<PackBuilder> builder(
-      new PackBuilder(type, salt, std::move(aead), std::move(buffer)));
-  builder->bytes_.reserve(std::min<size_t>(expected_size, kMaxPackSize));
-  return builder;
+  buffer.clear();
+  buffer.reserve(std::min<size_t>(expected_size, kMaxPackSize));
+  return std::unique_ptr<PackBuilder>(
+      new PackBuilder(type, salt, std::move(key), std::move(aead), std::move(buffer)));
 }
 
 uint8_t PackEntryFlags(const PackBlob& entry) {
@@ -107,33 +116,89 @@ StatusOr<uint8_t> PackBuilder::AddDictionary(const BlobId& id, ByteView dictiona
   return ++dictionaries_;
 }
 
-Status PackBuilder::Add(const BlobId& id, uint32_t raw_length, bool compressed, ByteView payload,
-                        uint8_t dictionary) {
+StatusOr<PackBuilder::Slot> PackBuilder::Reserve(const BlobId& id, uint32_t raw_length,
+                                                 bool compressed, size_t payload_size,
+                                                 uint8_t dictionary) {
   if (blobs_.size() >= kMaxBlobsPerPack) return InvalidArgumentError("pack is full (blob count)");
   if (dictionary > dictionaries_ || (dictionary != 0 && !compressed)) {
     return InvalidArgumentError("blob " + id.ShortHex() + " names dictionary " +
                                 std::to_string(dictionary) + ", which this pack does not hold");
   }
-  if (raw_length > kMaxBlobRawLength || payload.size() > kMaxBlobRawLength + 1024) {
+  if (raw_length > kMaxBlobRawLength || payload_size > kMaxBlobRawLength + 1024) {
     return InvalidArgumentError("blob " + id.ShortHex() + " is too large for a pack");
   }
-  const size_t stored = payload.size() + Aead::kTagSize;
-  if (bytes_.size() + stored + kMaxPackHeaderEntrySize * (blobs_.size() + 1) + 64 >= kMaxPackSize) {
+  const size_t stored = payload_size + Aead::kTagSize;
+  if (size_ + stored + kMaxPackHeaderEntrySize * (blobs_.size() + 1) + 64 >= kMaxPackSize) {
     return InvalidArgumentError("pack is full (size)");
   }
-  std::array<std::byte, 24> nonce_buf;
-  MutableByteView nonce;
-  const size_t offset = bytes_.size();
-  FillNonce(*aead_, kNonceDomainBlob, offset, nonce_buf, nonce);
-  bytes_.resize(offset + stored);
-  PXB_RETURN_IF_ERROR(
-      aead_->Seal(nonce, {}, payload, MutableByteView(bytes_).subspan(offset, stored)));
-  blobs_.push_back(PackBlob{type_, compressed, static_cast<uint32_t>(offset),
+  PXB_ASSIGN_OR_RETURN(std::unique_ptr<Aead> aead, TakeAead());
+  if (size_ + stored > bytes_.size()) {
+    // Growing moves the buffer: no Seal may be writing into it.
+    WaitForSeals();
+    bytes_.resize(std::max(size_ + stored, bytes_.size() + bytes_.size() / 4));
+  }
+  Slot slot{size_, stored, std::move(aead)};
+  {
+    std::lock_guard lock(seal_mu_);
+    unsealed_++;
+  }
+  blobs_.push_back(PackBlob{type_, compressed, static_cast<uint32_t>(size_),
                             static_cast<uint32_t>(stored), raw_length, id, dictionary});
-  return Status::Ok();
+  size_ += stored;
+  return slot;
+}
+
+StatusOr<std::unique_ptr<Aead>> PackBuilder::TakeAead() {
+  {
+    std::lock_guard lock(seal_mu_);
+    if (!aeads_.empty()) {
+      std::unique_ptr<Aead> aead = std::move(aeads_.back());
+      aeads_.pop_back();
+      return aead;
+    }
+  }
+  // One more context, for a Seal running beside the others.
+  return Aead::Create(algorithm_, key_);
+}
+
+Status PackBuilder::Seal(Slot slot, ByteView payload) {
+  Status sealed;
+  if (payload.size() + Aead::kTagSize != slot.stored) {
+    sealed = InvalidArgumentError("payload of " + std::to_string(payload.size()) +
+                                  " bytes for a slot of " + std::to_string(slot.stored));
+  } else {
+    std::array<std::byte, 24> nonce_buf;
+    MutableByteView nonce;
+    FillNonce(*slot.aead, kNonceDomainBlob, slot.offset, nonce_buf, nonce);
+    sealed = slot.aead->Seal(nonce, {}, payload,
+                             MutableByteView(bytes_).subspan(slot.offset, slot.stored));
+  }
+  // Notified under the lock: Finish may destroy this builder as soon as it
+  // sees the last slot sealed.
+  std::lock_guard lock(seal_mu_);
+  aeads_.push_back(std::move(slot.aead));
+  if (!sealed.ok() && seal_failure_.ok()) seal_failure_ = sealed;
+  if (--unsealed_ == 0) sealed_.notify_all();
+  return sealed;
+}
+
+Status PackBuilder::Add(const BlobId& id, uint32_t raw_length, bool compressed, ByteView payload,
+                        uint8_t dictionary) {
+  PXB_ASSIGN_OR_RETURN(Slot slot, Reserve(id, raw_length, compressed, payload.size(), dictionary));
+  return Seal(std::move(slot), payload);
+}
+
+void PackBuilder::WaitForSeals() {
+  std::unique_lock lock(seal_mu_);
+  sealed_.wait(lock, [&] { return unsealed_ == 0; });
 }
 
 StatusOr<FinishedPack> PackBuilder::Finish() {
+  WaitForSeals();
+  {
+    std::lock_guard lock(seal_mu_);
+    if (!seal_failure_.ok()) return seal_failure_;
+  }
   Bytes header;
   ByteWriter hw(header);
   hw.PutU8(dictionaries_ > 0 ? kPackHeaderVersionDictionaries : kPackHeaderVersion);
@@ -147,12 +212,12 @@ StatusOr<FinishedPack> PackBuilder::Finish() {
   }
   std::array<std::byte, 24> nonce_buf;
   MutableByteView nonce;
-  FillNonce(*aead_, kNonceDomainPackHeader, 0, nonce_buf, nonce);
-  const size_t offset = bytes_.size();
+  FillNonce(*aeads_.front(), kNonceDomainPackHeader, 0, nonce_buf, nonce);
+  const size_t offset = size_;
   const size_t sealed = header.size() + Aead::kTagSize;
   bytes_.resize(offset + sealed + kPackTrailerSize);
-  PXB_RETURN_IF_ERROR(aead_->Seal(nonce, ByteView(bytes_.data(), kPackPrefixSize), header,
-                                  MutableByteView(bytes_).subspan(offset, sealed)));
+  PXB_RETURN_IF_ERROR(aeads_.front()->Seal(nonce, ByteView(bytes_.data(), kPackPrefixSize), header,
+                                           MutableByteView(bytes_).subspan(offset, sealed)));
   StoreLe32(bytes_.data() + offset + sealed, static_cast<uint32_t>(sealed));
   std::memcpy(bytes_.data() + offset + sealed + 4, kPackTrailerMagic.data(), 4);
   FinishedPack done;

@@ -4,16 +4,19 @@
 // PackBuilder assembles a pack in memory; DecodePackHeader and OpenBlob read
 // one back, from the whole object or from ranges of it.
 //
-//   PackBuilder pack(alg, data_key, BlobType::kData);
-//   PXB_RETURN_IF_ERROR(pack.Add(id, raw_length, compressed, payload));
-//   PXB_ASSIGN_OR_RETURN(FinishedPack done, pack.Finish());
+//   PXB_ASSIGN_OR_RETURN(auto pack, PackBuilder::Create(alg, data_key, BlobType::kData));
+//   PXB_RETURN_IF_ERROR(pack->Add(id, raw_length, compressed, payload));
+//   PXB_ASSIGN_OR_RETURN(FinishedPack done, pack->Finish());
 //
-// Thread-safety: a PackBuilder is used by one thread at a time; the free
-// functions are safe to call concurrently.
+// Thread-safety: Reserve, Add, AddDictionary and Finish are called by one
+// thread at a time; Seal may run on other threads meanwhile, each on its own
+// slot. The free functions are safe to call concurrently.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,7 +75,7 @@ struct PackBlob {
 };
 
 struct FinishedPack {
-  Bytes bytes;
+  PageBytes bytes;
   PackId id;  // SHA-256 of bytes
   Salt salt;
   std::vector<PackBlob> blobs;
@@ -81,18 +84,36 @@ struct FinishedPack {
 class PackBuilder {
  public:
   // Fails only if the algorithm cannot be instantiated. `expected_size`
-  // reserves room for the whole pack up front: growing a 16 MiB buffer by
-  // doubling copies it and holds twice its size at the peak. The pack is
-  // built in `buffer` (its contents dropped), so that a caller can reuse the
-  // memory of a pack it has stored.
+  // reserves room for the whole pack up front: growing a 16 MiB buffer
+  // copies it, holds twice its size at the peak, and must wait for every
+  // Seal in progress. The pack is built in `buffer` (its contents dropped),
+  // so that a caller can reuse the memory of a pack it has stored.
   static StatusOr<std::unique_ptr<PackBuilder>> Create(AeadAlgorithm algorithm,
                                                        const SecretKey& data_key, BlobType type,
-                                                       size_t expected_size = 0, Bytes buffer = {});
+                                                       size_t expected_size = 0,
+                                                       PageBytes buffer = {});
 
-  // Encrypts payload (the blob's zstd frame if compressed, else its raw bytes)
-  // and appends it. A frame made with one of this pack's dictionaries names
-  // its number. kInvalidArgument when the pack is full, the blob too big or
-  // the dictionary unknown.
+  // Where one blob goes: Reserve lists it, Seal encrypts it into its place.
+  // The cipher context is the slot's own while the slot is unsealed.
+  struct Slot {
+    size_t offset = 0;
+    size_t stored = 0;  // payload + tag
+    std::unique_ptr<Aead> aead;
+  };
+
+  // Lists a blob whose payload (the zstd frame if compressed, else the raw
+  // bytes) has `payload_size` bytes and makes room for it. A frame made with
+  // one of this pack's dictionaries names its number. kInvalidArgument when
+  // the pack is full, the blob too big or the dictionary unknown. Every slot
+  // must then be sealed: Finish waits for it. A pack that must grow waits
+  // for the slots being sealed, so the caller must hold none unsealed.
+  StatusOr<Slot> Reserve(const BlobId& id, uint32_t raw_length, bool compressed,
+                         size_t payload_size, uint8_t dictionary = 0);
+  // Encrypts the payload into its slot, so that blobs are encrypted outside
+  // whatever lock serialises Reserve. A failure spoils the pack: Finish then
+  // reports it, and the pack must not be stored.
+  Status Seal(Slot slot, ByteView payload);
+  // Reserve and Seal together.
   Status Add(const BlobId& id, uint32_t raw_length, bool compressed, ByteView payload,
              uint8_t dictionary = 0);
   // Appends a zstd dictionary (id: its blob id) and returns its number,
@@ -105,21 +126,33 @@ class PackBuilder {
   BlobType type() const { return type_; }
   size_t blob_count() const { return blobs_.size(); }
   // Bytes the pack will have without its header.
-  size_t size() const { return bytes_.size(); }
+  size_t size() const { return size_; }
   bool empty() const { return blobs_.empty(); }
 
-  // Seals the header and returns the complete pack. The builder is spent.
+  // Waits for the slots still being sealed, seals the header and returns the
+  // complete pack. The builder is spent.
   StatusOr<FinishedPack> Finish();
 
  private:
-  PackBuilder(BlobType type, Salt salt, std::unique_ptr<Aead> aead, Bytes buffer);
+  PackBuilder(BlobType type, Salt salt, SecretKey key, std::unique_ptr<Aead> aead,
+              PageBytes buffer);
+  StatusOr<std::unique_ptr<Aead>> TakeAead();
+  void WaitForSeals();
 
-  BlobType type_;
-  Salt salt_;
-  std::unique_ptr<Aead> aead_;
-  Bytes bytes_;
+  const BlobType type_;
+  const Salt salt_;
+  const AeadAlgorithm algorithm_;
+  const SecretKey key_;  // the pack's key, for one cipher context per concurrent Seal
+  PageBytes bytes_;      // sized ahead of size_, so that Seal never sees it move
+  size_t size_ = 0;
   std::vector<PackBlob> blobs_;  // dictionary entries included, in pack order
   uint8_t dictionaries_ = 0;
+
+  std::mutex seal_mu_;
+  std::condition_variable sealed_;
+  size_t unsealed_ = 0;                       // guarded by seal_mu_
+  std::vector<std::unique_ptr<Aead>> aeads_;  // idle contexts; guarded by seal_mu_
+  Status seal_failure_;                       // guarded by seal_mu_
 };
 
 // The type and flag bytes of an entry in a pack header or an index.

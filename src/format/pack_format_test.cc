@@ -3,7 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/coding.h"
@@ -191,7 +197,7 @@ TEST_P(PackTest, BuilderOutputEqualsAPackBuiltFromTheFormat) {
     FinishedPack pack = Build(blobs, type);
     Bytes expected = HandBuiltPack(alg(), key_, pack.salt, Payloads(blobs),
                                    HeaderPlaintext(ExpectedBlobs(blobs, type)));
-    EXPECT_EQ(pack.bytes, expected) << BlobTypeName(type);
+    EXPECT_EQ(ToBytes(ByteView(pack.bytes)), expected) << BlobTypeName(type);
   }
 }
 
@@ -272,7 +278,7 @@ TEST_P(PackTest, EveryFlippedByteIsDataLoss) {
   FinishedPack pack = Build(blobs);
   ASSERT_OK(VerifyPack(alg(), key_, pack.bytes));
   for (size_t i = 0; i < pack.bytes.size(); ++i) {
-    Bytes damaged = pack.bytes;
+    Bytes damaged = ToBytes(ByteView(pack.bytes));
     damaged[i] ^= std::byte{0x01};
     EXPECT_EQ(VerifyPack(alg(), key_, damaged).code(), StatusCode::kDataLoss) << "byte " << i;
   }
@@ -284,7 +290,7 @@ TEST_P(PackTest, DamageIsReportedByThePartThatHoldsIt) {
   const PackBlob& last = pack.blobs.back();
   const size_t header_offset = last.offset + last.stored_length;
   for (size_t i = 0; i < pack.bytes.size(); ++i) {
-    Bytes damaged = pack.bytes;
+    Bytes damaged = ToBytes(ByteView(pack.bytes));
     damaged[i] ^= std::byte{0x80};
     auto salt = DecodePackPrefix(damaged);
     if (i < 8) {
@@ -436,7 +442,7 @@ TEST_P(PackTest, DictionariesAreEntriesThatLaterBlobsName) {
   Bytes hand = HandBuiltPack(alg(), key_, done->salt,
                              {blobs[0].payload, ToBytes(dictionary), blobs[1].payload},
                              HeaderPlaintext(expected, /*version=*/2));
-  EXPECT_EQ(done->bytes, hand);
+  EXPECT_EQ(ToBytes(ByteView(done->bytes)), hand);
   std::vector<Bytes> payloads;
   ASSERT_OK(VerifyPack(alg(), key_, done->bytes, &payloads));
   EXPECT_EQ(payloads[1], ToBytes(dictionary));
@@ -531,6 +537,81 @@ TEST_P(PackTest, AddRefusesBlobsAboveTheLimit) {
   ASSERT_OK((*builder)->Add(TestId("ok"), kMaxBlobRawLength, true, AsBytes("x")));
   EXPECT_EQ((*builder)->blob_count(), 1u);
   EXPECT_EQ((*builder)->size(), 40u + 1 + 16);
+}
+
+TEST_P(PackTest, SlotsSealedOnOtherThreadsInAnyOrderGiveTheSamePack) {
+  // Many blobs, reserved in order and sealed by three threads that take the
+  // newest slot first, into a buffer far too small for them: the pack grows
+  // while seals run.
+  std::vector<TestBlob> blobs;
+  for (int i = 0; i < 300; ++i) {
+    blobs.push_back(
+        MakeBlob(std::string(100 + i * 37, static_cast<char>('a' + i % 26)) + std::to_string(i),
+                 i % 3 == 0));
+  }
+  auto builder = PackBuilder::Create(alg(), key_, BlobType::kData, /*expected_size=*/1024);
+  ASSERT_OK(builder);
+  PackBuilder& pack = **builder;
+  std::mutex mu;
+  std::condition_variable changed;
+  std::vector<std::pair<PackBuilder::Slot, ByteView>> queue;
+  bool reserved_all = false;
+  std::atomic<int> failures{0};
+  auto sealer = [&] {
+    while (true) {
+      std::unique_lock lock(mu);
+      changed.wait(lock, [&] { return reserved_all || !queue.empty(); });
+      if (queue.empty()) return;
+      auto [slot, payload] = std::move(queue.back());
+      queue.pop_back();
+      lock.unlock();
+      if (!pack.Seal(std::move(slot), payload).ok()) failures++;
+    }
+  };
+  std::vector<std::thread> sealers;
+  for (int i = 0; i < 3; ++i) sealers.emplace_back(sealer);
+  for (const TestBlob& b : blobs) {
+    auto slot = pack.Reserve(TestId(b.raw), static_cast<uint32_t>(b.raw.size()), b.compressed,
+                             b.payload.size());
+    ASSERT_OK(slot);
+    if (&b == &blobs.back()) {
+      // The last one is sealed well after Finish starts, which must wait for it.
+      sealers.emplace_back([&pack, &failures, &b, slot = *std::move(slot)]() mutable {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (!pack.Seal(std::move(slot), b.payload).ok()) failures++;
+      });
+      break;
+    }
+    std::lock_guard lock(mu);
+    queue.emplace_back(*std::move(slot), ByteView(b.payload));
+    changed.notify_one();
+  }
+  {
+    std::lock_guard lock(mu);
+    reserved_all = true;
+    changed.notify_all();
+  }
+  auto done = pack.Finish();
+  for (std::thread& t : sealers) t.join();
+  ASSERT_OK(done);
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(done->bytes.data()) % 4096, 0u);
+  Bytes expected = HandBuiltPack(alg(), key_, done->salt, Payloads(blobs),
+                                 HeaderPlaintext(ExpectedBlobs(blobs, BlobType::kData)));
+  EXPECT_EQ(ToBytes(ByteView(done->bytes)), expected);
+}
+
+TEST_P(PackTest, AFailedSealSpoilsThePack) {
+  auto builder = PackBuilder::Create(alg(), key_, BlobType::kData);
+  ASSERT_OK(builder);
+  ASSERT_OK((*builder)->Add(TestId("good"), 4, false, AsBytes("good")));
+  auto slot = (*builder)->Reserve(TestId("bad"), 5, false, 5);
+  ASSERT_OK(slot);
+  // A payload of another length than reserved cannot be sealed, and a pack
+  // with a hole where a blob should be must never be stored.
+  EXPECT_EQ((*builder)->Seal(*std::move(slot), AsBytes("wrong length")).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf((*builder)->Finish()), StatusCode::kInvalidArgument);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothCiphers, PackTest,

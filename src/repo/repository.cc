@@ -587,11 +587,13 @@ void Repository::ReleasePending(const BlobId& id) {
 Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_length, bool compressed,
                               ByteView payload, const BlobDictionary* dictionary) {
   std::vector<std::unique_ptr<PackBuilder>> full;
+  PackBuilder* target = nullptr;
+  PackBuilder::Slot slot;
   {
-    const size_t slot = TypeSlot(type);
-    std::lock_guard lock(builder_mu_[slot]);
-    auto& builder = builders_[slot];
-    auto& dictionaries = builder_dictionaries_[slot];
+    const size_t type_slot = TypeSlot(type);
+    std::lock_guard lock(builder_mu_[type_slot]);
+    auto& builder = builders_[type_slot];
+    auto& dictionaries = builder_dictionaries_[type_slot];
     auto fail = [&](Status s) {
       ReleasePending(id);
       return s;
@@ -630,8 +632,10 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
             (compressed.empty() ? dictionary->zstd->bytes() : compressed).size() + Aead::kTagSize;
       }
     }
-    Status added = builder->Add(id, raw_length, compressed, payload, number);
-    if (!added.ok()) return fail(added);
+    auto reserved = builder->Reserve(id, raw_length, compressed, payload.size(), number);
+    if (!reserved.ok()) return fail(reserved.status());
+    slot = *std::move(reserved);
+    target = builder.get();
     // Finishing hashes the whole pack: done outside the lock, so that other
     // workers keep filling a new pack meanwhile.
     if (builder->size() >= config_.pack_size) full.push_back(std::move(builder));
@@ -640,6 +644,10 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
     std::lock_guard lock(writes_mu_);
     packs_sealing_ += full.size();
   }
+  // Encrypted outside the lock, so that the workers do it side by side. The
+  // pack cannot be finished meanwhile: Finish waits for this slot, and fails
+  // if it could not be sealed.
+  Status sealed = target->Seal(std::move(slot), payload);
   stats_.blobs_added++;
   stats_.bytes_added += raw_length;
   stats_.bytes_stored += payload.size() + Aead::kTagSize;
@@ -653,6 +661,7 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
     }
     QueuePackWrite(*std::move(done));
   }
+  if (!sealed.ok()) return sealed;
   std::lock_guard lock(writes_mu_);
   return write_error_;
 }

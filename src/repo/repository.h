@@ -346,7 +346,7 @@ class Repository {
   std::vector<FinishedPack> unstored_;  // finished packs whose Put failed; Flush retries them
   // The buffers of stored packs, for the next packs: as many as can be in
   // flight. Each kept buffer holds a pack's worth of resident memory.
-  BufferPool pack_buffers_{kPacksInFlight};
+  PageBufferPool pack_buffers_{kPacksInFlight};
 
   // Background pack writes (QueuePackWrite). Writers start with the first
   // full pack, so a repository opened only to read runs no thread.

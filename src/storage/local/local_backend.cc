@@ -44,6 +44,8 @@ constexpr uint64_t kDirectReadMin = uint64_t{1} << 20;
 // size: 4 KiB covers every block device in use.
 constexpr size_t kDirectAlignment = 4096;
 constexpr size_t kBounceSize = size_t{1} << 20;
+// Direct writes from aligned memory go in pieces of at most this size.
+constexpr size_t kDirectWriteMax = size_t{1} << 30;
 
 // Returns 0 or the errno of writing all of [p, p + n) at the file offset.
 int WriteAll(int fd, const std::byte* p, size_t n) {
@@ -64,23 +66,31 @@ int StopDirect(int fd) {
   return 0;
 }
 
-// Writes `data` to a file opened with O_DIRECT: whole blocks through an
-// aligned buffer (one per thread, reused), the last partial block through
+// Writes `data` to a file opened with O_DIRECT: whole blocks straight from
+// `data` if it is aligned (a pack built in PageBytes), else through an
+// aligned buffer (one per thread, reused); the last partial block through
 // the page cache. A file system that refuses a direct write gets the rest
 // through the page cache. Returns 0 or an errno.
 int WriteDirect(int fd, ByteView data) {
   struct AlignedFree {
     void operator()(std::byte* p) const { std::free(p); }
   };
-  thread_local std::unique_ptr<std::byte, AlignedFree> bounce(
-      static_cast<std::byte*>(std::aligned_alloc(kDirectAlignment, kBounceSize)));
-  if (!bounce) return ENOMEM;
+  const bool aligned = reinterpret_cast<uintptr_t>(data.data()) % kDirectAlignment == 0;
+  thread_local std::unique_ptr<std::byte, AlignedFree> bounce;
+  if (!aligned && !bounce) {
+    bounce.reset(static_cast<std::byte*>(std::aligned_alloc(kDirectAlignment, kBounceSize)));
+    if (!bounce) return ENOMEM;
+  }
   const size_t whole = data.size() / kDirectAlignment * kDirectAlignment;
   size_t done = 0;
   while (done < whole) {
-    const size_t n = std::min(kBounceSize, whole - done);
-    std::memcpy(bounce.get(), data.data() + done, n);
-    ssize_t written = RetryOnEintr([&] { return ::write(fd, bounce.get(), n); });
+    const std::byte* from = data.data() + done;
+    const size_t n = std::min(aligned ? kDirectWriteMax : kBounceSize, whole - done);
+    if (!aligned) {
+      std::memcpy(bounce.get(), from, n);
+      from = bounce.get();
+    }
+    ssize_t written = RetryOnEintr([&] { return ::write(fd, from, n); });
     if (written < 0 && errno == EINVAL) break;  // not for this file system after all
     if (written < 0) return errno;
     done += static_cast<size_t>(written);
