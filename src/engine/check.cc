@@ -326,7 +326,7 @@ class Checker {
     // Each pool thread reads into the same buffers pack after pack: fresh
     // ones of 16 MiB would be new pages, faulted in and zeroed, every time.
     thread_local ReadBuffer read_buffer;
-    thread_local Bytes payload, plain;
+    thread_local PageBytes payload, plain;
     auto bytes = repo_.backend().Read(PackObjectName(pack.id), 0, kWholeObject, read_buffer);
     if (!bytes.ok()) {
       verdict.problem = std::string(bytes.status().message());
@@ -338,12 +338,17 @@ class Checker {
     std::vector<std::string> bad;
     std::sort(blobs.begin(), blobs.end(),
               [](const PackBlob& a, const PackBlob& b) { return a.offset < b.offset; });
+    // The pack's key is derived once for all its blobs; if that fails, each
+    // blob's decoding reports why.
+    auto cipher = repo_.PackCipher(pack);
     for (const PackBlob& b : blobs) {
       Status s;
       if (static_cast<uint64_t>(b.offset) + b.stored_length > bytes->size()) {
         s = DataLossError("beyond the end of the pack");
       } else {
-        s = repo_.DecodeBlob(pack, b, bytes->subspan(b.offset, b.stored_length), payload, plain)
+        s = repo_
+                .DecodeBlob(pack, b, bytes->subspan(b.offset, b.stored_length), payload, plain,
+                            cipher.ok() ? cipher->get() : nullptr)
                 .status();
       }
       if (!s.ok()) {

@@ -596,7 +596,8 @@ class Restorer {
     // Each worker reuses its buffers from range to range: fresh ones of a
     // few MiB would be new pages, faulted in and zeroed, every time.
     thread_local ReadBuffer read_buffer;
-    thread_local Bytes payload, plain_buffer;
+    thread_local PageBytes payload, plain_buffer;
+    std::unique_ptr<Aead> cipher;  // the pack's, derived once for the range
     StatusOr<ByteView> range =
         repo_.backend().Read(PackObjectName(pack.id), start, end - start, read_buffer);
     std::optional<Bytes> loaded;  // a blob read on its own after a failed range
@@ -608,10 +609,14 @@ class Restorer {
       // The same chunk twice in a row (duplicates in one file or across
       // files) is decoded once.
       if (decoded == nullptr || decoded->offset != blob.offset) {
+        if (range.ok() && cipher == nullptr) {
+          auto made = repo_.PackCipher(pack);
+          if (made.ok()) cipher = *std::move(made);
+        }
         StatusOr<ByteView> data =
             range.ok() ? repo_.DecodeBlob(pack, blob,
                                           range->subspan(blob.offset - start, blob.stored_length),
-                                          payload, plain_buffer)
+                                          payload, plain_buffer, cipher.get())
                        : LoadOnItsOwn(blob.id, loaded);
         if (!data.ok()) {
           want.file->Fail(data.status().WithContext(want.file->disk_path));

@@ -384,34 +384,46 @@ void Repository::ForEachIndexedBlob(const std::function<void(const BlobLocation&
 
 // --- Blobs ---
 
-Status Repository::DecryptAndVerify(const PackRecord& pack, const PackBlob& blob, ByteView stored,
-                                    Bytes& payload, Bytes& plain) const {
-  const std::string what = std::string(BlobTypeName(blob.type)) + " blob " + blob.id.ShortHex() +
-                           " in pack " + pack.id.ShortHex();
-  if (stored.size() != blob.stored_length || stored.size() < Aead::kTagSize) {
-    return DataLossError(what + ": stored length mismatch");
-  }
+StatusOr<std::unique_ptr<Aead>> Repository::PackCipher(const PackRecord& pack) const {
   PXB_ASSIGN_OR_RETURN(SecretKey key, DeriveObjectKey(keys_.data, pack.salt));
-  PXB_ASSIGN_OR_RETURN(auto aead, Aead::Create(config_.cipher, key));
+  return Aead::Create(config_.cipher, key);
+}
+
+template <class Buffer>
+Status Repository::DecryptAndVerify(const PackRecord& pack, const PackBlob& blob, ByteView stored,
+                                    Buffer& payload, Buffer& plain, Aead* cipher) const {
+  // Named only on failure: a restore decodes thousands of blobs a second.
+  const auto what = [&] {
+    return std::string(BlobTypeName(blob.type)) + " blob " + blob.id.ShortHex() + " in pack " +
+           pack.id.ShortHex();
+  };
+  if (stored.size() != blob.stored_length || stored.size() < Aead::kTagSize) {
+    return DataLossError(what() + ": stored length mismatch");
+  }
+  std::unique_ptr<Aead> own;
+  if (cipher == nullptr) {
+    PXB_ASSIGN_OR_RETURN(own, PackCipher(pack));
+    cipher = own.get();
+  }
   payload.resize(blob.payload_length());
-  PXB_RETURN_IF_ERROR_CTX(OpenBlob(*aead, blob.offset, stored, payload), what);
+  PXB_RETURN_IF_ERROR_CTX(OpenBlob(*cipher, blob.offset, stored, payload), what());
   if (blob.compressed) {
     plain.resize(blob.raw_length);
     std::shared_ptr<const BlobDictionary> dictionary;
     if (blob.dictionary != 0) {
       auto found = DictionaryFor(pack, blob);
-      if (!found.ok()) return found.status().WithContext(what);
+      if (!found.ok()) return found.status().WithContext(what());
       dictionary = *std::move(found);
     }
     thread_local ZstdDecompressor decompressor;
     PXB_RETURN_IF_ERROR_CTX(
         decompressor.Decompress(payload, plain, dictionary ? dictionary->zstd.get() : nullptr),
-        what);
+        what());
   } else if (payload.size() != blob.raw_length) {
-    return DataLossError(what + ": length mismatch");
+    return DataLossError(what() + ": length mismatch");
   }
-  if (!(ComputeBlobId(blob.compressed ? plain : payload) == blob.id)) {
-    return DataLossError(what + ": content does not match its id");
+  if (!(ComputeBlobId(blob.compressed ? ByteView(plain) : ByteView(payload)) == blob.id)) {
+    return DataLossError(what() + ": content does not match its id");
   }
   return Status::Ok();
 }
@@ -424,8 +436,9 @@ StatusOr<Bytes> Repository::DecodeBlob(const PackRecord& pack, const PackBlob& b
 }
 
 StatusOr<ByteView> Repository::DecodeBlob(const PackRecord& pack, const PackBlob& blob,
-                                          ByteView stored, Bytes& payload, Bytes& plain) const {
-  PXB_RETURN_IF_ERROR(DecryptAndVerify(pack, blob, stored, payload, plain));
+                                          ByteView stored, PageBytes& payload, PageBytes& plain,
+                                          Aead* cipher) const {
+  PXB_RETURN_IF_ERROR(DecryptAndVerify(pack, blob, stored, payload, plain, cipher));
   return blob.compressed ? ByteView(plain) : ByteView(payload);
 }
 

@@ -163,10 +163,15 @@ class Repository {
   StatusOr<Bytes> LoadBlob(BlobType type, const BlobId& id);
   // Decodes a blob from its stored bytes (from a pack read as a whole).
   StatusOr<Bytes> DecodeBlob(const PackRecord& pack, const PackBlob& blob, ByteView stored) const;
+  // The cipher of one pack, to decode many of its blobs with one key
+  // derivation; the key is wiped when it is destroyed. Used by one thread.
+  StatusOr<std::unique_ptr<Aead>> PackCipher(const PackRecord& pack) const;
   // The same into the caller's buffers, which keep their capacity for the
-  // next blob: the view is of `payload` or `plain` and valid until they change.
+  // next blob and are not cleared before being written: the view is of
+  // `payload` or `plain` and valid until they change. `cipher`, if given,
+  // is PackCipher(pack).
   StatusOr<ByteView> DecodeBlob(const PackRecord& pack, const PackBlob& blob, ByteView stored,
-                                Bytes& payload, Bytes& plain) const;
+                                PageBytes& payload, PageBytes& plain, Aead* cipher = nullptr) const;
   // Reads a pack's header from the backend.
   StatusOr<std::vector<PackBlob>> ReadPackHeader(const PackId& id, uint64_t pack_size);
   // Decodes the header of a whole pack held in memory.
@@ -261,8 +266,9 @@ class Repository {
   Status StorePack(FinishedPack pack);
   // Decrypts a stored blob into `payload` (as stored: compressed or not)
   // and a compressed one's plaintext into `plain`, and checks its id.
+  template <class Buffer>
   Status DecryptAndVerify(const PackRecord& pack, const PackBlob& blob, ByteView stored,
-                          Bytes& payload, Bytes& plain) const;
+                          Buffer& payload, Buffer& plain, Aead* cipher = nullptr) const;
   // Marks a blob as being stored by this process; false if it already is
   // (or, with unless_reusable, if a reusable copy exists).
   bool ClaimPending(const BlobId& id, bool unless_reusable);

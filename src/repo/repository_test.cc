@@ -304,6 +304,43 @@ TEST_F(RepositoryTest, LoadIndexKeepsPacksNotYetIndexed) {
   EXPECT_EQ(BlobsInPacks(*repo).size(), saved.size());
 }
 
+TEST_F(RepositoryTest, DecodesManyBlobsOfAPackWithItsCipher) {
+  auto repo = Init();
+  std::vector<Bytes> saved;
+  for (uint64_t i = 0; i < 12; ++i) {
+    saved.push_back(Content(3000 + 1000 * i, i));
+    ASSERT_OK(repo->SaveBlob(BlobType::kData, saved.back(), CompressionLevel::kDefault));
+  }
+  // A pack of its own, so that its cipher is another pack's.
+  const Bytes elsewhere = Content(300 * 1024 * 20, 99);
+  ASSERT_OK(repo->Flush());
+  ASSERT_OK(repo->SaveBlob(BlobType::kData, elsewhere, CompressionLevel::kOff));
+  ASSERT_OK(repo->Flush());
+  const auto first = repo->FindBlob(repo->ComputeBlobId(saved[0]));
+  const auto other = repo->FindBlob(repo->ComputeBlobId(elsewhere));
+  ASSERT_TRUE(first.has_value() && other.has_value());
+  ASSERT_NE(first->pack.id, other->pack.id);
+  auto pack = repo->backend().Get(PackObjectName(first->pack.id));
+  ASSERT_OK(pack);
+  auto cipher = repo->PackCipher(first->pack);
+  ASSERT_OK(cipher);
+  auto wrong = repo->PackCipher(other->pack);
+  ASSERT_OK(wrong);
+  PageBytes payload, plain;
+  for (const Bytes& data : saved) {
+    const auto loc = repo->FindBlob(repo->ComputeBlobId(data));
+    ASSERT_TRUE(loc.has_value());
+    ASSERT_EQ(loc->pack.id, first->pack.id);
+    const ByteView stored = ByteView(*pack).subspan(loc->blob.offset, loc->blob.stored_length);
+    auto decoded = repo->DecodeBlob(loc->pack, loc->blob, stored, payload, plain, cipher->get());
+    ASSERT_OK(decoded);
+    EXPECT_EQ(ToBytes(*decoded), data);
+    // Another pack's cipher opens nothing.
+    EXPECT_EQ(CodeOf(repo->DecodeBlob(loc->pack, loc->blob, stored, payload, plain, wrong->get())),
+              StatusCode::kDataLoss);
+  }
+}
+
 TEST_F(RepositoryTest, DamagedPackIsDataLossNamingBlobAndPack) {
   {
     auto repo = Init();
