@@ -405,37 +405,43 @@ Status ErasureBackend::StoreTargetList() {
   return Status::Ok();
 }
 
-void ErasureBackend::RecycleShards(std::vector<Bytes>& shards) const {
+void ErasureBackend::RecycleShards(std::vector<PageBytes>& shards) const {
   // Small ones (indexes, snapshots) cost little to allocate.
-  for (Bytes& shard : shards) {
+  for (PageBytes& shard : shards) {
     if (shard.capacity() >= (size_t{1} << 20)) shard_buffers_.Give(std::move(shard));
   }
   shards.clear();
 }
 
-StatusOr<std::vector<Bytes>> ErasureBackend::EncodeShards(
+StatusOr<std::vector<PageBytes>> ErasureBackend::EncodeShards(
     std::string_view name, ByteView data, ShardScheme scheme, int k, int m,
     std::vector<ShardHeader>* unsealed) const {
   const ObjectNameHash id = HashObjectName(name);
-  std::vector<Bytes> shards;
+  std::vector<PageBytes> shards;
   if (scheme == ShardScheme::kReplica) {
     for (int i = 0; i <= m; ++i) {
       PXB_ASSIGN_OR_RETURN(ShardHeader header, ShardHeader::ForReplica(id, data.size(), m, i));
       PXB_ASSIGN_OR_RETURN(Bytes shard, EncodeShard(header, data));
-      shards.push_back(std::move(shard));
+      shards.emplace_back(shard.begin(), shard.end());
     }
     return shards;
   }
   PXB_ASSIGN_OR_RETURN(ReedSolomon codec, ReedSolomon::Create(k, m));
   const uint64_t shard_len = ShardLength(data.size(), k);
   for (int j = 0; j < k + m; ++j) {
-    Bytes shard = shard_buffers_.Take(kShardHeaderSize + shard_len);
-    shard.resize(kShardHeaderSize);
-    // Data shards hold their stretch of the object, zero-padded at the end.
-    const uint64_t begin = std::min<uint64_t>(data.size(), j * shard_len);
-    const uint64_t end = j < k ? std::min<uint64_t>(data.size(), begin + shard_len) : begin;
-    shard.insert(shard.end(), data.begin() + begin, data.begin() + end);
+    // Page-aligned, so the local targets write it without a copy, and not
+    // cleared: the header, the payload and the padding are all written.
+    PageBytes shard = shard_buffers_.Take(kShardHeaderSize + shard_len);
     shard.resize(kShardHeaderSize + shard_len);
+    std::byte* payload = shard.data() + kShardHeaderSize;
+    // Data shards hold their stretch of the object, zero-padded at the end;
+    // parity shards are all written by the encoder.
+    if (j < k) {
+      const uint64_t begin = std::min<uint64_t>(data.size(), j * shard_len);
+      const uint64_t end = std::min<uint64_t>(data.size(), begin + shard_len);
+      if (end > begin) std::memcpy(payload, data.data() + begin, end - begin);
+      std::memset(payload + (end - begin), 0, shard_len - (end - begin));
+    }
     shards.push_back(std::move(shard));
   }
   std::vector<const std::byte*> in;
@@ -535,14 +541,14 @@ Status ErasureBackend::Put(std::string_view name, ByteView data) {
   }
   std::vector<ShardHeader> unsealed;
   PXB_ASSIGN_OR_RETURN(
-      std::vector<Bytes> shards,
+      std::vector<PageBytes> shards,
       EncodeShards(name, data, coding.scheme, coding.data_shards, coding.parity_shards, &unsealed));
   // Each shard's header (and checksum) is written by the task that stores it.
   std::unique_ptr<bool[]> sealed(new bool[total]);
   for (int i = 0; i < total; ++i) sealed[i] = unsealed.empty();
   struct Recycle {
     const ErasureBackend& backend;
-    std::vector<Bytes>& shards;
+    std::vector<PageBytes>& shards;
     ~Recycle() { backend.RecycleShards(shards); }
   } recycle{*this, shards};
 

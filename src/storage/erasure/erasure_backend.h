@@ -150,11 +150,11 @@ class ErasureBackend final : public Backend {
   // `unsealed`, Reed-Solomon shards come without their headers, which
   // `unsealed` receives for the caller to write (WriteShardHeader hashes the
   // whole shard: done on the threads that store the shards, side by side).
-  StatusOr<std::vector<Bytes>> EncodeShards(std::string_view name, ByteView data,
-                                            ShardScheme scheme, int k, int m,
-                                            std::vector<ShardHeader>* unsealed = nullptr) const;
+  StatusOr<std::vector<PageBytes>> EncodeShards(std::string_view name, ByteView data,
+                                                ShardScheme scheme, int k, int m,
+                                                std::vector<ShardHeader>* unsealed = nullptr) const;
   // Keeps the buffers of stored shards for the next object's.
-  void RecycleShards(std::vector<Bytes>& shards) const;
+  void RecycleShards(std::vector<PageBytes>& shards) const;
   // The size of each of the object's shard objects, header included.
   static uint64_t ShardObjectSize(const ObjectShards& object);
   // Per target: its weight and capacity, the bytes of the shards the
@@ -222,7 +222,7 @@ class ErasureBackend final : public Backend {
   std::unique_ptr<TaskPool> io_;
   // Shard buffers of a few packs, reused: fresh ones of several MiB would
   // be new pages, faulted in and zeroed, for every pack.
-  mutable BufferPool shard_buffers_{16};
+  mutable PageBufferPool shard_buffers_{16};
 
   // Adds or removes the object's shards to used_bytes_; map_mu_ held.
   void AccountLocked(const ObjectShards& object, bool add);

@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 
+#include "core/erasure/reed_solomon.h"
 #include "core/seeded_random.h"
 #include "storage/erasure/scrubber.h"
 #include "storage/erasure/shard_placer.h"
@@ -951,6 +952,43 @@ TEST(ScrubRebalance, CopiesOfAnObjectDeletedMeanwhileAreWithdrawn) {
 
 namespace pxb {
 namespace {
+
+// Shard buffers are reused without being cleared: a data shard's padding
+// must still be zeros, and parity must be that of the padded data, even
+// when the buffer held another object's shards before.
+TEST(ErasureEncoding, ReusedShardBuffersArePaddedWithZeros) {
+  Fixture f;
+  ASSERT_OK(f.backend->Create(true));
+  const Bytes before = SeededBytes(4 << 20, 7);
+  auto first = f.backend->EncodeShards("data/aa/before", before, ShardScheme::kReedSolomon, 4, 2);
+  ASSERT_OK(first);
+  f.backend->RecycleShards(*first);
+  const Bytes data = SeededBytes((4 << 20) - 4097, 8);  // the last data shard padded
+  auto shards = f.backend->EncodeShards("data/aa/after", data, ShardScheme::kReedSolomon, 4, 2);
+  ASSERT_OK(shards);
+  ASSERT_EQ(shards->size(), 6u);
+  const size_t shard_len = (*shards)[0].size() - kShardHeaderSize;
+  ASSERT_EQ(shard_len, (data.size() + 3) / 4);
+  std::vector<Bytes> expected(6, Bytes(shard_len, std::byte{0}));
+  for (size_t j = 0; j < 4; ++j) {
+    const size_t begin = std::min(data.size(), j * shard_len);
+    const size_t end = std::min(data.size(), begin + shard_len);
+    std::copy(data.begin() + begin, data.begin() + end, expected[j].begin());
+  }
+  auto codec = ReedSolomon::Create(4, 2);
+  ASSERT_OK(codec);
+  std::vector<const std::byte*> in;
+  std::vector<std::byte*> out;
+  for (size_t j = 0; j < 4; ++j) in.push_back(expected[j].data());
+  for (size_t r = 0; r < 2; ++r) out.push_back(expected[4 + r].data());
+  codec->Encode(in, out, shard_len);
+  for (size_t i = 0; i < 6; ++i) {
+    auto header = DecodeShardHeader((*shards)[i]);
+    ASSERT_OK(header) << "shard " << i;
+    EXPECT_EQ(ToBytes(ByteView((*shards)[i]).subspan(kShardHeaderSize)), expected[i])
+        << "shard " << i;
+  }
+}
 
 // Regression: an orphan shard of another coding (left by a failed write
 // under other settings) hid the complete object from List and Get.

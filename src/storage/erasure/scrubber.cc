@@ -275,7 +275,7 @@ class ObjectScrub {
   }
 
   Status Repair() {
-    std::vector<Bytes> shards;  // every shard, re-encoded, when rebuilding
+    std::vector<PageBytes> shards;  // every shard, re-encoded, when rebuilding
     if (options_.rebuild) {
       // The whole object, decoded (and verified) from any k good shards.
       PXB_ASSIGN_OR_RETURN(Bytes data, backend_.Get(name_));
@@ -413,16 +413,19 @@ class ObjectScrub {
   // Copies good_[n] to target `to`: the re-encoded shard if given, else the
   // shard read from where it is and verified. The original is deleted when
   // the object is settled, so redundancy only grows until then.
-  Status MoveShard(size_t n, size_t to, const Bytes* encoded) {
+  Status MoveShard(size_t n, size_t to, const PageBytes* encoded) {
     const Held from = good_[n];
     Bytes read;
-    if (encoded == nullptr) {
+    ByteView shard;
+    if (encoded != nullptr) {
+      shard = *encoded;
+    } else {
       auto bytes = ReadVerified(from);
       if (!bytes.ok()) return bytes.status().WithContext(Where(from));
       read = std::move(*bytes);
-      encoded = &read;
+      shard = read;
     }
-    PXB_RETURN_IF_ERROR(Write(from.index, to, *encoded));
+    PXB_RETURN_IF_ERROR(Write(from.index, to, shard));
     good_[n].target = to;
     replaced_.push_back(from);
     return Status::Ok();
