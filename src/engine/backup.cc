@@ -255,6 +255,16 @@ struct FileRead {
 };
 
 // A file whose chunks are being saved by the pool.
+// A database whose dictionary a worker trains while the walk goes on: its
+// pages are read and submitted when the file is completed.
+struct DeferredPages {
+  std::shared_ptr<UniqueFd> file;
+  std::string path;
+  std::vector<DataExtent> ranges;
+  size_t chunk_size = 0;
+  std::future<StatusOr<std::shared_ptr<const BlobDictionary>>> dictionary;
+};
+
 struct PendingFile {
   Node node;
   std::vector<uint64_t> extent_offsets;
@@ -262,6 +272,9 @@ struct PendingFile {
   std::shared_ptr<const BlobDictionary> dictionary;  // for page chunks; may be null
   std::string path;                                  // set when workers read the file
   std::shared_ptr<FileRead> reading;                 // likewise
+  std::unique_ptr<DeferredPages> deferred;           // pages not read yet
+
+  bool Waits() const { return !extent_chunks.empty() || deferred != nullptr; }
 };
 
 // A folder whose entries are started: its files' chunks and its subfolders
@@ -492,7 +505,7 @@ class Archiver {
     tree.nodes.reserve(names.size());
     auto add_pending = [&](std::optional<PendingFile> started) {
       if (!started) return;
-      if (started->extent_chunks.empty()) {
+      if (!started->Waits()) {
         tree.nodes.push_back(std::move(started->node));  // unchanged: nothing to wait for
       } else {
         pending->files.emplace_back(tree.nodes.size(), std::move(*started));
@@ -671,22 +684,17 @@ class Archiver {
       summary_.files_new++;
     }
     // SQLite databases change pages in place: cut them on page boundaries.
-    std::unique_ptr<PageChunker> page_chunker;
+    size_t page_chunk_size = 0;
+    bool train_dictionary = false;
     std::byte header[kSqliteHeaderPrefix];
     if (::pread(file.get(), header, sizeof(header), 0) == static_cast<ssize_t>(sizeof(header))) {
       if (auto page_size = SqlitePageSize(ByteView(header, sizeof(header)))) {
-        const size_t chunk_size = SqliteChunkSize(*page_size);
-        page_chunker = std::make_unique<PageChunker>(chunk_size);
-        auto dictionary =
-            ChooseDictionary(parent_node, node.size, chunk_size,
-                             [&](uint64_t offset, std::span<std::byte> out) -> Status {
-                               return ReadExactly(file.get(), out, offset, path);
-                             });
-        if (!dictionary.ok()) {
-          ReportError(path, dictionary.status());
-          return std::optional<PendingFile>();
+        page_chunk_size = SqliteChunkSize(*page_size);
+        if (level_ != CompressionLevel::kOff) {
+          pending.dictionary =
+              ReusablePageDictionary(repo_, FileNode(parent_node), node.size, page_chunk_size);
+          train_dictionary = pending.dictionary == nullptr;
         }
-        pending.dictionary = *std::move(dictionary);
       }
     }
     auto extents = FindDataExtents(file.get(), node.size);
@@ -697,13 +705,65 @@ class Archiver {
       ranges.push_back(DataExtent{0, node.size});
     }
     pending.node = std::move(node);
+    if (train_dictionary) {
+      return DeferPages(std::move(pending), std::move(file), path, std::move(ranges),
+                        page_chunk_size);
+    }
+    return ReadRanges(std::move(pending), std::make_shared<UniqueFd>(std::move(file)), path, ranges,
+                      page_chunk_size);
+  }
+
+  // A database with no dictionary to reuse: a worker trains one (0.06 s for
+  // a 127 MB database) while the walk goes on, and the pages are read when
+  // the file is completed, usually after the rest of its parent folder.
+  std::optional<PendingFile> DeferPages(PendingFile pending, UniqueFd file, const std::string& path,
+                                        std::vector<DataExtent> ranges, size_t chunk_size) {
+    auto deferred = std::make_unique<DeferredPages>();
+    deferred->file = std::make_shared<UniqueFd>(std::move(file));
+    deferred->path = path;
+    deferred->ranges = std::move(ranges);
+    deferred->chunk_size = chunk_size;
+    deferred->dictionary =
+        pool_.Submit([this, file = deferred->file, size = pending.node.size, chunk_size,
+                      path]() -> StatusOr<std::shared_ptr<const BlobDictionary>> {
+          return TrainPageDictionary(repo_, size, chunk_size,
+                                     [&](uint64_t offset, std::span<std::byte> out) -> Status {
+                                       return ReadExactly(file->get(), out, offset, path);
+                                     });
+        });
+    pending.deferred = std::move(deferred);
+    return std::optional<PendingFile>(std::move(pending));
+  }
+
+  // Reads the pages of a deferred database, once its dictionary is trained.
+  StatusOr<std::optional<PendingFile>> ReadDeferredPages(PendingFile pending) {
+    std::unique_ptr<DeferredPages> deferred = std::move(pending.deferred);
+    auto dictionary = deferred->dictionary.get();
+    if (!dictionary.ok()) {
+      ReportError(deferred->path, dictionary.status());
+      return std::optional<PendingFile>();
+    }
+    pending.dictionary = *std::move(dictionary);
+    return ReadRanges(std::move(pending), deferred->file, deferred->path, deferred->ranges,
+                      deferred->chunk_size);
+  }
+
+  // Reads and cuts a file's ranges: on page boundaries for a database
+  // (page_chunk_size), else by workers for a file of up to
+  // kWholeFileTaskMax, else by the walker.
+  StatusOr<std::optional<PendingFile>> ReadRanges(PendingFile pending,
+                                                  std::shared_ptr<UniqueFd> file,
+                                                  const std::string& path,
+                                                  const std::vector<DataExtent>& ranges,
+                                                  size_t page_chunk_size) {
+    std::unique_ptr<PageChunker> page_chunker;
+    if (page_chunk_size != 0) page_chunker = std::make_unique<PageChunker>(page_chunk_size);
     if (page_chunker == nullptr && pending.node.size <= kWholeFileTaskMax) {
-      auto shared_file = std::make_shared<UniqueFd>(std::move(file));
       pending.path = path;
       pending.reading = std::make_shared<FileRead>();
       // Counted as backed up when collected, unless it could not be read;
       // a file without data (empty, or holes only) has nothing to collect.
-      for (const DataExtent& range : ranges) SubmitExtentRead(shared_file, range, pending);
+      for (const DataExtent& range : ranges) SubmitExtentRead(file, range, pending);
       if (pending.extent_chunks.empty()) {
         summary_.bytes_total += pending.node.size;
         progress_.files_done++;
@@ -711,7 +771,7 @@ class Archiver {
       return std::optional<PendingFile>(std::move(pending));
     }
     for (const DataExtent& range : ranges) {
-      Status read = ChunkRange(file.get(), path, range.offset, range.length, pending, false,
+      Status read = ChunkRange(file->get(), path, range.offset, range.length, pending, false,
                                page_chunker.get());
       if (!read.ok()) {
         if (read.code() == StatusCode::kCancelled || read.code() == StatusCode::kInternal) {
@@ -880,9 +940,12 @@ class Archiver {
                                                                    uint64_t size, size_t chunk_size,
                                                                    const ReadAt& read_at) {
     if (level_ == CompressionLevel::kOff) return nullptr;
-    const Node* parent =
-        parent_node != nullptr && parent_node->type == NodeType::kFile ? parent_node : nullptr;
-    return ChoosePageDictionary(repo_, parent, size, chunk_size, read_at);
+    return ChoosePageDictionary(repo_, FileNode(parent_node), size, chunk_size, read_at);
+  }
+
+  // The parent version of a file, if it was a file.
+  static const Node* FileNode(const Node* parent_node) {
+    return parent_node != nullptr && parent_node->type == NodeType::kFile ? parent_node : nullptr;
   }
 
   // A source that failed part-way: its chunks already submitted still
@@ -1040,6 +1103,11 @@ class Archiver {
   // Waits for a file's chunks and returns its finished node, or nothing for
   // a file that could not be read, which is reported and left out.
   StatusOr<std::optional<Node>> CompleteFile(PendingFile pending) {
+    if (pending.deferred != nullptr) {
+      PXB_ASSIGN_OR_RETURN(std::optional<PendingFile> read, ReadDeferredPages(std::move(pending)));
+      if (!read) return std::optional<Node>();  // left out, and reported
+      pending = std::move(*read);
+    }
     Node node = std::move(pending.node);
     if (pending.extent_chunks.empty()) return std::optional<Node>(std::move(node));  // reused
     node.extents.clear();

@@ -23,13 +23,20 @@ std::shared_ptr<const BlobDictionary> ParentDictionary(const Repository& repo, c
 
 }  // namespace
 
-StatusOr<std::shared_ptr<const BlobDictionary>> ChoosePageDictionary(
-    const Repository& repo, const Node* parent_node, uint64_t file_size, size_t chunk_size,
-    const ReadAt& read_at, const PageDictionaryOptions& options) {
-  if (file_size < options.min_file_size || chunk_size == 0) return nullptr;
-  if (parent_node != nullptr) {
-    if (auto reused = ParentDictionary(repo, *parent_node)) return reused;
+std::shared_ptr<const BlobDictionary> ReusablePageDictionary(const Repository& repo,
+                                                             const Node* parent_node,
+                                                             uint64_t file_size, size_t chunk_size,
+                                                             const PageDictionaryOptions& options) {
+  if (file_size < options.min_file_size || chunk_size == 0 || parent_node == nullptr) {
+    return nullptr;
   }
+  return ParentDictionary(repo, *parent_node);
+}
+
+StatusOr<std::shared_ptr<const BlobDictionary>> TrainPageDictionary(
+    const Repository& repo, uint64_t file_size, size_t chunk_size, const ReadAt& read_at,
+    const PageDictionaryOptions& options) {
+  if (file_size < options.min_file_size || chunk_size == 0) return nullptr;
   const uint64_t chunks = file_size / chunk_size;
   const size_t count = static_cast<size_t>(
       std::clamp<uint64_t>(chunks / 32, options.min_samples, options.max_samples));
@@ -49,6 +56,15 @@ StatusOr<std::shared_ptr<const BlobDictionary>> ChoosePageDictionary(
   auto trained = ZstdDictionary::Train(samples, sizes, capacity);
   if (!trained.ok()) return nullptr;  // nothing to learn: compress without one
   return std::make_shared<const BlobDictionary>(repo.MakeBlobDictionary(*std::move(trained)));
+}
+
+StatusOr<std::shared_ptr<const BlobDictionary>> ChoosePageDictionary(
+    const Repository& repo, const Node* parent_node, uint64_t file_size, size_t chunk_size,
+    const ReadAt& read_at, const PageDictionaryOptions& options) {
+  if (auto reused = ReusablePageDictionary(repo, parent_node, file_size, chunk_size, options)) {
+    return reused;
+  }
+  return TrainPageDictionary(repo, file_size, chunk_size, read_at, options);
 }
 
 }  // namespace pxb

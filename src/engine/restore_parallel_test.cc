@@ -302,7 +302,10 @@ TEST_F(RestoreParallelTest, CutPackFailsOnlyItsLaterFilesAndKeepsTheOldOnes) {
 
 TEST_F(RestoreParallelTest, MissingPackFailsItsFilesOnly) {
   std::mt19937_64 rng(12);
+  // Two backups, so that b has packs of its own: backed up together, the
+  // two files' chunks may share every pack.
   WriteFile(src_ + "/a", RandomBytesOf(rng, 3 * kMiB));
+  Backup();
   WriteFile(src_ + "/b", RandomBytesOf(rng, 3 * kMiB));
   Backup();
   const std::set<std::string> packs_a = PacksOf("a");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "core/coding.h"
 #include "core/crypto/sha256.h"
@@ -137,7 +138,11 @@ StatusOr<PackBuilder::Slot> PackBuilder::Reserve(const BlobId& id, uint32_t raw_
     WaitForSeals();
     bytes_.resize(std::max(size_ + stored, bytes_.size() + bytes_.size() / 4));
   }
-  Slot slot{size_, stored, std::move(aead)};
+  Slot slot;
+  slot.owner_ = this;
+  slot.offset_ = size_;
+  slot.stored_ = stored;
+  slot.aead_ = std::move(aead);
   {
     std::lock_guard lock(seal_mu_);
     unsealed_++;
@@ -163,23 +168,48 @@ StatusOr<std::unique_ptr<Aead>> PackBuilder::TakeAead() {
 
 Status PackBuilder::Seal(Slot slot, ByteView payload) {
   Status sealed;
-  if (payload.size() + Aead::kTagSize != slot.stored) {
+  if (slot.owner_ != this) {
+    return InvalidArgumentError("a slot of another pack, or one already sealed");
+  }
+  if (payload.size() + Aead::kTagSize != slot.stored_) {
     sealed = InvalidArgumentError("payload of " + std::to_string(payload.size()) +
-                                  " bytes for a slot of " + std::to_string(slot.stored));
+                                  " bytes for a slot of " + std::to_string(slot.stored_));
   } else {
     std::array<std::byte, 24> nonce_buf;
     MutableByteView nonce;
-    FillNonce(*slot.aead, kNonceDomainBlob, slot.offset, nonce_buf, nonce);
-    sealed = slot.aead->Seal(nonce, {}, payload,
-                             MutableByteView(bytes_).subspan(slot.offset, slot.stored));
+    FillNonce(*slot.aead_, kNonceDomainBlob, slot.offset_, nonce_buf, nonce);
+    sealed = slot.aead_->Seal(nonce, {}, payload,
+                              MutableByteView(bytes_).subspan(slot.offset_, slot.stored_));
   }
-  // Notified under the lock: Finish may destroy this builder as soon as it
-  // sees the last slot sealed.
+  slot.owner_ = nullptr;
+  EndSlot(std::move(slot.aead_), sealed);
+  return sealed;
+}
+
+void PackBuilder::EndSlot(std::unique_ptr<Aead> aead, const Status& sealed) {
+  // Notified under the lock: Finish or the destructor may free this builder
+  // as soon as it sees the last slot end.
   std::lock_guard lock(seal_mu_);
-  aeads_.push_back(std::move(slot.aead));
+  if (aead != nullptr) aeads_.push_back(std::move(aead));
   if (!sealed.ok() && seal_failure_.ok()) seal_failure_ = sealed;
   if (--unsealed_ == 0) sealed_.notify_all();
-  return sealed;
+}
+
+PackBuilder::Slot& PackBuilder::Slot::operator=(Slot&& other) noexcept {
+  if (this != &other) {
+    Drop();
+    owner_ = std::exchange(other.owner_, nullptr);
+    offset_ = other.offset_;
+    stored_ = other.stored_;
+    aead_ = std::move(other.aead_);
+  }
+  return *this;
+}
+
+void PackBuilder::Slot::Drop() {
+  if (owner_ == nullptr) return;
+  std::exchange(owner_, nullptr)
+      ->EndSlot(std::move(aead_), InternalError("a blob reserved in a pack was never sealed"));
 }
 
 Status PackBuilder::Add(const BlobId& id, uint32_t raw_length, bool compressed, ByteView payload,

@@ -94,11 +94,27 @@ class PackBuilder {
                                                        PageBytes buffer = {});
 
   // Where one blob goes: Reserve lists it, Seal encrypts it into its place.
-  // The cipher context is the slot's own while the slot is unsealed.
-  struct Slot {
-    size_t offset = 0;
-    size_t stored = 0;  // payload + tag
-    std::unique_ptr<Aead> aead;
+  // The cipher context is the slot's own while the slot is unsealed. A slot
+  // dropped unsealed spoils its pack (Finish reports it) rather than leave
+  // Finish waiting for it.
+  class Slot {
+   public:
+    Slot() = default;
+    Slot(Slot&& other) noexcept { *this = std::move(other); }
+    Slot& operator=(Slot&& other) noexcept;
+    ~Slot() { Drop(); }
+
+    size_t offset() const { return offset_; }
+    size_t stored() const { return stored_; }  // payload + tag
+
+   private:
+    friend class PackBuilder;
+    void Drop();
+
+    PackBuilder* owner_ = nullptr;
+    size_t offset_ = 0;
+    size_t stored_ = 0;
+    std::unique_ptr<Aead> aead_;
   };
 
   // Lists a blob whose payload (the zstd frame if compressed, else the raw
@@ -133,10 +149,16 @@ class PackBuilder {
   // complete pack. The builder is spent.
   StatusOr<FinishedPack> Finish();
 
+  // Waits for the slots still being sealed: a worker may be encrypting into
+  // a pack that an error path drops.
+  ~PackBuilder() { WaitForSeals(); }
+
  private:
   PackBuilder(BlobType type, Salt salt, SecretKey key, std::unique_ptr<Aead> aead,
               PageBytes buffer);
   StatusOr<std::unique_ptr<Aead>> TakeAead();
+  // Ends a slot: gives its cipher context back and records how it ended.
+  void EndSlot(std::unique_ptr<Aead> aead, const Status& sealed);
   void WaitForSeals();
 
   const BlobType type_;

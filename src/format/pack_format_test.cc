@@ -573,7 +573,10 @@ TEST_P(PackTest, SlotsSealedOnOtherThreadsInAnyOrderGiveTheSamePack) {
   for (const TestBlob& b : blobs) {
     auto slot = pack.Reserve(TestId(b.raw), static_cast<uint32_t>(b.raw.size()), b.compressed,
                              b.payload.size());
-    ASSERT_OK(slot);
+    if (!slot.ok()) {
+      ADD_FAILURE() << slot.status().ToString();  // no early return: the sealers must be joined
+      break;
+    }
     if (&b == &blobs.back()) {
       // The last one is sealed well after Finish starts, which must wait for it.
       sealers.emplace_back([&pack, &failures, &b, slot = *std::move(slot)]() mutable {
@@ -612,6 +615,17 @@ TEST_P(PackTest, AFailedSealSpoilsThePack) {
   EXPECT_EQ((*builder)->Seal(*std::move(slot), AsBytes("wrong length")).code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(CodeOf((*builder)->Finish()), StatusCode::kInvalidArgument);
+}
+
+TEST_P(PackTest, ASlotDroppedUnsealedSpoilsThePackInsteadOfHangingIt) {
+  auto builder = PackBuilder::Create(alg(), key_, BlobType::kData);
+  ASSERT_OK(builder);
+  ASSERT_OK((*builder)->Add(TestId("good"), 4, false, AsBytes("good")));
+  {
+    auto slot = (*builder)->Reserve(TestId("lost"), 4, false, 4);
+    ASSERT_OK(slot);
+  }  // dropped, as an exception between Reserve and Seal would
+  EXPECT_EQ(CodeOf((*builder)->Finish()), StatusCode::kInternal);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothCiphers, PackTest,

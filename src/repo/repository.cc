@@ -661,14 +661,23 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
   // pack cannot be finished meanwhile: Finish waits for this slot, and fails
   // if it could not be sealed.
   Status sealed = target->Seal(std::move(slot), payload);
+  if (!sealed.ok()) {
+    // The pack is spoiled (Finish refuses it): no more blobs go into it.
+    std::unique_ptr<PackBuilder> spoiled;
+    {
+      std::lock_guard lock(builder_mu_[TypeSlot(type)]);
+      if (builders_[TypeSlot(type)].get() == target) spoiled = std::move(builders_[TypeSlot(type)]);
+    }
+  }
   stats_.blobs_added++;
   stats_.bytes_added += raw_length;
   stats_.bytes_stored += payload.size() + Aead::kTagSize;
-  for (auto& pack : full) {
-    auto done = pack->Finish();
+  for (size_t i = 0; i < full.size(); ++i) {
+    auto done = full[i]->Finish();
     if (!done.ok()) {
+      // This pack and the ones after it are dropped, not queued.
       std::lock_guard lock(writes_mu_);
-      packs_sealing_--;
+      packs_sealing_ -= full.size() - i;
       writes_changed_.notify_all();
       return done.status();
     }

@@ -166,6 +166,71 @@ TEST(SqliteDedupTest, DatabasesFoundByThePathWalkAreCutOnPages) {
   EXPECT_GT(first["summary"]["bytes_added"].get<uint64_t>(), 6'000'000u);
 }
 
+// A database found by the walk gets its dictionary trained on a worker
+// while the walk goes on to the folders after it; its pages are read when
+// its folder completes. Its chunks name the dictionary, the tree is in
+// order, and the file restores identical, also when it is the only source.
+TEST(SqliteDedupTest, ADictionaryTrainedWhileTheWalkGoesOnServesItsDatabase) {
+  TempDir dir;
+  MakeDirs(dir.Path("src/a_data"));
+  MakeDirs(dir.Path("src/b_media/inner"));
+  const std::string db_path = dir.Path("src/a_data/chat.db");
+  {
+    Db db(db_path);
+    db.Exec("CREATE TABLE msg (id INTEGER PRIMARY KEY, channel INTEGER, body TEXT)");
+    db.Exec(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 120000) "
+        "INSERT INTO msg SELECT i, i % 40, printf('message %d from user-%d in channel %d', i, "
+        "(i * 7919) % 300, i % 40) FROM n");
+  }
+  std::mt19937_64 rng(TestSeed(13));
+  std::vector<std::string> media;
+  for (int i = 0; i < 40; ++i) {
+    media.push_back(RandomData(rng, 50'000 + 3'000 * i));
+    WriteFile(dir.Path("src/b_media/inner/f" + std::to_string(i)), media.back());
+  }
+  WriteFile(dir.Path("src/c_last.txt"), "after the folders");
+  const std::string database = ReadFile(db_path);
+  ASSERT_GT(database.size(), 4u << 20);
+
+  Pxb pxb(dir.Path("repo"));
+  pxb.Init({"--pack-size", "1"});
+  nlohmann::json first = pxb.Backup({dir.Path("src")});
+  EXPECT_EQ(first["summary"]["files_new"], 42);
+  size_t naming = 0;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir.Path("repo/data"))) {
+    if (!f.is_regular_file()) continue;
+    RunResult cat = pxb.Run({"--json", "cat", "pack", f.path().filename().string()});
+    ASSERT_EQ(cat.exit_code, 0) << cat.Describe();
+    const nlohmann::json pack = nlohmann::json::parse(cat.out);
+    for (const auto& e : pack["blobs"]) {
+      if (e["dictionary"].get<int>() > 0) naming++;
+    }
+  }
+  EXPECT_GT(naming, database.size() / 8192 / 2);
+
+  // The database alone: its folder is the file itself, completed at once.
+  nlohmann::json alone = pxb.Backup({db_path});
+  EXPECT_EQ(alone["summary"]["files_new"], 1);
+  EXPECT_LT(alone["summary"]["bytes_added"].get<uint64_t>(), 64u * 1024) << "only trees are new";
+
+  const std::vector<std::string> ids = pxb.SnapshotIds();
+  ASSERT_EQ(ids.size(), 2u);
+  for (const std::string& id : ids) {
+    const std::string target = dir.Path("out-" + id);
+    RunResult restored = pxb.Run({"restore", id, "--target", target});
+    ASSERT_EQ(restored.exit_code, 0) << restored.Describe();
+    EXPECT_TRUE(ReadFile(target + db_path) == database) << id;
+  }
+  const std::string walked = dir.Path("out-" + first["id"].get<std::string>()) + dir.Path("src");
+  for (size_t i = 0; i < media.size(); ++i) {
+    EXPECT_TRUE(ReadFile(walked + "/b_media/inner/f" + std::to_string(i)) == media[i]) << i;
+  }
+  EXPECT_EQ(ReadFile(walked + "/c_last.txt"), "after the folders");
+  RunResult check = pxb.Run({"check", "--read-data"});
+  EXPECT_EQ(check.exit_code, 0) << check.Describe();
+}
+
 // A database of chat-like rows, large enough for a page dictionary: the
 // first backup trains one, the next reuses it, and prune's repacking copies
 // it along with the chunks that need it.

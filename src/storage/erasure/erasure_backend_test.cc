@@ -963,7 +963,7 @@ TEST(ErasureEncoding, ReusedShardBuffersArePaddedWithZeros) {
   auto first = f.backend->EncodeShards("data/aa/before", before, ShardScheme::kReedSolomon, 4, 2);
   ASSERT_OK(first);
   f.backend->RecycleShards(*first);
-  const Bytes data = SeededBytes((4 << 20) - 4097, 8);  // the last data shard padded
+  const Bytes data = SeededBytes((4 << 20) - 4095, 8);  // 3 bytes of padding
   auto shards = f.backend->EncodeShards("data/aa/after", data, ShardScheme::kReedSolomon, 4, 2);
   ASSERT_OK(shards);
   ASSERT_EQ(shards->size(), 6u);
