@@ -693,7 +693,8 @@ class Archiver {
         if (level_ != CompressionLevel::kOff) {
           pending.dictionary =
               ReusablePageDictionary(repo_, FileNode(parent_node), node.size, page_chunk_size);
-          train_dictionary = pending.dictionary == nullptr;
+          train_dictionary =
+              pending.dictionary == nullptr && PageDictionaryWouldTrain(node.size, page_chunk_size);
         }
       }
     }
@@ -706,8 +707,18 @@ class Archiver {
     }
     pending.node = std::move(node);
     if (train_dictionary) {
-      return DeferPages(std::move(pending), std::move(file), path, std::move(ranges),
-                        page_chunk_size);
+      // A deferred database keeps its file open until its folder completes:
+      // only a few at a time; the others train here, as the walk waits.
+      if (deferred_open_ < kMaxDeferredDatabases) {
+        return DeferPages(std::move(pending), std::move(file), path, std::move(ranges),
+                          page_chunk_size);
+      }
+      auto trained = TrainPageDictionary(repo_, pending.node.size, page_chunk_size,
+                                         [&](uint64_t offset, std::span<std::byte> out) -> Status {
+                                           return ReadExactly(file.get(), out, offset, path);
+                                         });
+      // A file that cannot be sampled (it shrank) is still read as it is.
+      if (trained.ok()) pending.dictionary = *std::move(trained);
     }
     return ReadRanges(std::move(pending), std::make_shared<UniqueFd>(std::move(file)), path, ranges,
                       page_chunk_size);
@@ -732,18 +743,18 @@ class Archiver {
                                      });
         });
     pending.deferred = std::move(deferred);
+    deferred_open_++;
     return std::optional<PendingFile>(std::move(pending));
   }
 
   // Reads the pages of a deferred database, once its dictionary is trained.
   StatusOr<std::optional<PendingFile>> ReadDeferredPages(PendingFile pending) {
     std::unique_ptr<DeferredPages> deferred = std::move(pending.deferred);
+    deferred_open_--;
+    progress_.SetCurrent(deferred->path);
     auto dictionary = deferred->dictionary.get();
-    if (!dictionary.ok()) {
-      ReportError(deferred->path, dictionary.status());
-      return std::optional<PendingFile>();
-    }
-    pending.dictionary = *std::move(dictionary);
+    // A file that cannot be sampled (it shrank) is still read as it is.
+    if (dictionary.ok()) pending.dictionary = *std::move(dictionary);
     return ReadRanges(std::move(pending), deferred->file, deferred->path, deferred->ranges,
                       deferred->chunk_size);
   }
@@ -1159,6 +1170,9 @@ class Archiver {
   }
   SnapshotSummary summary_;
   size_t files_in_flight_ = 0;  // started, not completed, in every started folder
+  // Databases whose pages wait for their dictionary, each with its file open.
+  static constexpr size_t kMaxDeferredDatabases = 2;
+  size_t deferred_open_ = 0;
   uint64_t errors_ = 0;
   std::vector<DatabaseCopy> databases_;
   // Last, so that it is destroyed first: a backup that fails part-way

@@ -33,14 +33,29 @@ std::shared_ptr<const BlobDictionary> ReusablePageDictionary(const Repository& r
   return ParentDictionary(repo, *parent_node);
 }
 
+namespace {
+
+// How many chunks TrainPageDictionary samples.
+size_t SampleCount(uint64_t chunks, const PageDictionaryOptions& options) {
+  return static_cast<size_t>(
+      std::clamp<uint64_t>(chunks / 32, options.min_samples, options.max_samples));
+}
+
+}  // namespace
+
+bool PageDictionaryWouldTrain(uint64_t file_size, size_t chunk_size,
+                              const PageDictionaryOptions& options) {
+  if (file_size < options.min_file_size || chunk_size == 0) return false;
+  const uint64_t chunks = file_size / chunk_size;
+  return chunks >= SampleCount(chunks, options);
+}
+
 StatusOr<std::shared_ptr<const BlobDictionary>> TrainPageDictionary(
     const Repository& repo, uint64_t file_size, size_t chunk_size, const ReadAt& read_at,
     const PageDictionaryOptions& options) {
-  if (file_size < options.min_file_size || chunk_size == 0) return nullptr;
+  if (!PageDictionaryWouldTrain(file_size, chunk_size, options)) return nullptr;
   const uint64_t chunks = file_size / chunk_size;
-  const size_t count = static_cast<size_t>(
-      std::clamp<uint64_t>(chunks / 32, options.min_samples, options.max_samples));
-  if (chunks < count) return nullptr;
+  const size_t count = SampleCount(chunks, options);
   Bytes samples(count * chunk_size);
   std::vector<size_t> sizes(count, chunk_size);
   for (size_t i = 0; i < count; ++i) {

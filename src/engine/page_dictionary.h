@@ -46,6 +46,10 @@ StatusOr<std::shared_ptr<const BlobDictionary>> ChoosePageDictionary(
 // parent version's, or nullptr (a file below min_file_size gets none
 // anyway). TrainPageDictionary: one trained on the file, the costly part
 // (0.06 s for a 127 MB database), which the caller may run on a worker.
+// Whether TrainPageDictionary would train one (else it returns nullptr at
+// once): the file is large enough and has enough chunks to sample.
+bool PageDictionaryWouldTrain(uint64_t file_size, size_t chunk_size,
+                              const PageDictionaryOptions& options = {});
 std::shared_ptr<const BlobDictionary> ReusablePageDictionary(
     const Repository& repo, const Node* parent_node, uint64_t file_size, size_t chunk_size,
     const PageDictionaryOptions& options = {});

@@ -658,17 +658,10 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
     packs_sealing_ += full.size();
   }
   // Encrypted outside the lock, so that the workers do it side by side. The
-  // pack cannot be finished meanwhile: Finish waits for this slot, and fails
-  // if it could not be sealed.
+  // pack cannot be finished meanwhile: Finish waits for this slot. A failed
+  // seal spoils the pack, which stays open, so that finishing it (at the
+  // latest in Flush) fails the backup, whatever its other blobs.
   Status sealed = target->Seal(std::move(slot), payload);
-  if (!sealed.ok()) {
-    // The pack is spoiled (Finish refuses it): no more blobs go into it.
-    std::unique_ptr<PackBuilder> spoiled;
-    {
-      std::lock_guard lock(builder_mu_[TypeSlot(type)]);
-      if (builders_[TypeSlot(type)].get() == target) spoiled = std::move(builders_[TypeSlot(type)]);
-    }
-  }
   stats_.blobs_added++;
   stats_.bytes_added += raw_length;
   stats_.bytes_stored += payload.size() + Aead::kTagSize;
