@@ -624,8 +624,12 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
       // A pack ends with the blob that crosses pack_size: room for one
       // more chunk of the largest size, stored uncompressed, and the header.
       const size_t expected = config_.pack_size + config_.chunker.max_size + 64 * 1024;
-      auto created = PackBuilder::Create(config_.cipher, keys_.data, type, expected,
-                                         pack_buffers_.Take(expected));
+      // A kept buffer is resident to its last pack's size: it goes to the
+      // next data pack, not to a tree pack, which may stay open and small
+      // to the end of the backup while the data packs need a fresh buffer.
+      auto created =
+          PackBuilder::Create(config_.cipher, keys_.data, type, expected,
+                              type == BlobType::kData ? pack_buffers_.Take(expected) : PageBytes());
       if (!created.ok()) return fail(created.status());
       builder = std::move(*created);
       dictionaries.clear();
