@@ -609,8 +609,11 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
     auto& dictionaries = builder_dictionaries_[type_slot];
     auto fail = [&](Status s) {
       ReleasePending(id);
+      // A pack ended before this blob holds blobs already accepted.
+      if (!full.empty()) return DropPacks(full, std::move(s));
       return s;
     };
+    if (Status lost = LostBlobs(); !lost.ok()) return fail(std::move(lost));
     // A pack with no room for another dictionary ends before this blob.
     if (builder && dictionary != nullptr && dictionaries.size() >= kMaxPackDictionaries &&
         std::find(dictionaries.begin(), dictionaries.end(), dictionary->id) == dictionaries.end()) {
@@ -622,8 +625,12 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
       // the little time the write has left.
       WaitForRoomToOpenPack();
       // A pack ends with the blob that crosses pack_size: room for one
-      // more chunk of the largest size, stored uncompressed, and the header.
-      const size_t expected = config_.pack_size + config_.chunker.max_size + 64 * 1024;
+      // more chunk of the largest size, stored uncompressed, the dictionary
+      // it may bring, and the header. Growing later would wait for every
+      // seal under the lock and copy the pack; pages never touched cost
+      // no memory.
+      const size_t expected =
+          config_.pack_size + kMaxDictionaryLength + config_.chunker.max_size + 64 * 1024;
       // A kept buffer is resident to its last pack's size: it goes to the
       // next data pack, not to a tree pack, which may stay open and small
       // to the end of the backup while the data packs need a fresh buffer.
@@ -673,14 +680,22 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
     auto done = full[i]->Finish();
     if (!done.ok()) {
       // This pack and the ones after it are dropped, not queued.
-      std::lock_guard lock(writes_mu_);
-      packs_sealing_ -= full.size() - i;
-      writes_changed_.notify_all();
-      return done.status();
+      {
+        std::lock_guard lock(writes_mu_);
+        packs_sealing_ -= full.size() - i;
+        writes_changed_.notify_all();
+      }
+      std::vector<std::unique_ptr<PackBuilder>> dropped(std::make_move_iterator(full.begin() + i),
+                                                        std::make_move_iterator(full.end()));
+      return DropPacks(dropped, done.status());
     }
     QueuePackWrite(*std::move(done));
   }
-  if (!sealed.ok()) return sealed;
+  if (!sealed.ok()) {
+    // The pack can no longer be stored, and the blobs already in it with it.
+    RecordLostBlobs(sealed);
+    return sealed;
+  }
   std::lock_guard lock(writes_mu_);
   return write_error_;
 }
@@ -790,7 +805,30 @@ StatusOr<IndexId> Repository::WriteSupersedingIndex(std::vector<IndexedPack> pac
   return PutIndexFile(file);
 }
 
+Status Repository::DropPacks(std::vector<std::unique_ptr<PackBuilder>>& packs, Status cause) {
+  size_t blobs = 0;
+  for (const auto& pack : packs) blobs += pack ? pack->blob_count() : 0;
+  packs.clear();
+  if (blobs > 0) RecordLostBlobs(cause);
+  return cause;
+}
+
+void Repository::RecordLostBlobs(const Status& cause) {
+  std::lock_guard lock(lost_mu_);
+  if (lost_blobs_.ok()) {
+    lost_blobs_ = cause.WithContext(
+        "a pack of blobs already accepted could not be sealed and was dropped; this backup "
+        "cannot complete, run it again");
+  }
+}
+
+Status Repository::LostBlobs() const {
+  std::lock_guard lock(lost_mu_);
+  return lost_blobs_;
+}
+
 Status Repository::Flush() {
+  PXB_RETURN_IF_ERROR(LostBlobs());
   WaitForPackWrites();
   std::vector<FinishedPack> retry;
   {
@@ -814,8 +852,13 @@ Status Repository::Flush() {
       builder = std::move(builders_[slot]);
     }
     if (builder && !builder->empty()) {
-      PXB_ASSIGN_OR_RETURN(FinishedPack done, builder->Finish());
-      PXB_RETURN_IF_ERROR(StorePack(std::move(done)));
+      auto done = builder->Finish();
+      if (!done.ok()) {
+        std::vector<std::unique_ptr<PackBuilder>> dropped;
+        dropped.push_back(std::move(builder));
+        return DropPacks(dropped, done.status());
+      }
+      PXB_RETURN_IF_ERROR(StorePack(*std::move(done)));
     }
   }
   std::lock_guard lock(unindexed_mu_);

@@ -201,7 +201,11 @@ class Repository {
                                           std::vector<IndexId> superseded);
   // Waits for the background writes, retries packs whose write failed,
   // writes every open pack, then an index naming all packs not yet indexed.
-  // After an error, calling Flush again retries what is left.
+  // After an error, calling Flush again retries what is left; but once a
+  // pack was dropped unwritten (its sealing failed), blobs other callers
+  // were told are saved are gone, and every later SaveBlob, CopyBlob and
+  // Flush of this Repository fails with that error, so that no snapshot
+  // can name them.
   Status Flush();
 
   // Full packs queued or being written at once: bounds the memory they hold
@@ -362,6 +366,13 @@ class Repository {
   size_t writes_in_flight_ = 0;  // queued or being written
   size_t packs_sealing_ = 0;     // full, not yet queued: being sealed or waiting for room
   Status write_error_;           // the first failed write since the last Flush
+
+  // Set once a pack holding accepted blobs is dropped (see Flush).
+  Status DropPacks(std::vector<std::unique_ptr<PackBuilder>>& packs, Status cause);
+  void RecordLostBlobs(const Status& cause);
+  Status LostBlobs() const;
+  mutable std::mutex lost_mu_;
+  Status lost_blobs_;
   bool writers_stopping_ = false;
   std::vector<std::thread> pack_writers_;
 

@@ -1170,6 +1170,40 @@ TEST_F(RepositoryTest, AFourthDictionaryStartsANewPack) {
   }
 }
 
+// A pack that ends because a blob needs a fourth dictionary, and is then
+// dropped because that blob cannot be stored, took blobs other calls were
+// told are saved: from then on nothing of this Repository may succeed, or
+// a snapshot could name blobs that were never written.
+TEST_F(RepositoryTest, ADroppedPackFailsEveryLaterSaveAndFlush) {
+  auto repo = Init();
+  std::vector<BlobDictionary> dictionaries;
+  for (uint64_t d = 1; d <= 3; ++d) {
+    dictionaries.push_back(repo->MakeBlobDictionary(TrainedDictionary(d)));
+    ASSERT_OK(repo->SaveBlob(BlobType::kData, RecordPage(400 + d), CompressionLevel::kDefault,
+                             &dictionaries.back()));
+  }
+  // A valid dictionary too large for any pack: its content runs past 1 MiB.
+  const auto trained = TrainedDictionary(4);
+  Bytes oversized(trained->bytes().begin(), trained->bytes().end());
+  while (oversized.size() <= kMaxDictionaryLength) Append(oversized, RecordPage(oversized.size()));
+  auto zstd = ZstdDictionary::FromBytes(oversized);
+  ASSERT_OK(zstd);
+  const BlobDictionary too_large = repo->MakeBlobDictionary(*zstd);
+  EXPECT_EQ(CodeOf(repo->SaveBlob(BlobType::kData, RecordPage(500), CompressionLevel::kDefault,
+                                  &too_large)),
+            StatusCode::kInvalidArgument);
+
+  EXPECT_FALSE(repo->SaveBlob(BlobType::kData, RecordPage(501), CompressionLevel::kDefault).ok());
+  const Status flushed = repo->Flush();
+  EXPECT_FALSE(flushed.ok());
+  EXPECT_NE(flushed.message().find("dropped"), std::string::npos) << flushed.message();
+  EXPECT_FALSE(repo->Flush().ok());
+
+  repo = Reopen();
+  EXPECT_FALSE(repo->FindBlob(repo->ComputeBlobId(RecordPage(401))).has_value());
+  EXPECT_TRUE(PackEntries(*repo).empty());
+}
+
 // Repacking copies the frame as it is, so its dictionary goes along.
 TEST_F(RepositoryTest, CopyBlobTakesTheDictionaryAlong) {
   auto repo = Init();
