@@ -152,12 +152,16 @@ bool ZstdCompressor::LooksIncompressible(ByteView in) {
   if (in.empty()) return true;
   if (cctx_ == nullptr) return false;
   const size_t n = std::min(in.size(), kIncompressibleSampleSize);
-  ByteView sample = in.subspan((in.size() - n) / 2, n);
-  const size_t r = ZSTD_compressCCtx(cctx_, sample_out_.data(), sample_out_.size(), sample.data(),
-                                     sample.size(), kSampleLevel);
-  if (ZSTD_isError(r)) return false;  // let the real compression decide
-  // Shrinks by less than 3 %: r > 0.97 * n.
-  return r * 100 > n * 97;
+  const size_t last_start = in.size() - n;
+  for (size_t i = 0; i < kIncompressibleSamples; ++i) {
+    ByteView sample = in.subspan(last_start * i / (kIncompressibleSamples - 1), n);
+    const size_t r = ZSTD_compressCCtx(cctx_, sample_out_.data(), sample_out_.size(), sample.data(),
+                                       sample.size(), kSampleLevel);
+    if (ZSTD_isError(r)) return false;  // let the real compression decide
+    // Shrinks by 3 % or more: r <= 0.97 * n.
+    if (r * 100 <= n * 97) return false;
+  }
+  return true;
 }
 
 StatusOr<bool> ZstdCompressor::Compress(ByteView in, Bytes& out) {

@@ -44,8 +44,11 @@ int ZstdLevel(CompressionLevel level);
 
 // Chunks larger than this get the sample check before compression.
 inline constexpr size_t kIncompressibleCheckThreshold = 64 * 1024;
-// Size of the sample taken from the middle of the chunk.
-inline constexpr size_t kIncompressibleSampleSize = 16 * 1024;
+// The check compresses this many samples of this size, spread evenly from
+// the chunk's first byte to its last: files whose compressed body sits
+// between text (PDFs, videos with their index at one end) are caught.
+inline constexpr size_t kIncompressibleSamples = 5;
+inline constexpr size_t kIncompressibleSampleSize = 8 * 1024;
 
 // A zstd dictionary: what many small, similar chunks (the pages of a SQLite
 // database) have in common, so that each compresses nearly as well as a large
@@ -104,8 +107,8 @@ class ZstdCompressor {
   // does not record the dictionary's id (the pack does).
   [[nodiscard]] StatusOr<bool> Compress(ByteView in, Bytes& out, const ZstdDictionary& dictionary);
 
-  // The sample check alone: true if the (up to) 16 KiB from the middle of in
-  // shrink by less than 3 % at level 1. True for empty input.
+  // The sample check alone: true if each of the samples (above) shrinks by
+  // less than 3 % at level 1. True for empty input.
   bool LooksIncompressible(ByteView in);
 
   CompressionLevel level() const { return level_; }

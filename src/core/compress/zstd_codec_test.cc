@@ -218,24 +218,35 @@ TEST(ZstdCodecTest, RandomDataIsStoredRaw) {
   EXPECT_TRUE(c.LooksIncompressible({}));
 }
 
-TEST(ZstdCodecTest, SampleIsTakenFromTheMiddle) {
-  // Random data with a compressible middle passes the check and is compressed
-  // (about a third of it is text); text with a random middle is stored raw
-  // even though compressing the whole would save space.
+TEST(ZstdCodecTest, SamplesSpanTheWholeChunk) {
+  ZstdCompressor c(CompressionLevel::kFastest);
+  Bytes frame;
+  // Random data with a compressible middle passes the check and is compressed.
   Bytes mixed = RandomBytes(3 << 20, 1);
   const Bytes text = TextBytes(1 << 20, 2);
   std::copy(text.begin(), text.end(), mixed.begin() + (1 << 20));
-  ZstdCompressor c(CompressionLevel::kFastest);
-  Bytes frame;
   EXPECT_FALSE(c.LooksIncompressible(mixed));
   ASSERT_TRUE(*c.Compress(mixed, frame));
   EXPECT_EQ(Decompressed(frame, mixed.size()), mixed);
 
-  Bytes text_with_random_middle = TextBytes(3 << 20, 3);
-  const Bytes random = RandomBytes(1 << 20, 4);
-  std::copy(random.begin(), random.end(), text_with_random_middle.begin() + (1 << 20));
-  EXPECT_TRUE(c.LooksIncompressible(text_with_random_middle));
-  EXPECT_FALSE(*c.Compress(text_with_random_middle, frame));
+  // A compressed body between text, as in a PDF: the first and last samples
+  // see the text, so the whole is compressed and stored smaller.
+  Bytes pdf_like = RandomBytes(512 * 1024, 3);
+  const Bytes head = TextBytes(32 * 1024, 4);
+  const Bytes trailer = TextBytes(32 * 1024, 5);
+  std::copy(head.begin(), head.end(), pdf_like.begin());
+  std::copy(trailer.begin(), trailer.end(), pdf_like.end() - trailer.size());
+  EXPECT_FALSE(c.LooksIncompressible(pdf_like));
+  ASSERT_TRUE(*c.Compress(pdf_like, frame));
+  EXPECT_LT(frame.size(), pdf_like.size() - 32 * 1024);
+  EXPECT_EQ(Decompressed(frame, pdf_like.size()), pdf_like);
+
+  // Text that falls between the samples is not seen: the chunk is stored raw.
+  Bytes text_between_samples = RandomBytes(1 << 20, 6);
+  const Bytes island = TextBytes(64 * 1024, 7);
+  std::copy(island.begin(), island.end(), text_between_samples.begin() + 100 * 1024);
+  EXPECT_TRUE(c.LooksIncompressible(text_between_samples));
+  EXPECT_FALSE(*c.Compress(text_between_samples, frame));
 }
 
 TEST(ZstdCodecTest, BarelyCompressibleDataIsSkippedAtTheThreshold) {
