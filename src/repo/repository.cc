@@ -551,7 +551,16 @@ StatusOr<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteView plaintext,
   }
   if (HasReusableBlob(result.id)) return result;
   if (!ClaimPending(result.id, /*unless_reusable=*/true)) return result;
-  Bytes compressed;
+  // Kept per thread and not cleared: a fresh buffer per blob would fault
+  // in and zero its pages each time. One that a rare large chunk grew is
+  // let go after it.
+  constexpr size_t kKeptCompressionBuffer = size_t{2} << 20;
+  thread_local PageBytes compressed;
+  struct Trim {
+    ~Trim() {
+      if (compressed.capacity() > kKeptCompressionBuffer) PageBytes().swap(compressed);
+    }
+  } trim;
   auto use_compressed =
       dictionary != nullptr
           ? ThreadCompressor(level).Compress(plaintext, compressed, *dictionary->zstd)

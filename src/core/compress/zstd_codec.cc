@@ -1,7 +1,9 @@
 #include "core/compress/zstd_codec.h"
 
-// For ZDICT_trainFromBuffer_fastCover, which libzstd exports.
+// For ZDICT_trainFromBuffer_fastCover and static contexts, which libzstd
+// exports.
 #define ZDICT_STATIC_LINKING_ONLY
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zdict.h>
 #include <zstd.h>
 #include <zstd_errors.h>
@@ -143,20 +145,27 @@ int ZstdLevel(CompressionLevel level) {
 
 ZstdCompressor::ZstdCompressor(CompressionLevel level)
     : level_(level),
-      cctx_(ZSTD_createCCtx()),
-      sample_out_(ZSTD_compressBound(kIncompressibleSampleSize)) {}
+      sample_cctx_(ZSTD_createCCtx()),
+      sample_out_(ZSTD_compressBound(kIncompressibleSampleSize)) {
+  if (level == CompressionLevel::kOff) return;
+  // Pages are touched as zstd uses them, so a level that never meets a
+  // large input never makes its tables resident.
+  workspace_.resize(ZSTD_estimateCCtxSize(ZstdLevel(level)));
+  cctx_ = ZSTD_initStaticCCtx(workspace_.data(), workspace_.size());
+}
 
-ZstdCompressor::~ZstdCompressor() { ZSTD_freeCCtx(cctx_); }
+// A static context is not freed: its workspace goes with the object.
+ZstdCompressor::~ZstdCompressor() { ZSTD_freeCCtx(sample_cctx_); }
 
 bool ZstdCompressor::LooksIncompressible(ByteView in) {
   if (in.empty()) return true;
-  if (cctx_ == nullptr) return false;
+  if (sample_cctx_ == nullptr) return false;
   const size_t n = std::min(in.size(), kIncompressibleSampleSize);
   const size_t last_start = in.size() - n;
   for (size_t i = 0; i < kIncompressibleSamples; ++i) {
     ByteView sample = in.subspan(last_start * i / (kIncompressibleSamples - 1), n);
-    const size_t r = ZSTD_compressCCtx(cctx_, sample_out_.data(), sample_out_.size(), sample.data(),
-                                       sample.size(), kSampleLevel);
+    const size_t r = ZSTD_compressCCtx(sample_cctx_, sample_out_.data(), sample_out_.size(),
+                                       sample.data(), sample.size(), kSampleLevel);
     if (ZSTD_isError(r)) return false;  // let the real compression decide
     // Shrinks by 3 % or more: r <= 0.97 * n.
     if (r * 100 <= n * 97) return false;
@@ -164,7 +173,8 @@ bool ZstdCompressor::LooksIncompressible(ByteView in) {
   return true;
 }
 
-StatusOr<bool> ZstdCompressor::Compress(ByteView in, Bytes& out) {
+template <class Buffer>
+StatusOr<bool> ZstdCompressor::Compress(ByteView in, Buffer& out) {
   if (level_ == CompressionLevel::kOff || in.empty()) return false;
   if (cctx_ == nullptr) return ResourceExhaustedError("zstd: cannot allocate a context");
   if (in.size() > kIncompressibleCheckThreshold && LooksIncompressible(in)) return false;
@@ -181,7 +191,9 @@ StatusOr<bool> ZstdCompressor::Compress(ByteView in, Bytes& out) {
   return true;
 }
 
-StatusOr<bool> ZstdCompressor::Compress(ByteView in, Bytes& out, const ZstdDictionary& dictionary) {
+template <class Buffer>
+StatusOr<bool> ZstdCompressor::Compress(ByteView in, Buffer& out,
+                                        const ZstdDictionary& dictionary) {
   if (level_ == CompressionLevel::kOff || in.empty()) return false;
   if (cctx_ == nullptr) return ResourceExhaustedError("zstd: cannot allocate a context");
   const ZSTD_CDict* cdict = dictionary.ForCompression(ZstdLevel(level_));
@@ -202,6 +214,11 @@ StatusOr<bool> ZstdCompressor::Compress(ByteView in, Bytes& out, const ZstdDicti
   out.resize(r);
   return true;
 }
+
+template StatusOr<bool> ZstdCompressor::Compress(ByteView, Bytes&);
+template StatusOr<bool> ZstdCompressor::Compress(ByteView, PageBytes&);
+template StatusOr<bool> ZstdCompressor::Compress(ByteView, Bytes&, const ZstdDictionary&);
+template StatusOr<bool> ZstdCompressor::Compress(ByteView, PageBytes&, const ZstdDictionary&);
 
 ZstdDecompressor::ZstdDecompressor() : dctx_(ZSTD_createDCtx()) {}
 

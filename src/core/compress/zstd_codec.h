@@ -102,10 +102,14 @@ class ZstdCompressor {
   // (see the top of this file). The frame records the content size.
   // kResourceExhausted if the zstd context could not be allocated,
   // kInternal on an unexpected zstd error.
-  [[nodiscard]] StatusOr<bool> Compress(ByteView in, Bytes& out);
+  // Buffer is Bytes or PageBytes; a reused PageBytes is not cleared before
+  // zstd writes into it.
+  template <class Buffer>
+  [[nodiscard]] StatusOr<bool> Compress(ByteView in, Buffer& out);
   // The same with a dictionary, which the frame then needs to be read; it
   // does not record the dictionary's id (the pack does).
-  [[nodiscard]] StatusOr<bool> Compress(ByteView in, Bytes& out, const ZstdDictionary& dictionary);
+  template <class Buffer>
+  [[nodiscard]] StatusOr<bool> Compress(ByteView in, Buffer& out, const ZstdDictionary& dictionary);
 
   // The sample check alone: true if each of the samples (above) shrinks by
   // less than 3 % at level 1. True for empty input.
@@ -115,9 +119,22 @@ class ZstdCompressor {
 
  private:
   CompressionLevel level_;
-  ZSTD_CCtx_s* cctx_;
-  Bytes sample_out_;  // allocated once, reused by every sample check
+  // The context lives in a workspace sized once for the largest input at
+  // this level. A context zstd allocates itself is resized to each input
+  // and freed after many smaller ones, so a thread that alternates
+  // database pages, small files and large chunks would allocate, fault in
+  // and clear a fresh megabyte again and again.
+  PageBytes workspace_;
+  ZSTD_CCtx_s* cctx_ = nullptr;
+  ZSTD_CCtx_s* sample_cctx_;  // samples only: always small, level 1
+  Bytes sample_out_;          // allocated once, reused by every sample check
 };
+
+extern template StatusOr<bool> ZstdCompressor::Compress(ByteView, Bytes&);
+extern template StatusOr<bool> ZstdCompressor::Compress(ByteView, PageBytes&);
+extern template StatusOr<bool> ZstdCompressor::Compress(ByteView, Bytes&, const ZstdDictionary&);
+extern template StatusOr<bool> ZstdCompressor::Compress(ByteView, PageBytes&,
+                                                        const ZstdDictionary&);
 
 class ZstdDecompressor {
  public:

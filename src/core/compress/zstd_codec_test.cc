@@ -106,6 +106,35 @@ TEST(ZstdDictionaryTest, SmallChunksCompressBetterAndRoundTrip) {
   EXPECT_LT(with_total * 100, plain_total * 90) << with_total << " vs " << plain_total;
 }
 
+// A compressor's context lives in a workspace sized once for its level: it
+// must take every input size a backup gives it, with and without a
+// dictionary, in any order.
+TEST(ZstdDictionaryTest, OneCompressorTakesEverySizeWithAndWithoutADictionary) {
+  auto dictionary = TrainedOn(RecordPages(200, 11));
+  ASSERT_NE(dictionary, nullptr);
+  const Bytes page = RecordPages(1, 12)[0];
+  for (CompressionLevel level :
+       {CompressionLevel::kFastest, CompressionLevel::kDefault, CompressionLevel::kMax}) {
+    ZstdCompressor zc(level);
+    ZstdDecompressor zd;
+    for (size_t n : {size_t{100}, size_t{8192}, size_t{4} << 20, size_t{3000}, size_t{1} << 20}) {
+      if (level == CompressionLevel::kMax && n > (size_t{1} << 20)) continue;  // slow
+      const Bytes text = TextBytes(n, n);
+      PageBytes frame;
+      StatusOr<bool> compressed = zc.Compress(text, frame);
+      ASSERT_TRUE(compressed.ok()) << compressed.status().ToString();
+      ASSERT_TRUE(*compressed) << n;
+      EXPECT_EQ(Decompressed(frame, n), text);
+
+      Bytes with;
+      ASSERT_TRUE(*zc.Compress(page, with, *dictionary));
+      Bytes out(page.size());
+      ASSERT_TRUE(zd.Decompress(with, out, dictionary.get()).ok());
+      EXPECT_EQ(out, page);
+    }
+  }
+}
+
 TEST(ZstdDictionaryTest, StoredBytesReloadAndGarbageIsDataLoss) {
   auto dictionary = TrainedOn(RecordPages(200, 3));
   ASSERT_NE(dictionary, nullptr);
