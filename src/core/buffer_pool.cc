@@ -4,6 +4,21 @@
 
 namespace pxb {
 
+namespace {
+
+// Large buffers are reserved to the next MiB: the sizes asked for (a pack's
+// shards, a file's chunks) vary by a few KiB from one use to the next, and a
+// kept buffer just too small would be reallocated, its pages faulted in
+// again. Reserved pages that are never written cost no memory.
+constexpr size_t kLargeBufferStep = size_t{1} << 20;
+
+size_t ReservedCapacity(size_t capacity) {
+  if (capacity < kLargeBufferStep) return capacity;
+  return (capacity + kLargeBufferStep - 1) / kLargeBufferStep * kLargeBufferStep;
+}
+
+}  // namespace
+
 template <class Buffer>
 Buffer BasicBufferPool<Buffer>::Take(size_t capacity) {
   Buffer buffer;
@@ -15,7 +30,7 @@ Buffer BasicBufferPool<Buffer>::Take(size_t capacity) {
     }
   }
   buffer.clear();
-  buffer.reserve(capacity);
+  if (buffer.capacity() < capacity) buffer.reserve(ReservedCapacity(capacity));
   return buffer;
 }
 

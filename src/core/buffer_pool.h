@@ -31,8 +31,9 @@ class BasicBufferPool {
   explicit BasicBufferPool(size_t max_free) : max_free_(max_free) {}
 
   // An empty buffer with at least `capacity` reserved: a kept one if any
-  // (reallocated if it is too small), else a new one. Reserved pages that
-  // are never written cost no memory.
+  // (reallocated if it is too small), else a new one; one of 1 MiB or more
+  // is reserved to the next MiB, so that it fits the next request of about
+  // the same size. Reserved pages that are never written cost no memory.
   Buffer Take(size_t capacity);
   // Returns a buffer for reuse; freed if the pool is full.
   void Give(Buffer&& buffer);

@@ -431,12 +431,7 @@ StatusOr<std::vector<PageBytes>> ErasureBackend::EncodeShards(
   for (int j = 0; j < k + m; ++j) {
     // Page-aligned, so the local targets write it without a copy, and not
     // cleared: the header, the payload and the padding are all written.
-    // Reserved to the next MiB: packs end a little past their target size,
-    // each by another amount, and a kept buffer a few KiB too small would
-    // be reallocated, its pages faulted in again.
-    constexpr uint64_t kShardBufferStep = uint64_t{1} << 20;
-    PageBytes shard = shard_buffers_.Take((kShardHeaderSize + shard_len + kShardBufferStep - 1) /
-                                          kShardBufferStep * kShardBufferStep);
+    PageBytes shard = shard_buffers_.Take(kShardHeaderSize + shard_len);
     shard.resize(kShardHeaderSize + shard_len);
     std::byte* payload = shard.data() + kShardHeaderSize;
     // Data shards hold their stretch of the object, zero-padded at the end;
