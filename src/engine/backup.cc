@@ -1160,8 +1160,8 @@ class Archiver {
   NodeReadOptions read_options_{options_.xattrs, options_.acls};
   std::mutex chunkers_mu_;
   std::vector<std::unique_ptr<StreamChunker>> free_chunkers_;
-  ChunkBatch batch_;        // used by the walker thread only
-  Bytes page_read_buffer_;  // allocated when a database is first read
+  ChunkBatch batch_;            // used by the walker thread only
+  PageBytes page_read_buffer_;  // allocated when a database is first read
 
   // The walker's buffer for reading pages of databases.
   MutableByteView PageReadBuffer() {

@@ -11,17 +11,14 @@
 
 namespace pxb {
 
-void ReadBuffer::Free::operator()(std::byte* p) const { std::free(p); }
-
 MutableByteView ReadBuffer::Prepare(size_t n) {
   adopted_ = Bytes();
-  if (n > capacity_ || !aligned_) {
-    const size_t capacity = std::max((n + kAlignment - 1) / kAlignment * kAlignment, kAlignment);
-    aligned_.reset(static_cast<std::byte*>(std::aligned_alloc(kAlignment, capacity)));
-    capacity_ = aligned_ ? capacity : 0;
-    if (!aligned_) throw std::bad_alloc();
+  if (n > aligned_.size() || aligned_.empty()) {
+    // Growth keeps nothing: the old buffer goes before the new one comes.
+    aligned_ = PageBytes();
+    aligned_.resize(std::max((n + kAlignment - 1) / kAlignment * kAlignment, kAlignment));
   }
-  return MutableByteView(aligned_.get(), n);
+  return MutableByteView(aligned_.data(), n);
 }
 
 ByteView ReadBuffer::Adopt(Bytes bytes) {

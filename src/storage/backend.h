@@ -59,11 +59,7 @@ class ReadBuffer {
   ByteView Adopt(Bytes bytes);
 
  private:
-  struct Free {
-    void operator()(std::byte* p) const;
-  };
-  std::unique_ptr<std::byte, Free> aligned_;
-  size_t capacity_ = 0;
+  PageBytes aligned_;
   Bytes adopted_;
 };
 

@@ -185,7 +185,7 @@ StreamChunker::StreamChunker(const Chunker& chunker)
     : chunker_(chunker),
       max_size_(chunker.params().max_size),
       buffer_size_(2 * static_cast<size_t>(chunker.params().max_size)),
-      buffer_(new std::byte[buffer_size_]) {}
+      buffer_(buffer_size_) {}
 
 Status StreamChunker::Feed(ByteView piece, const ChunkCallback& on_chunk) {
   while (!piece.empty()) {
@@ -204,17 +204,17 @@ MutableByteView StreamChunker::Space() {
   // for at least max_size more. Cuts are taken as soon as they are certain,
   // so what moves is mostly less than one chunk.
   if (buffer_size_ - end_ < max_size_) {
-    std::memmove(buffer_.get(), buffer_.get() + start_, end_ - start_);
+    std::memmove(buffer_.data(), buffer_.data() + start_, end_ - start_);
     end_ -= start_;
     start_ = 0;
   }
-  return MutableByteView(buffer_.get() + end_, buffer_size_ - end_);
+  return MutableByteView(buffer_.data() + end_, buffer_size_ - end_);
 }
 
 Status StreamChunker::Commit(size_t n, const ChunkCallback& on_chunk) {
   end_ += n;
   for (;;) {
-    ByteView pending(buffer_.get() + start_, end_ - start_);
+    ByteView pending(buffer_.data() + start_, end_ - start_);
     if (pending.size() < max_size_ && pending.size() < looked_ + kRescanStep) break;
     const size_t len = chunker_.NextChunkLength(pending);
     // A cut before the end of the bytes at hand is where the whole stream
@@ -233,7 +233,7 @@ Status StreamChunker::Commit(size_t n, const ChunkCallback& on_chunk) {
 
 Status StreamChunker::Finish(const ChunkCallback& on_chunk) {
   while (start_ < end_) {
-    ByteView pending(buffer_.get() + start_, end_ - start_);
+    ByteView pending(buffer_.data() + start_, end_ - start_);
     const size_t len = chunker_.NextChunkLength(pending);
     start_ += len;
     PXB_RETURN_IF_ERROR(on_chunk(pending.first(len)));

@@ -183,7 +183,7 @@ class StreamChunker {
   Chunker chunker_;
   size_t max_size_;
   size_t buffer_size_;
-  std::unique_ptr<std::byte[]> buffer_;
+  PageBytes buffer_;  // its pages are touched only as bytes are read into them
   size_t start_ = 0;  // first pending byte
   size_t end_ = 0;    // one past the last pending byte
   // Pending bytes when a cut was last looked for and not found: the next
