@@ -1,9 +1,11 @@
 #include "format/shard_format.h"
 
+#include <array>
 #include <charconv>
 #include <cstring>
 #include <string>
 
+#include "core/checksum/crc64.h"
 #include "core/coding.h"
 #include "core/crypto/sha256.h"
 #include "core/erasure/reed_solomon.h"
@@ -24,6 +26,10 @@ constexpr size_t kReservedOffset = 14;
 constexpr size_t kObjectLengthOffset = 16;
 constexpr size_t kPayloadLengthOffset = 24;
 constexpr size_t kObjectIdOffset = 32;
+// Version 1 checksummed with SHA-256 (32 bytes); version 2 with CRC-64/XZ,
+// 8 bytes followed by 24 zero bytes.
+constexpr uint16_t kShardVersionSha256 = 1;
+constexpr size_t kCrc64Size = 8;
 
 std::string Num(uint64_t v) { return std::to_string(v); }
 
@@ -54,11 +60,27 @@ std::string HeaderProblem(const ShardHeader& h) {
   return "";
 }
 
-Sha256Digest Checksum(ByteView object) {
-  Sha256Hasher hasher;
-  hasher.Update(object.first(kShardChecksumOffset));
-  hasher.Update(object.subspan(kShardHeaderSize));
-  return hasher.Finish();
+uint16_t VersionOf(ByteView object) {
+  return static_cast<uint16_t>(static_cast<uint8_t>(object[kVersionOffset]) |
+                               static_cast<uint8_t>(object[kVersionOffset + 1]) << 8);
+}
+
+// The 32 bytes the checksum field of a shard object of `version` holds.
+std::array<std::byte, kShardHeaderSize - kShardChecksumOffset> ChecksumField(uint16_t version,
+                                                                             ByteView object) {
+  const ByteView header = object.first(kShardChecksumOffset);
+  const ByteView payload = object.subspan(kShardHeaderSize);
+  std::array<std::byte, kShardHeaderSize - kShardChecksumOffset> field{};
+  if (version == kShardVersionSha256) {
+    Sha256Hasher hasher;
+    hasher.Update(header);
+    hasher.Update(payload);
+    const Sha256Digest digest = hasher.Finish();
+    std::memcpy(field.data(), digest.data(), digest.size());
+  } else {
+    StoreLe64(field.data(), Crc64Xz(payload, Crc64Xz(header)));
+  }
+  return field;
 }
 
 StatusOr<ShardHeader> MakeHeader(ShardScheme scheme, const ObjectNameHash& object,
@@ -131,7 +153,7 @@ Status WriteShardHeader(const ShardHeader& header, MutableByteView object) {
   StoreLe64(p + kObjectLengthOffset, header.object_length);
   StoreLe64(p + kPayloadLengthOffset, header.payload_length);
   std::memcpy(p + kObjectIdOffset, header.object.bytes().data(), ObjectNameHash::kSize);
-  const Sha256Digest checksum = Checksum(object);
+  const auto checksum = ChecksumField(kShardVersion, object);
   std::memcpy(p + kShardChecksumOffset, checksum.data(), checksum.size());
   return Status::Ok();
 }
@@ -160,10 +182,16 @@ StatusOr<ShardHeader> DecodeShardHeader(ByteView object) {
   if (AsChars(object.first(kShardMagic.size())) != kShardMagic) {
     return DataLossError("shard header: wrong magic, not a shard");
   }
-  const uint16_t version = static_cast<uint16_t>(static_cast<uint8_t>(p[kVersionOffset]) |
-                                                 static_cast<uint8_t>(p[kVersionOffset + 1]) << 8);
-  if (version != kShardVersion) {
+  const uint16_t version = VersionOf(object);
+  if (version != kShardVersion && version != kShardVersionSha256) {
     return DataLossError("shard header: version " + Num(version) + " is not supported");
+  }
+  if (version != kShardVersionSha256) {
+    for (size_t i = kShardChecksumOffset + kCrc64Size; i < kShardHeaderSize; ++i) {
+      if (p[i] != std::byte{0}) {
+        return DataLossError("shard header: bytes 72..95 after the CRC-64 are not zero");
+      }
+    }
   }
   if (p[kReservedOffset] != std::byte{0} || p[kReservedOffset + 1] != std::byte{0}) {
     return DataLossError("shard header: reserved bytes 14..15 are not zero");
@@ -189,7 +217,7 @@ StatusOr<ShardHeader> DecodeShardHeader(ByteView object) {
 
 StatusOr<ShardHeader> VerifyShard(ByteView object) {
   PXB_ASSIGN_OR_RETURN(ShardHeader h, DecodeShardHeader(object));
-  const Sha256Digest checksum = Checksum(object);
+  const auto checksum = ChecksumField(VersionOf(object), object);
   if (std::memcmp(checksum.data(), object.data() + kShardChecksumOffset, checksum.size()) != 0) {
     return DataLossError("shard checksum mismatch");
   }

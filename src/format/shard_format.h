@@ -3,8 +3,9 @@
 // doc/repository_format.md section 10.
 //
 // A shard is a 96-byte header and a payload: a Reed-Solomon data or parity
-// shard, or a whole copy of a small object. Its checksum is SHA-256, so a
-// target can be checked without the repository key.
+// shard, or a whole copy of a small object. Its checksum (CRC-64/XZ; SHA-256
+// in version 1 shards, which are still read) finds damage without the
+// repository key.
 //
 //   PXB_ASSIGN_OR_RETURN(ShardHeader h, ShardHeader::ForReedSolomon(
 //                            HashObjectName(name), object.size(), 4, 2, i));
@@ -26,7 +27,8 @@
 namespace pxb {
 
 inline constexpr std::string_view kShardMagic = "PXBSHARD";
-inline constexpr uint16_t kShardVersion = 1;
+// The version written; version 1 (SHA-256 checksums) is still read.
+inline constexpr uint16_t kShardVersion = 2;
 inline constexpr size_t kShardHeaderSize = 96;
 // The checksum covers the header up to here, then the payload.
 inline constexpr size_t kShardChecksumOffset = 64;

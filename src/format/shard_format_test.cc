@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/checksum/crc64.h"
 #include "core/coding.h"
 #include "core/crypto/sha256.h"
 #include "core/erasure/reed_solomon.h"
@@ -30,7 +31,7 @@ constexpr std::string_view kName =
 // refuses.
 struct RawShard {
   std::string magic = "PXBSHARD";
-  uint16_t version = 1;
+  uint16_t version = 2;
   uint8_t scheme = 1;
   uint8_t index = 5;
   uint8_t k = 4;
@@ -58,7 +59,12 @@ struct RawShard {
     w.PutRaw(object_id);
     Bytes checksummed = out;
     Append(checksummed, payload);
-    w.PutRaw(Sha256(checksummed));
+    if (version == 1) {
+      w.PutRaw(Sha256(checksummed));
+    } else {
+      w.PutLe64(Crc64Xz(checksummed));
+      w.PutRaw(Bytes(24));
+    }
     w.PutRaw(payload);
     return out;
   }
@@ -77,7 +83,7 @@ Bytes Encoded(const ShardHeader& h, ByteView payload) {
 
 TEST(ShardFormatTest, LayoutConstantsAreFrozen) {
   EXPECT_EQ(kShardMagic, "PXBSHARD");
-  EXPECT_EQ(kShardVersion, 1);
+  EXPECT_EQ(kShardVersion, 2);
   EXPECT_EQ(kShardHeaderSize, 96u);
   EXPECT_EQ(kShardChecksumOffset, 64u);
   EXPECT_EQ(kMaxShardsPerObject, 255);
@@ -97,35 +103,51 @@ TEST(ShardFormatTest, ObjectIdIsSha256OfTheName) {
 }
 
 // Freezes the layout: shards written by an independent implementation of
-// section 10 (Python struct and hashlib), decoded and re-encoded.
+// section 10 (Python struct, hashlib and a bitwise CRC-64/XZ), decoded and
+// re-encoded; and the same shards as version 1 wrote them (SHA-256
+// checksums), which still decode and are rewritten as version 2.
 TEST(ShardFormatTest, GoldenShards) {
   struct Golden {
     const char* hex;
+    const char* version1_hex;
     ShardHeader header;
     const char* payload;
   };
   const Golden golden[] = {
-      {"505842534841524401000105040200000a000000000000000300000000000000"
+      {"505842534841524402000105040200000a000000000000000300000000000000"
+       "7f1a4dd6daef77dffd95ffd76f72254fc154b35f3a05578f26eb59684ed814fe"
+       "c76e5dd172f200f8000000000000000000000000000000000000000000000000"
+       "78797a",
+       "505842534841524401000105040200000a000000000000000300000000000000"
        "7f1a4dd6daef77dffd95ffd76f72254fc154b35f3a05578f26eb59684ed814fe"
        "d57ba4708ae1edb390f8f0dc68d1296c226c609e448fe0fca37a2c5d0da91388"
        "78797a",
        Header(ShardHeader::ForReedSolomon(HashObjectName(kName), 10, 4, 2, 5)), "xyz"},
-      {"5058425348415244010002010102000005000000000000000500000000000000"
+      {"5058425348415244020002010102000005000000000000000500000000000000"
+       "b79606fb3afea5bd1609ed40b622142f1c98125abcfe89a76a661b0e8e343910"
+       "1f5f458b9954bd36000000000000000000000000000000000000000000000000"
+       "68656c6c6f",
+       "5058425348415244010002010102000005000000000000000500000000000000"
        "b79606fb3afea5bd1609ed40b622142f1c98125abcfe89a76a661b0e8e343910"
        "f68269af9b69f328d6d4bf741d2fb4e48f7bad72b8b5460df77147ace21ad971"
        "68656c6c6f",
        Header(ShardHeader::ForReplica(HashObjectName("config"), 5, 2, 1)), "hello"},
   };
   for (const Golden& g : golden) {
-    Bytes bytes;
-    ASSERT_TRUE(FromHex(g.hex, bytes));
-    auto decoded = VerifyShard(bytes);
-    ASSERT_OK(decoded);
-    EXPECT_EQ(*decoded, g.header);
-    EXPECT_EQ(ToString(ShardPayload(bytes)), g.payload);
+    for (const char* hex : {g.hex, g.version1_hex}) {
+      Bytes bytes;
+      ASSERT_TRUE(FromHex(hex, bytes));
+      auto decoded = VerifyShard(bytes);
+      ASSERT_OK(decoded);
+      EXPECT_EQ(*decoded, g.header);
+      EXPECT_EQ(ToString(ShardPayload(bytes)), g.payload);
+    }
     EXPECT_EQ(ToHex(Encoded(g.header, AsBytes(g.payload))), g.hex);
   }
   EXPECT_EQ(RawShard().Build(), Encoded(golden[0].header, AsBytes("xyz")));
+  RawShard version1;
+  version1.version = 1;
+  EXPECT_EQ(ToHex(version1.Build()), golden[0].version1_hex);
 }
 
 TEST(ShardFormatTest, HeaderConstructorsFillThePayloadLength) {
@@ -272,7 +294,7 @@ TEST(ShardFormatTest, EveryCorruptHeaderFieldIsRejected) {
       {[](RawShard& r) { r.magic = "PXBSHARE"; }, "wrong magic"},
       {[](RawShard& r) { r.magic = "pxbshard"; }, "wrong magic"},
       {[](RawShard& r) { r.version = 0; }, "version 0 is not supported"},
-      {[](RawShard& r) { r.version = 2; }, "version 2 is not supported"},
+      {[](RawShard& r) { r.version = 3; }, "version 3 is not supported"},
       {[](RawShard& r) { r.version = 0x0101; }, "version 257 is not supported"},
       {[](RawShard& r) { r.scheme = 0; }, "unknown scheme 0"},
       {[](RawShard& r) { r.scheme = 3; }, "unknown scheme 3"},
@@ -336,22 +358,30 @@ TEST(ShardFormatTest, ObjectIdAndChecksumFieldsAreBoundByTheChecksum) {
   EXPECT_EQ(CodeOf(VerifyShard(wrong_checksum)), StatusCode::kDataLoss);
 }
 
+// In either version, including the 24 bytes after a CRC-64.
 TEST(ShardFormatTest, EveryFlippedBitIsDataLoss) {
-  RawShard raw;
-  raw.object_length = 200;
-  raw.payload_length = 50;
-  raw.payload = Bytes(50);
-  for (size_t i = 0; i < raw.payload.size(); ++i) raw.payload[i] = static_cast<std::byte>(i * 13);
-  const Bytes shard = raw.Build();
-  ASSERT_OK(VerifyShard(shard));
-  for (size_t i = 0; i < shard.size(); ++i) {
-    for (int bit = 0; bit < 8; ++bit) {
-      Bytes damaged = shard;
-      damaged[i] ^= static_cast<std::byte>(1 << bit);
-      EXPECT_EQ(CodeOf(VerifyShard(damaged)), StatusCode::kDataLoss)
-          << "byte " << i << " bit " << bit;
+  for (uint16_t version : {1, 2}) {
+    RawShard raw;
+    raw.version = version;
+    raw.object_length = 200;
+    raw.payload_length = 50;
+    raw.payload = Bytes(50);
+    for (size_t i = 0; i < raw.payload.size(); ++i) raw.payload[i] = static_cast<std::byte>(i * 13);
+    const Bytes shard = raw.Build();
+    ASSERT_OK(VerifyShard(shard));
+    for (size_t i = 0; i < shard.size(); ++i) {
+      for (int bit = 0; bit < 8; ++bit) {
+        Bytes damaged = shard;
+        damaged[i] ^= static_cast<std::byte>(1 << bit);
+        EXPECT_EQ(CodeOf(VerifyShard(damaged)), StatusCode::kDataLoss)
+            << "version " << version << " byte " << i << " bit " << bit;
+      }
     }
   }
+  Bytes nonzero_after_crc = RawShard().Build();
+  nonzero_after_crc[80] = std::byte{1};
+  EXPECT_THAT(std::string(DecodeShardHeader(nonzero_after_crc).status().message()),
+              HasSubstr("bytes 72..95 after the CRC-64 are not zero"));
 }
 
 TEST(ShardFormatTest, TruncatedAndExtendedShardsAreDataLoss) {
