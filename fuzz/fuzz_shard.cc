@@ -1,12 +1,15 @@
 // Fuzzes the shard format (doc/repository_format.md section 10):
 // DecodeShardHeader and VerifyShard on a whole fuzzed shard, and EncodeShard
 // on fuzzed header fields. A decoded header must satisfy every rule of the
-// format and re-encode to the same bytes, checksum aside; VerifyShard must
-// accept exactly the shards whose checksum is the one the encoder writes.
+// format and re-encode to the same bytes, checksum aside (and the version of
+// a version 1 shard, which is rewritten as version 2); VerifyShard must
+// accept exactly the shards whose checksum is the one the encoder writes, or
+// for version 1 the SHA-256 of header and payload.
 // The encoder must refuse exactly the fields the decoder refuses.
 #include <cstring>
 
 #include "core/coding.h"
+#include "core/crypto/sha256.h"
 #include "core/erasure/reed_solomon.h"
 #include "format/shard_format.h"
 #include "fuzz_common.h"
@@ -42,8 +45,29 @@ void FuzzRawShard(ByteView object) {
   auto again = EncodeShard(*decoded, ShardPayload(object));
   FUZZ_CHECK(again.ok(), "EncodeShard refused a decoded header");
   FUZZ_CHECK(again->size() == object.size(), "re-encoding has another size");
-  FUZZ_CHECK(std::memcmp(again->data(), object.data(), kShardChecksumOffset) == 0,
+  // A version 1 shard is rewritten as version 2: bytes 8..9 differ.
+  constexpr size_t kVersionOffset = 8;
+  FUZZ_CHECK(std::memcmp(again->data(), object.data(), kVersionOffset) == 0 &&
+                 std::memcmp(again->data() + kVersionOffset + 2, object.data() + kVersionOffset + 2,
+                             kShardChecksumOffset - kVersionOffset - 2) == 0,
              "re-encoded header differs");
+  if (object[kVersionOffset] == std::byte{1}) {
+    // Version 1: the checksum field is SHA-256 of the header and payload.
+    Sha256Hasher hasher;
+    hasher.Update(object.first(kShardChecksumOffset));
+    hasher.Update(ShardPayload(object));
+    const Sha256Digest digest = hasher.Finish();
+    const bool matches =
+        std::memcmp(digest.data(), object.data() + kShardChecksumOffset, digest.size()) == 0;
+    FUZZ_CHECK(verified.ok() == matches, "version 1 verification disagrees with SHA-256");
+    if (verified.ok()) {
+      FUZZ_CHECK(*verified == *decoded, "verify and decode return different headers");
+    } else {
+      FUZZ_CHECK(verified.status().code() == StatusCode::kDataLoss,
+                 "verify error is not data loss");
+    }
+    return;
+  }
   const bool same = std::memcmp(again->data(), object.data(), object.size()) == 0;
   if (verified.ok()) {
     FUZZ_CHECK(same, "a shard passed verification with another checksum than the encoder's");
