@@ -161,6 +161,11 @@ struct DirInfo {
   dev_t device = 0;
   SyncKind sync = SyncKind::kFsync;
   bool fresh = false;  // made by this restore: nothing in it to resume or clean up
+  // Held around creating and renaming files in the folder. The kernel lets
+  // one thread at a time change a folder anyway, and a thread that meets
+  // the folder locked in the kernel spins while the holder runs: here it
+  // sleeps instead, and the core is free.
+  mutable std::mutex entries_mu;
 };
 
 // Where one chunk of a file comes from and goes to.
@@ -528,6 +533,7 @@ class Restorer {
         return;
       }
     }
+    std::lock_guard folder(file.dir->entries_mu);
     for (int attempt = 0; attempt < 4; ++attempt) {
       file.temp_path = file.dir->path + "/" + TempNameFor(file.node.name);
       file.fd = UniqueFd(
@@ -681,7 +687,10 @@ class Restorer {
     if (sync == SyncKind::kSyncfs) {
       QueueForCommit(WrittenFile{file.temp_path, file.disk_path, file.dir, file.node.size});
     } else {
-      s = RenameIntoPlace(file.temp_path, file.disk_path);
+      {
+        std::lock_guard folder(file.dir->entries_mu);
+        s = RenameIntoPlace(file.temp_path, file.disk_path);
+      }
       if (s.ok()) {
         files_restored_++;
       } else {
@@ -746,7 +755,10 @@ class Restorer {
     }
     for (const WrittenFile& file : batch) {
       Status s = synced[file.dir->device];
-      if (s.ok()) s = RenameIntoPlace(file.temp_path, file.final_path);
+      if (s.ok()) {
+        std::lock_guard folder(file.dir->entries_mu);
+        s = RenameIntoPlace(file.temp_path, file.final_path);
+      }
       if (s.ok()) {
         files_restored_++;
       } else {
