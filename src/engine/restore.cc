@@ -168,6 +168,13 @@ struct DirInfo {
   mutable std::mutex entries_mu;
 };
 
+// RenameIntoPlace under the folder's lock.
+Status RenameInFolder(const DirInfo& dir, const std::string& temp_path,
+                      const std::string& final_path) {
+  std::lock_guard folder(dir.entries_mu);
+  return RenameIntoPlace(temp_path, final_path);
+}
+
 // Where one chunk of a file comes from and goes to.
 struct ChunkRef {
   BlobLocation location;
@@ -687,10 +694,7 @@ class Restorer {
     if (sync == SyncKind::kSyncfs) {
       QueueForCommit(WrittenFile{file.temp_path, file.disk_path, file.dir, file.node.size});
     } else {
-      {
-        std::lock_guard folder(file.dir->entries_mu);
-        s = RenameIntoPlace(file.temp_path, file.disk_path);
-      }
+      s = RenameInFolder(*file.dir, file.temp_path, file.disk_path);
       if (s.ok()) {
         files_restored_++;
       } else {
@@ -755,10 +759,7 @@ class Restorer {
     }
     for (const WrittenFile& file : batch) {
       Status s = synced[file.dir->device];
-      if (s.ok()) {
-        std::lock_guard folder(file.dir->entries_mu);
-        s = RenameIntoPlace(file.temp_path, file.final_path);
-      }
+      if (s.ok()) s = RenameInFolder(*file.dir, file.temp_path, file.final_path);
       if (s.ok()) {
         files_restored_++;
       } else {

@@ -29,6 +29,7 @@ constexpr size_t kObjectIdOffset = 32;
 // Version 1 checksummed with SHA-256 (32 bytes); version 2 with CRC-64/XZ,
 // 8 bytes followed by 24 zero bytes.
 constexpr uint16_t kShardVersionSha256 = 1;
+constexpr size_t kChecksumFieldSize = kShardHeaderSize - kShardChecksumOffset;
 constexpr size_t kCrc64Size = 8;
 
 std::string Num(uint64_t v) { return std::to_string(v); }
@@ -66,11 +67,10 @@ uint16_t VersionOf(ByteView object) {
 }
 
 // The 32 bytes the checksum field of a shard object of `version` holds.
-std::array<std::byte, kShardHeaderSize - kShardChecksumOffset> ChecksumField(uint16_t version,
-                                                                             ByteView object) {
+std::array<std::byte, kChecksumFieldSize> ChecksumField(uint16_t version, ByteView object) {
   const ByteView header = object.first(kShardChecksumOffset);
   const ByteView payload = object.subspan(kShardHeaderSize);
-  std::array<std::byte, kShardHeaderSize - kShardChecksumOffset> field{};
+  std::array<std::byte, kChecksumFieldSize> field{};
   if (version == kShardVersionSha256) {
     Sha256Hasher hasher;
     hasher.Update(header);

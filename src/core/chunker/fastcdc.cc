@@ -184,8 +184,7 @@ size_t Chunker::NextChunkLength(ByteView data) const {
 StreamChunker::StreamChunker(const Chunker& chunker)
     : chunker_(chunker),
       max_size_(chunker.params().max_size),
-      buffer_size_(2 * static_cast<size_t>(chunker.params().max_size)),
-      buffer_(buffer_size_) {}
+      buffer_(2 * static_cast<size_t>(chunker.params().max_size)) {}
 
 Status StreamChunker::Feed(ByteView piece, const ChunkCallback& on_chunk) {
   while (!piece.empty()) {
@@ -203,12 +202,12 @@ MutableByteView StreamChunker::Space() {
   // Pending bytes are fewer than max_size here, so compacting leaves room
   // for at least max_size more. Cuts are taken as soon as they are certain,
   // so what moves is mostly less than one chunk.
-  if (buffer_size_ - end_ < max_size_) {
+  if (buffer_.size() - end_ < max_size_) {
     std::memmove(buffer_.data(), buffer_.data() + start_, end_ - start_);
     end_ -= start_;
     start_ = 0;
   }
-  return MutableByteView(buffer_.data() + end_, buffer_size_ - end_);
+  return MutableByteView(buffer_.data() + end_, buffer_.size() - end_);
 }
 
 Status StreamChunker::Commit(size_t n, const ChunkCallback& on_chunk) {

@@ -182,8 +182,9 @@ class StreamChunker {
  private:
   Chunker chunker_;
   size_t max_size_;
-  size_t buffer_size_;
-  PageBytes buffer_;  // its pages are touched only as bytes are read into them
+  // Twice the largest chunk; its pages are touched only as bytes are read
+  // into them.
+  PageBytes buffer_;
   size_t start_ = 0;  // first pending byte
   size_t end_ = 0;    // one past the last pending byte
   // Pending bytes when a cut was last looked for and not found: the next
