@@ -1,7 +1,6 @@
-#include <archive.h>
-#include <archive_entry.h>
 #include <unistd.h>
 
+#include "cli/archive_library.h"
 #include "cli/commands.h"
 #include "engine/tree_walker.h"
 
@@ -52,73 +51,88 @@ Status ForEachContentPiece(Repository& repo, const Node& node,
 
 class TarWriter {
  public:
-  TarWriter() : archive_(archive_write_new()) {
-    archive_write_set_format_pax_restricted(archive_);
-    archive_write_open_fd(archive_, STDOUT_FILENO);
+  // A pax tar stream on standard output.
+  static StatusOr<std::unique_ptr<TarWriter>> Open() {
+    StatusOr<const ArchiveLibrary*> lib = ArchiveLibrary::Get();
+    if (!lib.ok()) return lib.status().WithContext("writing a tar stream");
+    archive* a = (*lib)->write_new();
+    if (a == nullptr) return ResourceExhaustedError("archive_write_new failed");
+    auto writer = std::unique_ptr<TarWriter>(new TarWriter(**lib, a));
+    PXB_RETURN_IF_ERROR(
+        writer->Check(writer->lib_.write_set_format_pax_restricted(a), "choosing the tar format"));
+    PXB_RETURN_IF_ERROR(
+        writer->Check(writer->lib_.write_open_fd(a, STDOUT_FILENO), "opening the tar stream"));
+    return writer;
   }
-  ~TarWriter() { archive_write_free(archive_); }
+  TarWriter(const TarWriter&) = delete;
+  TarWriter& operator=(const TarWriter&) = delete;
+  ~TarWriter() { lib_.write_free(archive_); }
 
   Status Add(Repository& repo, const std::string& path, const Node& n) {
-    archive_entry* entry = archive_entry_new();
+    archive_entry* entry = lib_.entry_new();
+    if (entry == nullptr) return ResourceExhaustedError("archive_entry_new failed");
     std::string name = path.substr(1);
     if (n.type == NodeType::kDirectory) name += "/";
-    archive_entry_copy_pathname(entry, name.c_str());
-    archive_entry_set_mode(entry, n.mode);
-    archive_entry_set_uid(entry, n.uid);
-    archive_entry_set_gid(entry, n.gid);
-    archive_entry_copy_uname(entry, n.user.c_str());
-    archive_entry_copy_gname(entry, n.group.c_str());
-    archive_entry_set_mtime(entry, n.mtime_ns / 1000000000, n.mtime_ns % 1000000000);
+    lib_.entry_copy_pathname(entry, name.c_str());
+    lib_.entry_set_mode(entry, n.mode);
+    lib_.entry_set_uid(entry, n.uid);
+    lib_.entry_set_gid(entry, n.gid);
+    lib_.entry_copy_uname(entry, n.user.c_str());
+    lib_.entry_copy_gname(entry, n.group.c_str());
+    lib_.entry_set_mtime(entry, n.mtime_ns / 1000000000, n.mtime_ns % 1000000000);
     switch (n.type) {
       case NodeType::kFile:
-        archive_entry_set_filetype(entry, AE_IFREG);
+        lib_.entry_set_filetype(entry, AE_IFREG);
         break;
       case NodeType::kDirectory:
-        archive_entry_set_filetype(entry, AE_IFDIR);
+        lib_.entry_set_filetype(entry, AE_IFDIR);
         break;
       case NodeType::kSymlink:
-        archive_entry_set_filetype(entry, AE_IFLNK);
-        archive_entry_copy_symlink(entry, n.link_target.c_str());
+        lib_.entry_set_filetype(entry, AE_IFLNK);
+        lib_.entry_copy_symlink(entry, n.link_target.c_str());
         break;
       case NodeType::kFifo:
-        archive_entry_set_filetype(entry, AE_IFIFO);
+        lib_.entry_set_filetype(entry, AE_IFIFO);
         break;
       case NodeType::kCharDevice:
-        archive_entry_set_filetype(entry, AE_IFCHR);
-        archive_entry_set_rdev(entry, n.rdev);
+        lib_.entry_set_filetype(entry, AE_IFCHR);
+        lib_.entry_set_rdev(entry, n.rdev);
         break;
       case NodeType::kBlockDevice:
-        archive_entry_set_filetype(entry, AE_IFBLK);
-        archive_entry_set_rdev(entry, n.rdev);
+        lib_.entry_set_filetype(entry, AE_IFBLK);
+        lib_.entry_set_rdev(entry, n.rdev);
         break;
       case NodeType::kSocket:
-        archive_entry_free(entry);
+        lib_.entry_free(entry);
         return Status::Ok();
     }
     for (const auto& [key, value] : n.xattrs) {
-      archive_entry_xattr_add_entry(entry, key.c_str(), value.data(), value.size());
+      lib_.entry_xattr_add_entry(entry, key.c_str(), value.data(), value.size());
     }
-    archive_entry_set_size(entry, n.type == NodeType::kFile ? static_cast<la_int64_t>(n.size) : 0);
-    Status s = Check(archive_write_header(archive_, entry), path);
-    archive_entry_free(entry);
+    lib_.entry_set_size(entry, n.type == NodeType::kFile ? static_cast<la_int64_t>(n.size) : 0);
+    Status s = Check(lib_.write_header(archive_, entry), path);
+    lib_.entry_free(entry);
     PXB_RETURN_IF_ERROR(s);
     if (n.type != NodeType::kFile) return Status::Ok();
     return ForEachContentPiece(repo, n, [&](ByteView piece) -> Status {
-      if (archive_write_data(archive_, piece.data(), piece.size()) < 0) {
-        return UnknownError("writing tar data for " + path + ": " + archive_error_string(archive_));
+      if (lib_.write_data(archive_, piece.data(), piece.size()) < 0) {
+        return Check(ARCHIVE_FATAL, "writing tar data for " + path);
       }
       return Status::Ok();
     });
   }
 
-  Status Close() { return Check(archive_write_close(archive_), "closing the tar stream"); }
+  Status Close() { return Check(lib_.write_close(archive_), "closing the tar stream"); }
 
  private:
   Status Check(int rc, const std::string& what) {
     if (rc >= ARCHIVE_WARN) return Status::Ok();
-    const char* message = archive_error_string(archive_);
+    const char* message = lib_.error_string(archive_);
     return UnknownError(what + ": " + (message ? message : "tar write failed"));
   }
+  TarWriter(const ArchiveLibrary& lib, archive* a) : lib_(lib), archive_(a) {}
+
+  const ArchiveLibrary& lib_;
   archive* archive_;
 };
 
@@ -140,13 +154,13 @@ Status RunDump(CliContext& ctx, const DumpArgs& args) {
   }
   std::string prefix;
   for (const std::string& part : SplitPath(args.path)) prefix += "/" + part;
-  TarWriter tar;
+  PXB_ASSIGN_OR_RETURN(std::unique_ptr<TarWriter> tar, TarWriter::Open());
   PXB_RETURN_IF_ERROR(WalkTree(*repo, node.subtree, prefix,
                                [&](const std::string& path, const Node& n) -> StatusOr<bool> {
-                                 PXB_RETURN_IF_ERROR(tar.Add(*repo, path, n));
+                                 PXB_RETURN_IF_ERROR(tar->Add(*repo, path, n));
                                  return true;
                                }));
-  return tar.Close();
+  return tar->Close();
 }
 
 }  // namespace

@@ -7,13 +7,6 @@
 namespace pxb {
 namespace {
 
-// curl_global_init is not thread-safe; it runs once, before any handle.
-// curl_global_cleanup is never called: handles may live until exit.
-void InitCurlOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
 char ToLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 std::string_view Trim(std::string_view s) {
@@ -106,9 +99,10 @@ int OnUploadSeek(void* data, curl_off_t offset, int origin) {
   return CURL_SEEKFUNC_OK;
 }
 
-Status TransportError(CURLcode code, const char* detail, const HttpRequest& request) {
+Status TransportError(const CurlLibrary& curl, CURLcode code, const char* detail,
+                      const HttpRequest& request) {
   std::string message = request.method + " " + request.url + ": ";
-  message += (detail != nullptr && *detail != '\0') ? detail : curl_easy_strerror(code);
+  message += (detail != nullptr && *detail != '\0') ? detail : curl.easy_strerror(code);
   switch (code) {
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
@@ -128,7 +122,8 @@ Status TransportError(CURLcode code, const char* detail, const HttpRequest& requ
 }
 
 struct SlistFree {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+  const CurlLibrary* curl;
+  void operator()(curl_slist* list) const { curl->slist_free_all(list); }
 };
 
 }  // namespace
@@ -141,20 +136,25 @@ std::optional<std::string_view> HttpResponse::Header(std::string_view name) cons
 }
 
 HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options)) {
-  InitCurlOnce();
-  share_ = curl_share_init();
+  StatusOr<const CurlLibrary*> curl = CurlLibrary::Get();
+  if (!curl.ok()) {
+    unavailable_ = curl.status().WithContext("S3 targets need libcurl");
+    return;
+  }
+  curl_ = *curl;
+  share_ = curl_->share_init();
   if (share_ != nullptr) {
-    curl_share_setopt(share_, CURLSHOPT_LOCKFUNC, &HttpClient::LockShare);
-    curl_share_setopt(share_, CURLSHOPT_UNLOCKFUNC, &HttpClient::UnlockShare);
-    curl_share_setopt(share_, CURLSHOPT_USERDATA, this);
-    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_->share_setopt(share_, CURLSHOPT_LOCKFUNC, &HttpClient::LockShare);
+    curl_->share_setopt(share_, CURLSHOPT_UNLOCKFUNC, &HttpClient::UnlockShare);
+    curl_->share_setopt(share_, CURLSHOPT_USERDATA, this);
+    curl_->share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_->share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   }
 }
 
 HttpClient::~HttpClient() {
-  for (CURL* handle : idle_) curl_easy_cleanup(handle);
-  if (share_ != nullptr) curl_share_cleanup(share_);
+  for (CURL* handle : idle_) curl_->easy_cleanup(handle);
+  if (share_ != nullptr) curl_->share_cleanup(share_);
 }
 
 void HttpClient::LockShare(CURL*, curl_lock_data data, curl_lock_access, void* self) {
@@ -174,13 +174,13 @@ CURL* HttpClient::AcquireHandle() {
       return handle;
     }
   }
-  return curl_easy_init();
+  return curl_->easy_init();
 }
 
 void HttpClient::ReleaseHandle(CURL* handle) {
   // Reset drops the options (and pointers into the finished call) but keeps
   // the handle's open connections for the next call.
-  curl_easy_reset(handle);
+  curl_->easy_reset(handle);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (idle_.size() < options_.max_idle_handles) {
@@ -188,10 +188,11 @@ void HttpClient::ReleaseHandle(CURL* handle) {
       return;
     }
   }
-  curl_easy_cleanup(handle);
+  curl_->easy_cleanup(handle);
 }
 
 StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
+  if (curl_ == nullptr) return unavailable_;
   CURL* handle = AcquireHandle();
   if (handle == nullptr) return ResourceExhaustedError("curl_easy_init failed");
   struct Release {
@@ -202,81 +203,82 @@ StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
 
   Transfer transfer{.request = &request};
   char error[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
-  if (share_ != nullptr) curl_easy_setopt(handle, CURLOPT_SHARE, share_);
-  curl_easy_setopt(handle, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(handle, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
-  curl_easy_setopt(handle, CURLOPT_USERAGENT, "plexibackup/" PXB_VERSION);
-  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(options_.connect_timeout.count()));
+  curl_->easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+  if (share_ != nullptr) curl_->easy_setopt(handle, CURLOPT_SHARE, share_);
+  curl_->easy_setopt(handle, CURLOPT_URL, request.url.c_str());
+  curl_->easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_->easy_setopt(handle, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+  curl_->easy_setopt(handle, CURLOPT_USERAGENT, "plexibackup/" PXB_VERSION);
+  curl_->easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(options_.connect_timeout.count()));
   // curl measures stalls in whole seconds: at least one.
-  curl_easy_setopt(handle, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(
+  curl_->easy_setopt(handle, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_->easy_setopt(
       handle, CURLOPT_LOW_SPEED_TIME,
       std::max<long>(1, static_cast<long>((options_.idle_timeout.count() + 999) / 1000)));
-  curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
-  if (!options_.ca_file.empty()) curl_easy_setopt(handle, CURLOPT_CAINFO, options_.ca_file.c_str());
-  curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &OnHeader);
-  curl_easy_setopt(handle, CURLOPT_HEADERDATA, &transfer);
-  curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &OnBody);
-  curl_easy_setopt(handle, CURLOPT_WRITEDATA, &transfer);
+  curl_->easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
+  if (!options_.ca_file.empty())
+    curl_->easy_setopt(handle, CURLOPT_CAINFO, options_.ca_file.c_str());
+  curl_->easy_setopt(handle, CURLOPT_ERRORBUFFER, error);
+  curl_->easy_setopt(handle, CURLOPT_HEADERFUNCTION, &OnHeader);
+  curl_->easy_setopt(handle, CURLOPT_HEADERDATA, &transfer);
+  curl_->easy_setopt(handle, CURLOPT_WRITEFUNCTION, &OnBody);
+  curl_->easy_setopt(handle, CURLOPT_WRITEDATA, &transfer);
 
   const bool has_body = request.method == "PUT" || request.method == "POST";
   if (request.method == "GET") {
-    curl_easy_setopt(handle, CURLOPT_HTTPGET, 1L);
+    curl_->easy_setopt(handle, CURLOPT_HTTPGET, 1L);
   } else if (request.method == "HEAD") {
-    curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
+    curl_->easy_setopt(handle, CURLOPT_NOBODY, 1L);
   } else if (request.method == "PUT") {
-    curl_easy_setopt(handle, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(handle, CURLOPT_INFILESIZE_LARGE,
-                     static_cast<curl_off_t>(request.body.size()));
+    curl_->easy_setopt(handle, CURLOPT_UPLOAD, 1L);
+    curl_->easy_setopt(handle, CURLOPT_INFILESIZE_LARGE,
+                       static_cast<curl_off_t>(request.body.size()));
   } else if (request.method == "POST") {
-    curl_easy_setopt(handle, CURLOPT_POST, 1L);
-    curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(request.body.size()));
+    curl_->easy_setopt(handle, CURLOPT_POST, 1L);
+    curl_->easy_setopt(handle, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(request.body.size()));
   } else if (request.method == "DELETE") {
-    curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, "DELETE");
+    curl_->easy_setopt(handle, CURLOPT_CUSTOMREQUEST, "DELETE");
   } else {
     return InvalidArgumentError("unsupported HTTP method " + request.method);
   }
   if (has_body) {
-    curl_easy_setopt(handle, CURLOPT_READFUNCTION, &OnUploadRead);
-    curl_easy_setopt(handle, CURLOPT_READDATA, &transfer);
-    curl_easy_setopt(handle, CURLOPT_SEEKFUNCTION, &OnUploadSeek);
-    curl_easy_setopt(handle, CURLOPT_SEEKDATA, &transfer);
+    curl_->easy_setopt(handle, CURLOPT_READFUNCTION, &OnUploadRead);
+    curl_->easy_setopt(handle, CURLOPT_READDATA, &transfer);
+    curl_->easy_setopt(handle, CURLOPT_SEEKFUNCTION, &OnUploadSeek);
+    curl_->easy_setopt(handle, CURLOPT_SEEKDATA, &transfer);
   }
 
   curl_slist* list = nullptr;
   for (const auto& [name, value] : request.headers) {
     // "Name;" is curl's spelling of a header with an empty value.
     std::string line = value.empty() ? name + ";" : name + ": " + value;
-    curl_slist* grown = curl_slist_append(list, line.c_str());
+    curl_slist* grown = curl_->slist_append(list, line.c_str());
     if (grown == nullptr) {
-      curl_slist_free_all(list);
+      curl_->slist_free_all(list);
       return ResourceExhaustedError("curl_slist_append failed");
     }
     list = grown;
   }
   // No "Expect: 100-continue" round trip before a body: one request, one
   // answer, which keeps retries simple.
-  std::unique_ptr<curl_slist, SlistFree> headers(list);
+  std::unique_ptr<curl_slist, SlistFree> headers(list, SlistFree{curl_});
   if (has_body) {
-    curl_slist* grown = curl_slist_append(headers.get(), "Expect:");
+    curl_slist* grown = curl_->slist_append(headers.get(), "Expect:");
     if (grown == nullptr) return ResourceExhaustedError("curl_slist_append failed");
     headers.release();
     headers.reset(grown);
   }
-  curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
+  curl_->easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
 
-  const CURLcode code = curl_easy_perform(handle);
+  const CURLcode code = curl_->easy_perform(handle);
   long connects = 0;
-  if (curl_easy_getinfo(handle, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0) {
+  if (curl_->easy_getinfo(handle, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0) {
     connections_opened_.fetch_add(static_cast<uint64_t>(connects));
   }
   if (!transfer.aborted.ok()) return transfer.aborted;
-  if (code != CURLE_OK) return TransportError(code, error, request);
+  if (code != CURLE_OK) return TransportError(*curl_, code, error, request);
   return std::move(transfer.response);
 }
 

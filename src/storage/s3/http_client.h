@@ -13,9 +13,11 @@
 //   HttpClient client(HttpClientOptions{});
 //   PXB_ASSIGN_OR_RETURN(HttpResponse r, client.Send({.method = "GET", .url = url}));
 //
+// libcurl is loaded when the first HttpClient is constructed
+// (curl_library.h); where it cannot be, every Send returns why.
+//
 // Thread-safety: Send may be called concurrently from many threads; each
-// call uses its own handle. curl_global_init runs once per process, on the
-// first HttpClient constructed.
+// call uses its own handle.
 #pragma once
 
 #include <curl/curl.h>
@@ -33,6 +35,7 @@
 
 #include "pxb/bytes.h"
 #include "pxb/status.h"
+#include "storage/s3/curl_library.h"
 
 namespace pxb {
 
@@ -92,7 +95,9 @@ class HttpClient {
   void ReleaseHandle(CURL* handle);
 
   const HttpClientOptions options_;
-  CURLSH* share_ = nullptr;  // DNS and TLS session caches of every handle
+  const CurlLibrary* curl_ = nullptr;  // null when libcurl could not be loaded
+  Status unavailable_;                 // then why, returned by every Send
+  CURLSH* share_ = nullptr;            // DNS and TLS session caches of every handle
   std::mutex share_mutexes_[CURL_LOCK_DATA_LAST];
   std::mutex mu_;
   std::vector<CURL*> idle_;  // guarded by mu_
