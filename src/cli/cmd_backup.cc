@@ -105,6 +105,9 @@ Status RunBackupCommand(CliContext& ctx, const BackupArgs& args) {
         "--sqlite or --plexichat");
   }
 
+  // The sources' folders are read while the repository's key is derived.
+  std::unique_ptr<MetadataPrefetch> prefetch = StartMetadataPrefetch(options);
+  options.prefetch = prefetch.get();
   PXB_ASSIGN_OR_RETURN(auto repo, ctx.OpenRepository());
   if (!args.parent.empty()) {
     PXB_ASSIGN_OR_RETURN(SnapshotId parent, repo->ResolveSnapshot(args.parent));

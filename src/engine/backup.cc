@@ -52,11 +52,6 @@ constexpr uint64_t kReadPieceSize = 1 << 20;
 constexpr size_t kMaxWaitingFolders = 4;
 constexpr size_t kMaxFilesInFlight = 4096;
 
-std::string JoinPath(const std::string& dir, const std::string& name) {
-  if (dir.empty() || dir == "/") return "/" + name;
-  return dir + "/" + name;
-}
-
 std::string CurrentHostName() {
   char buf[256] = {};
   gethostname(buf, sizeof(buf) - 1);
@@ -396,7 +391,7 @@ class Archiver {
     UniqueFd dir(::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dir.valid()) return ErrnoError(errno, "opening " + dir_path);
     for (const auto& [name, child] : trie.children) {
-      const std::string child_path = JoinPath(path, name);
+      const std::string child_path = ChildPath(path, name);
       auto node = ReadNode(dir.get(), name, child_path, names_, read_options_);
       if (!node.ok()) return node.status();
       const Node* parent_node = FindNode(parent, name);
@@ -494,7 +489,14 @@ class Archiver {
   StatusOr<std::unique_ptr<PendingDirectory>> StartDirectory(int dir_fd, const std::string& path,
                                                              const Tree* parent,
                                                              uint64_t root_device) {
-    PXB_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDirectory(dir_fd, path));
+    std::optional<PrefetchedFolder> ahead;
+    if (options_.prefetch != nullptr) ahead = options_.prefetch->Take(path);
+    std::vector<std::string> names;
+    if (ahead) {
+      names = ahead->Names();
+    } else {
+      PXB_ASSIGN_OR_RETURN(names, ListDirectory(dir_fd, path));
+    }
     if (auto it = specials_.injected.find(path); it != specials_.injected.end()) {
       names.insert(names.end(), it->second.begin(), it->second.end());
       std::sort(names.begin(), names.end());
@@ -514,7 +516,7 @@ class Archiver {
       }
     };
     for (const std::string& name : names) {
-      const std::string child_path = JoinPath(path, name);
+      const std::string child_path = ChildPath(path, name);
       const SpecialSources::Entry* special = specials_.Find(child_path);
       if (special != nullptr && special->kind == SpecialSources::Kind::kSkip) continue;
       if (special != nullptr && special->kind == SpecialSources::Kind::kCommand) {
@@ -524,7 +526,10 @@ class Archiver {
         add_pending(std::move(started));
         continue;
       }
-      auto node = ReadNode(dir_fd, name, child_path, names_, read_options_);
+      StatusOr<Node>* read_ahead = ahead ? ahead->Find(name) : nullptr;
+      StatusOr<Node> node = read_ahead != nullptr
+                                ? std::move(*read_ahead)
+                                : ReadNode(dir_fd, name, child_path, names_, read_options_);
       if (!node.ok()) {
         if (node.status().code() != StatusCode::kNotFound) ReportError(child_path, node.status());
         continue;  // vanished since the listing: not an error
@@ -607,27 +612,9 @@ class Archiver {
   }
 
   StatusOr<std::vector<std::string>> ListDirectory(int dir_fd, const std::string& path) {
-    int dup_fd = ::dup(dir_fd);
-    if (dup_fd < 0) return ErrnoError(errno, "listing " + path);
-    DIR* dir = ::fdopendir(dup_fd);
-    if (dir == nullptr) {
-      ::close(dup_fd);
-      return ErrnoError(errno, "listing " + path);
-    }
-    ::rewinddir(dir);
     std::vector<std::string> names;
-    errno = 0;
-    while (struct dirent* e = ::readdir(dir)) {
-      std::string_view name(e->d_name);
-      if (name != "." && name != "..") names.emplace_back(name);
-      errno = 0;
-    }
-    int err = errno;
-    ::closedir(dir);
-    if (err != 0) {
-      ReportError(path, ErrnoError(err, "listing " + path));
-    }
-    std::sort(names.begin(), names.end());
+    Status listed = ListFolder(dir_fd, path, names);
+    if (!listed.ok()) ReportError(path, listed);
     return names;
   }
 
@@ -1253,6 +1240,19 @@ StatusOr<std::optional<SnapshotEntry>> FindParentSnapshot(Repository& repo,
     return std::optional<SnapshotEntry>(*it);
   }
   return std::optional<SnapshotEntry>();
+}
+
+std::unique_ptr<MetadataPrefetch> StartMetadataPrefetch(const BackupOptions& options) {
+  if (options.from_stdin || !options.stdin_command.empty()) return nullptr;
+  MetadataPrefetchOptions ahead;
+  ahead.roots = options.paths;
+  ahead.roots.insert(ahead.roots.end(), options.plexichat_homes.begin(),
+                     options.plexichat_homes.end());
+  if (!NormalisePaths(ahead.roots).ok()) return nullptr;
+  ahead.excludes = options.excludes;
+  ahead.one_file_system = options.one_file_system;
+  ahead.read = NodeReadOptions{options.xattrs, options.acls};
+  return std::make_unique<MetadataPrefetch>(std::move(ahead));
 }
 
 StatusOr<BackupResult> RunBackup(Repository& repo, BackupOptions options, Progress& progress,

@@ -16,11 +16,13 @@
 // same Repository object, and with backups in other processes.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/compress/zstd_codec.h"
+#include "engine/metadata_prefetch.h"
 #include "engine/path_filter.h"
 #include "engine/progress.h"
 #include "engine/sqlite_source.h"
@@ -60,6 +62,9 @@ struct BackupOptions {
   // PlexiChat server homes (engine/plexichat_source.h): each home is a source,
   // its database read consistently (SQLite as above, PostgreSQL by pg_dump).
   std::vector<std::string> plexichat_homes;
+
+  // The source folders read ahead (StartMetadataPrefetch); not owned, may be null.
+  MetadataPrefetch* prefetch = nullptr;
 };
 
 // A database read consistently by the backup, and when.
@@ -81,6 +86,13 @@ struct BackupResult {
   uint64_t errors = 0;  // files or folders that could not be read (snapshot is partial)
   std::vector<DatabaseCopy> databases;  // in the order they were read
 };
+
+// Starts reading the listings and metadata of `options`' source folders on a
+// thread of its own (engine/metadata_prefetch.h), to be called before the
+// repository is unlocked so that it runs while the key is derived; give it
+// to RunBackup as options.prefetch. Null for standard input, or when the
+// sources do not check out (RunBackup then says why).
+std::unique_ptr<MetadataPrefetch> StartMetadataPrefetch(const BackupOptions& options);
 
 // Runs one backup. kInvalidArgument for bad options, a missing source path,
 // a --sqlite path that is not a regular file or an unusable PlexiChat home;

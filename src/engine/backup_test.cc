@@ -42,8 +42,8 @@ class BackupPipelineTest : public ::testing::Test {
     src_ = dir_.Path("src");
   }
 
-  StatusOr<BackupResult> Backup(Progress& progress, const std::atomic<bool>* cancel = nullptr) {
-    BackupOptions options;
+  StatusOr<BackupResult> Backup(Progress& progress, const std::atomic<bool>* cancel = nullptr,
+                                BackupOptions options = {}) {
     options.paths = {src_};
     options.threads = 2;
     return RunBackup(
@@ -225,6 +225,74 @@ TEST_F(BackupPipelineTest, FoldersThatWaitForTheirParentGiveTheSameTreesAsBefore
   auto second = Backup(progress);
   ASSERT_OK(second);
   EXPECT_EQ(progress.bytes_new, stored);
+}
+
+// What a snapshot says of each path below `source`, but the access times,
+// which reading a folder may change. (The folders above it, /tmp among
+// them, change as other tests run.)
+std::map<std::string, std::string> Described(Repository& repo, const Snapshot& snapshot,
+                                             const std::string& source) {
+  std::map<std::string, std::string> described;
+  Status walked = WalkTree(repo, snapshot.tree, "", [&](const std::string& path, const Node& n) {
+    if (!path.starts_with(source + "/")) return StatusOr<bool>(true);
+    std::string chunks;
+    for (const Extent& e : n.extents) {
+      for (const BlobId& id : e.chunks) chunks += id.Hex() + ",";
+    }
+    described[path] = std::to_string(static_cast<int>(n.type)) + " " + std::to_string(n.size) +
+                      " " + std::to_string(n.mtime_ns) + " " + std::to_string(n.inode) + " " +
+                      std::to_string(n.mode) + " " + n.link_target + " " + chunks;
+    return StatusOr<bool>(true);
+  });
+  EXPECT_OK(walked);
+  return described;
+}
+
+TEST_F(BackupPipelineTest, FoldersReadAheadGiveTheSameSnapshotAsTheWalkAlone) {
+  std::mt19937_64 rng(17);
+  for (int a = 0; a < 4; ++a) {
+    for (int b = 0; b < 4; ++b) {
+      for (int f = 0; f < 3; ++f) {
+        WriteFile(
+            src_ + "/a" + std::to_string(a) + "/b" + std::to_string(b) + "/f" + std::to_string(f),
+            RandomBytesOf(rng, 100 + rng() % 200000));
+      }
+    }
+  }
+  std::filesystem::create_symlink("a0/b0/f0", src_ + "/link");
+  std::filesystem::create_directories(src_ + "/empty");
+  Progress progress;
+  BackupOptions full;
+  full.type = BackupType::kFull;
+  auto alone = Backup(progress, nullptr, full);
+  ASSERT_OK(alone);
+  const auto want = Described(*repo_, alone->snapshot, src_);
+  // The source's folders, files, link and empty folder.
+  ASSERT_EQ(want.size(), 4u + 4 * 4 + 4 * 4 * 3 + 2);
+  // Read ahead with room for all, and with room for 7 entries, so that the
+  // read-ahead waits for the walk to take folders.
+  for (size_t room : {size_t{8192}, size_t{7}}) {
+    BackupOptions options = full;
+    auto ahead = std::make_unique<MetadataPrefetch>(
+        MetadataPrefetchOptions{.roots = {src_}, .max_entries = room});
+    options.prefetch = ahead.get();
+    auto read_ahead = Backup(progress, nullptr, options);
+    ASSERT_OK(read_ahead);
+    EXPECT_EQ(Described(*repo_, read_ahead->snapshot, src_), want) << "room for " << room;
+  }
+  // The same through StartMetadataPrefetch, with an exclusion.
+  BackupOptions options = full;
+  options.paths = {src_};
+  ASSERT_OK(options.excludes.AddPattern("b2"));
+  std::unique_ptr<MetadataPrefetch> ahead = StartMetadataPrefetch(options);
+  ASSERT_NE(ahead, nullptr);
+  options.prefetch = ahead.get();
+  auto excluded = Backup(progress, nullptr, options);
+  ASSERT_OK(excluded);
+  auto without_b2 = want;
+  std::erase_if(without_b2,
+                [](const auto& entry) { return entry.first.find("/b2") != std::string::npos; });
+  EXPECT_EQ(Described(*repo_, excluded->snapshot, src_), without_b2);
 }
 
 }  // namespace

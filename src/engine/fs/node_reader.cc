@@ -1,5 +1,6 @@
 #include "engine/fs/node_reader.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -245,6 +246,35 @@ std::optional<uint32_t> OwnerNames::GidOf(const std::string& group_name) {
         buffer);
     return entry ? std::optional<uint32_t>(entry->gr_gid) : std::nullopt;
   });
+}
+
+std::string ChildPath(const std::string& dir, const std::string& name) {
+  if (dir.empty() || dir == "/") return "/" + name;
+  return dir + "/" + name;
+}
+
+Status ListFolder(int dir_fd, const std::string& display_path, std::vector<std::string>& names) {
+  names.clear();
+  const int dup_fd = ::dup(dir_fd);
+  if (dup_fd < 0) return ErrnoError(errno, "listing " + display_path);
+  DIR* dir = ::fdopendir(dup_fd);
+  if (dir == nullptr) {
+    const int err = errno;
+    ::close(dup_fd);
+    return ErrnoError(err, "listing " + display_path);
+  }
+  ::rewinddir(dir);
+  errno = 0;
+  while (struct dirent* e = ::readdir(dir)) {
+    std::string_view name(e->d_name);
+    if (name != "." && name != "..") names.emplace_back(name);
+    errno = 0;
+  }
+  const int err = errno;
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  if (err != 0) return ErrnoError(err, "listing " + display_path);
+  return Status::Ok();
 }
 
 StatusOr<Node> ReadNode(int dir_fd, const std::string& name, const std::string& display_path,

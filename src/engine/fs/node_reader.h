@@ -79,6 +79,17 @@ struct NodeReadOptions {
                                       const std::string& display_path, OwnerNames& names,
                                       const NodeReadOptions& options);
 
+// The path of the entry `name` of the folder at `dir`: "/name" below "/" (or
+// ""), else "dir/name". Walks name folders and entries this way.
+std::string ChildPath(const std::string& dir, const std::string& name);
+
+// The names in the open directory `dir_fd`, sorted bytewise, without "." and
+// "..". Reads from the start whatever the fd's position. Errors: the errno
+// mapping of pxb::ErrnoError, naming `display_path`; `names` then holds what
+// was read before the error, sorted.
+[[nodiscard]] Status ListFolder(int dir_fd, const std::string& display_path,
+                                std::vector<std::string>& names);
+
 // A range of a file that holds data; what lies between extents reads as zeros.
 struct DataExtent {
   uint64_t offset = 0;
