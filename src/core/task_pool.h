@@ -1,8 +1,9 @@
 // A fixed pool of worker threads with a bounded queue.
 //
 // Submit() blocks while the queue is full, which is what bounds the memory a
-// producer (the backup walker) can have in flight. Results come back through
-// std::future.
+// producer (the backup walker) can have in flight, until half of it is free
+// again: the producer then queues several tasks per wake-up rather than one
+// per task taken. Results come back through std::future.
 //
 //   TaskPool pool(2, 16);
 //   std::future<int> f = pool.Submit([] { return 42; });
@@ -56,10 +57,12 @@ class TaskPool {
   bool OnWorkerThread() const;
 
   const size_t max_queued_;
+  const size_t refill_at_;  // a full queue takes tasks again from this size down
   std::mutex mu_;
   std::condition_variable not_empty_;
   std::condition_variable not_full_;
   std::deque<std::function<void()>> queue_;
+  size_t producers_waiting_ = 0;  // guarded by mu_
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };
