@@ -115,7 +115,6 @@ bool MetadataPrefetch::ReadFolder(int dir_fd, const std::string& path, uint64_t 
   // A folder that cannot be listed is the walk's to report.
   if (!ListFolder(dir_fd, path, names).ok() || names.size() > options_.max_entries) return false;
   PrefetchedFolder folder;
-  folder.entries.reserve(names.size());
   std::vector<std::string> subfolders;
   for (std::string& name : names) {
     if (Stopped()) return false;

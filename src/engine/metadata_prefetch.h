@@ -28,6 +28,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -45,7 +46,10 @@ namespace pxb {
 
 // One folder read ahead: every entry's node, or why it could not be read.
 struct PrefetchedFolder {
-  std::vector<std::pair<std::string, StatusOr<Node>>> entries;  // sorted by name
+  // Sorted by name. A deque: its pieces are small allocations that the
+  // allocator recycles, where one array of a large folder's entries would be
+  // a fresh mapping, faulted in page by page, for every folder.
+  std::deque<std::pair<std::string, StatusOr<Node>>> entries;
 
   std::vector<std::string> Names() const;
   // The entry called `name`, or null when the folder had none.
