@@ -458,9 +458,7 @@ class Archiver {
       ReportError(path, ErrnoError(errno, "opening folder " + path));
       return nullptr;
     }
-    for (const std::string& marker : options_.exclude_if_present) {
-      if (::faccessat(sub.get(), marker.c_str(), F_OK, AT_SYMLINK_NOFOLLOW) == 0) return nullptr;
-    }
+    if (HoldsAnyOf(sub.get(), options_.exclude_if_present)) return nullptr;
     PXB_ASSIGN_OR_RETURN(std::optional<Tree> parent_tree, LoadParentTree(parent_node));
     return StartDirectory(sub.get(), path, parent_tree ? &*parent_tree : nullptr,
                           is_root ? node.device : root_device);
@@ -1250,6 +1248,7 @@ std::unique_ptr<MetadataPrefetch> StartMetadataPrefetch(const BackupOptions& opt
                      options.plexichat_homes.end());
   if (!NormalisePaths(ahead.roots).ok()) return nullptr;
   ahead.excludes = options.excludes;
+  ahead.exclude_if_present = options.exclude_if_present;
   ahead.one_file_system = options.one_file_system;
   ahead.read = NodeReadOptions{options.xattrs, options.acls};
   return std::make_unique<MetadataPrefetch>(std::move(ahead));

@@ -130,7 +130,17 @@ bool MetadataPrefetch::ReadFolder(int dir_fd, const std::string& path, uint64_t 
   if (!Publish(path, std::move(folder), subfolders)) return false;
   for (const std::string& name : subfolders) {
     UniqueFd sub(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!sub.valid() || !ReadFolder(sub.get(), ChildPath(path, name), root_device)) return false;
+    if (!sub.valid()) return false;
+    const std::string sub_path = ChildPath(path, name);
+    if (HoldsAnyOf(sub.get(), options_.exclude_if_present)) {
+      {
+        std::lock_guard lock(mu_);
+        coming_.erase(sub_path);
+      }
+      changed_.notify_all();
+      continue;
+    }
+    if (!ReadFolder(sub.get(), sub_path, root_device)) return false;
   }
   return true;
 }

@@ -5,8 +5,9 @@
 // A backup starts it before it unlocks the repository, so that the folders
 // are read while the key is derived (Argon2id: 0.17-0.2 s on one core, with
 // the other idle) and then beside the walk. Folders are read in the walk's
-// order (depth first, names sorted); excluded folders and, with
-// one_file_system, folders of other file systems are not entered. The walk
+// order (depth first, names sorted); excluded folders, folders holding a
+// marker file of exclude_if_present and, with one_file_system, folders of
+// other file systems are not entered, as the walk does not enter them. The walk
 // takes each folder as it reaches it (Take), waiting if the folder is still
 // to come; a folder that will not come (the walk went where the read-ahead
 // did not, or the read-ahead ended on an error or a folder of more than
@@ -60,6 +61,7 @@ struct MetadataPrefetchOptions {
   // Absolute, normalised source paths; those that are folders are read.
   std::vector<std::string> roots;
   PathFilter excludes = {};
+  std::vector<std::string> exclude_if_present = {};  // folders holding one are not read
   bool one_file_system = false;
   NodeReadOptions read = {};
   size_t max_entries = 8192;  // entries read ahead and not yet taken

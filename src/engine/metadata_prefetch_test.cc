@@ -77,6 +77,17 @@ TEST_F(MetadataPrefetchTest, ExcludedFoldersAreNotReadAndStopTheReadAhead) {
   EXPECT_FALSE(ahead.Take(root_ + "/b/d"));
 }
 
+TEST_F(MetadataPrefetchTest, FoldersHoldingAMarkerAreNotReadAndTakeNoRoom) {
+  Write("b/.nobackup", "");
+  Write("z/1", "1");
+  Write("z/2", "2");
+  // Read, "b" (3 entries) and "b/d" (1) would fill the room that "z" needs
+  // after the walk, which skips "b" as the backup does, took the top folder.
+  MetadataPrefetch ahead({.roots = {root_}, .exclude_if_present = {".nobackup"}, .max_entries = 4});
+  EXPECT_EQ(NamesOf(ahead.Take(root_)), (std::vector<std::string>{"a.txt", "b", "link", "z"}));
+  EXPECT_EQ(NamesOf(ahead.Take(root_ + "/z")), (std::vector<std::string>{"1", "2"}));
+}
+
 TEST_F(MetadataPrefetchTest, RootsThatAreNotFoldersAreSkipped) {
   MetadataPrefetch ahead({.roots = {root_ + "/a.txt", root_ + "/b/d", root_ + "/link"}});
   EXPECT_EQ(NamesOf(ahead.Take(root_ + "/b/d")), (std::vector<std::string>{"e"}));

@@ -253,6 +253,12 @@ std::string ChildPath(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
 }
 
+bool HoldsAnyOf(int dir_fd, const std::vector<std::string>& names) {
+  return std::any_of(names.begin(), names.end(), [&](const std::string& name) {
+    return ::faccessat(dir_fd, name.c_str(), F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+  });
+}
+
 Status ListFolder(int dir_fd, const std::string& display_path, std::vector<std::string>& names) {
   names.clear();
   const int dup_fd = ::dup(dir_fd);

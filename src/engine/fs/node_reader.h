@@ -83,6 +83,11 @@ struct NodeReadOptions {
 // ""), else "dir/name". Walks name folders and entries this way.
 std::string ChildPath(const std::string& dir, const std::string& name);
 
+// Whether the open directory `dir_fd` has an entry (of any type, a symlink
+// not followed) called one of `names`: the marker files that keep a folder
+// out of a backup.
+bool HoldsAnyOf(int dir_fd, const std::vector<std::string>& names);
+
 // The names in the open directory `dir_fd`, sorted bytewise, without "." and
 // "..". Reads from the start whatever the fd's position. Errors: the errno
 // mapping of pxb::ErrnoError, naming `display_path`; `names` then holds what
