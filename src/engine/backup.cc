@@ -455,6 +455,8 @@ class Archiver {
     UniqueFd sub(
         ::openat(dir_fd, node.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!sub.valid()) {
+      // Gone since it was listed (or read ahead): as if it had not been listed.
+      if (errno == ENOENT && !is_root) return nullptr;
       ReportError(path, ErrnoError(errno, "opening folder " + path));
       return nullptr;
     }
@@ -659,7 +661,8 @@ class Archiver {
       fd = ::openat(dir_fd, node.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     }
     if (fd < 0) {
-      ReportError(path, ErrnoError(errno, "opening " + path));
+      // Gone since it was listed (or read ahead): as if it had not been listed.
+      if (errno != ENOENT) ReportError(path, ErrnoError(errno, "opening " + path));
       return std::optional<PendingFile>();
     }
     UniqueFd file(fd);

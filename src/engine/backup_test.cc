@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -293,6 +294,32 @@ TEST_F(BackupPipelineTest, FoldersReadAheadGiveTheSameSnapshotAsTheWalkAlone) {
   std::erase_if(without_b2,
                 [](const auto& entry) { return entry.first.find("/b2") != std::string::npos; });
   EXPECT_EQ(Described(*repo_, excluded->snapshot, src_), without_b2);
+}
+
+TEST_F(BackupPipelineTest, EntriesGoneSinceTheyWereReadAheadAreLeftOutWithoutAnError) {
+  std::mt19937_64 rng(19);
+  WriteFile(src_ + "/kept", RandomBytesOf(rng, 5000));
+  WriteFile(src_ + "/gone", RandomBytesOf(rng, 5000));
+  WriteFile(src_ + "/folder/inside", RandomBytesOf(rng, 5000));
+  BackupOptions options;
+  options.paths = {src_};
+  std::unique_ptr<MetadataPrefetch> ahead = StartMetadataPrefetch(options);
+  ASSERT_NE(ahead, nullptr);
+  options.prefetch = ahead.get();
+  // Time for the read-ahead to list them (if it has not, they are simply
+  // never listed, and the backup must not mind either).
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::filesystem::remove(src_ + "/gone");
+  std::filesystem::remove_all(src_ + "/folder");
+  Progress progress;
+  auto backup = Backup(progress, nullptr, options);  // any error fails the test
+  ASSERT_OK(backup);
+  EXPECT_EQ(backup->errors, 0u);
+  EXPECT_FALSE(backup->snapshot.partial);
+  auto described = Described(*repo_, backup->snapshot, src_);
+  EXPECT_TRUE(described.contains(src_ + "/kept"));
+  EXPECT_FALSE(described.contains(src_ + "/gone"));
+  EXPECT_FALSE(described.contains(src_ + "/folder"));
 }
 
 }  // namespace
