@@ -92,17 +92,21 @@ bool MetadataPrefetch::Publish(const std::string& path, PrefetchedFolder folder,
   return true;
 }
 
+void MetadataPrefetch::WillNotCome(const std::string& path) {
+  {
+    std::lock_guard lock(mu_);
+    coming_.erase(path);
+  }
+  changed_.notify_all();  // a Take waiting for it goes on alone
+}
+
 void MetadataPrefetch::Run() {
   for (const std::string& root : options_.roots) {
     // A root that is not a folder (a file, a symlink) has nothing to read ahead.
     UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     struct stat st;
     if (!dir.valid() || ::fstat(dir.get(), &st) != 0) {
-      {
-        std::lock_guard lock(mu_);
-        coming_.erase(root);
-      }
-      changed_.notify_all();
+      WillNotCome(root);
       continue;
     }
     if (!ReadFolder(dir.get(), root, st.st_dev)) break;
@@ -133,11 +137,7 @@ bool MetadataPrefetch::ReadFolder(int dir_fd, const std::string& path, uint64_t 
     if (!sub.valid()) return false;
     const std::string sub_path = ChildPath(path, name);
     if (HoldsAnyOf(sub.get(), options_.exclude_if_present)) {
-      {
-        std::lock_guard lock(mu_);
-        coming_.erase(sub_path);
-      }
-      changed_.notify_all();
+      WillNotCome(sub_path);
       continue;
     }
     if (!ReadFolder(sub.get(), sub_path, root_device)) return false;

@@ -92,6 +92,8 @@ class MetadataPrefetch {
   bool Publish(const std::string& path, PrefetchedFolder folder,
                const std::vector<std::string>& subfolders);
   bool Stopped();
+  // A folder announced as coming (a root, a subfolder) that will not be read.
+  void WillNotCome(const std::string& path);
 
   const MetadataPrefetchOptions options_;
   OwnerNames names_;
