@@ -33,30 +33,171 @@ void FillNonce(const Aead& aead, uint32_t domain, uint64_t counter, std::array<s
 }  // namespace
 
 PackBuilder::PackBuilder(BlobType type, Salt salt, SecretKey key, std::unique_ptr<Aead> aead,
-                         PageBytes buffer)
+                         PageBytes buffer, std::unique_ptr<StagedBytes> staged)
     : type_(type),
       salt_(salt),
       algorithm_(aead->algorithm()),
       key_(std::move(key)),
-      bytes_(std::move(buffer)) {
+      bytes_(std::move(buffer)),
+      staged_(std::move(staged)) {
   aeads_.push_back(std::move(aead));
-  bytes_.resize(std::max(bytes_.capacity(), kPackPrefixSize));
-  std::memcpy(bytes_.data(), kPackMagic.data(), kPackMagic.size());
-  bytes_[kPackMagic.size()] = std::byte{kPackVersion};
-  std::memcpy(bytes_.data() + kPackMagic.size() + 1, salt_.data(), salt_.size());
+  std::memcpy(prefix_.data(), kPackMagic.data(), kPackMagic.size());
+  prefix_[kPackMagic.size()] = std::byte{kPackVersion};
+  std::memcpy(prefix_.data() + kPackMagic.size() + 1, salt_.data(), salt_.size());
+  bytes_.resize(staged_ ? kRingSize : std::max(bytes_.capacity(), kPackPrefixSize));
+  std::memcpy(bytes_.data(), prefix_.data(), prefix_.size());
   size_ = kPackPrefixSize;
+  if (staged_) {
+    filled_[0] = kPackPrefixSize;
+    ring_writer_ = std::thread([this] { RingWriterLoop(); });
+  }
+}
+
+PackBuilder::~PackBuilder() {
+  WaitForSeals();
+  StopRingWriter();
 }
 
 StatusOr<std::unique_ptr<PackBuilder>> PackBuilder::Create(AeadAlgorithm algorithm,
                                                            const SecretKey& data_key, BlobType type,
-                                                           size_t expected_size, PageBytes buffer) {
+                                                           size_t expected_size, PageBytes buffer,
+                                                           std::unique_ptr<StagedBytes> staged) {
   Salt salt = RandomSalt();
   PXB_ASSIGN_OR_RETURN(SecretKey key, DeriveObjectKey(data_key, salt));
   PXB_ASSIGN_OR_RETURN(auto aead, Aead::Create(algorithm, key));
   buffer.clear();
-  buffer.reserve(std::min<size_t>(expected_size, kMaxPackSize));
-  return std::unique_ptr<PackBuilder>(
-      new PackBuilder(type, salt, std::move(key), std::move(aead), std::move(buffer)));
+  buffer.reserve(staged ? kRingSize : std::min<size_t>(expected_size, kMaxPackSize));
+  return std::unique_ptr<PackBuilder>(new PackBuilder(type, salt, std::move(key), std::move(aead),
+                                                      std::move(buffer), std::move(staged)));
+}
+
+bool PackBuilder::SegmentFull(size_t at) const {
+  return filled_[(at % kRingSize) / kRingSegment] == kRingSegment;
+}
+
+void PackBuilder::AfterSegmentDone(size_t at) {
+  if (hashed_ > at && written_ > at) filled_[(at % kRingSize) / kRingSegment] = 0;
+  if (room_waiters_ > 0) room_made_.notify_all();
+  if (writer_waiting_) segment_full_.notify_one();
+}
+
+void PackBuilder::HashFullSegments(std::unique_lock<std::mutex>& lock) {
+  while (!hashing_ && SegmentFull(hashed_) && hashed_ < written_ + kRingSize) {
+    hashing_ = true;
+    const size_t at = hashed_;
+    lock.unlock();
+    hasher_.Update(ByteView(bytes_.data() + at % kRingSize, kRingSegment));
+    lock.lock();
+    hashing_ = false;
+    hashed_ += kRingSegment;
+    AfterSegmentDone(at);
+  }
+}
+
+void PackBuilder::WriteNextSegment(std::unique_lock<std::mutex>& lock) {
+  writing_ = true;
+  const size_t at = written_;
+  lock.unlock();
+  Status wrote = staged_->WriteAt(at, ByteView(bytes_.data() + at % kRingSize, kRingSegment));
+  lock.lock();
+  writing_ = false;
+  if (!wrote.ok()) {
+    write_failure_ = std::move(wrote);
+    room_made_.notify_all();
+    return;
+  }
+  written_ += kRingSegment;
+  AfterSegmentDone(at);
+}
+
+void PackBuilder::RingWriterLoop() {
+  std::unique_lock lock(ring_mu_);
+  while (true) {
+    const bool writable =
+        !writing_ && write_failure_.ok() && SegmentFull(written_) && written_ < hashed_ + kRingSize;
+    if (writable) {
+      WriteNextSegment(lock);
+      continue;
+    }
+    // Stopping: once no full segment is left to write (the rest, less than
+    // one, is Finish's) and no sealer is writing one.
+    if (writer_stopping_ && !writing_ && (!write_failure_.ok() || !SegmentFull(written_))) return;
+    writer_waiting_ = true;
+    segment_full_.wait(lock);
+    writer_waiting_ = false;
+  }
+}
+
+void PackBuilder::StopRingWriter() {
+  if (!ring_writer_.joinable()) return;
+  {
+    std::lock_guard lock(ring_mu_);
+    writer_stopping_ = true;
+    segment_full_.notify_one();
+  }
+  ring_writer_.join();
+}
+
+Status PackBuilder::WaitForRoom(size_t end) {
+  std::unique_lock lock(ring_mu_);
+  while (end > std::min(hashed_, written_) + kRingSize && write_failure_.ok()) {
+    // A sealer kept waiting does the work in its way itself, rather than
+    // sleep until another thread gets a core.
+    if (!hashing_ && SegmentFull(hashed_) && hashed_ < written_ + kRingSize) {
+      HashFullSegments(lock);
+    } else if (!writing_ && SegmentFull(written_) && written_ < hashed_ + kRingSize) {
+      WriteNextSegment(lock);
+    } else {
+      room_waiters_++;
+      room_made_.wait(lock);
+      room_waiters_--;
+    }
+  }
+  return write_failure_;
+}
+
+void PackBuilder::MarkFilled(size_t offset, size_t n, std::unique_lock<std::mutex>& lock) {
+  for (size_t at = offset, end = offset + n; at < end;) {
+    const size_t piece = std::min(end, (at / kRingSegment + 1) * kRingSegment) - at;
+    filled_[(at % kRingSize) / kRingSegment] += piece;
+    at += piece;
+  }
+  if (writer_waiting_ && SegmentFull(written_)) segment_full_.notify_one();
+  HashFullSegments(lock);
+}
+
+Status PackBuilder::SealIntoRing(const Slot& slot, ByteView payload, const MutableByteView& nonce) {
+  const size_t offset = slot.offset_;
+  const size_t stored = slot.stored_;
+  const size_t position = offset % kRingSize;
+  // Room for a blob of up to a segment less than the ring comes once the
+  // blobs before it are written, so waiting for it cannot deadlock.
+  if (stored <= kRingSize - kRingSegment && position + stored <= kRingSize) {
+    PXB_RETURN_IF_ERROR(WaitForRoom(offset + stored));
+    PXB_RETURN_IF_ERROR(
+        slot.aead_->Seal(nonce, {}, payload, MutableByteView(bytes_).subspan(position, stored)));
+    std::unique_lock lock(ring_mu_);
+    MarkFilled(offset, stored, lock);
+    return Status::Ok();
+  }
+  // Wrapping around the ring's end, or larger than it: sealed aside and
+  // copied in a segment's piece at a time.
+  thread_local PageBytes aside;
+  if (aside.size() < stored) aside.resize(stored);
+  PXB_RETURN_IF_ERROR(slot.aead_->Seal(nonce, {}, payload, MutableByteView(aside).first(stored)));
+  for (size_t done = 0; done < stored;) {
+    const size_t at = offset + done;
+    const size_t piece = std::min(stored - done, kRingSegment - at % kRingSegment);
+    PXB_RETURN_IF_ERROR(WaitForRoom(at + piece));
+    std::memcpy(bytes_.data() + at % kRingSize, aside.data() + done, piece);
+    std::unique_lock lock(ring_mu_);
+    MarkFilled(at, piece, lock);
+    done += piece;
+  }
+  // Kept for the next blob that wraps (at most a chunk); a larger one,
+  // such as a big tree, is not kept resident for the thread's life.
+  if (aside.capacity() > kRingSize) PageBytes().swap(aside);
+  return Status::Ok();
 }
 
 uint8_t PackEntryFlags(const PackBlob& entry) {
@@ -133,7 +274,7 @@ StatusOr<PackBuilder::Slot> PackBuilder::Reserve(const BlobId& id, uint32_t raw_
     return InvalidArgumentError("pack is full (size)");
   }
   PXB_ASSIGN_OR_RETURN(std::unique_ptr<Aead> aead, TakeAead());
-  if (size_ + stored > bytes_.size()) {
+  if (!staged_ && size_ + stored > bytes_.size()) {
     // Growing moves the buffer: no Seal may be writing into it.
     WaitForSeals();
     bytes_.resize(std::max(size_ + stored, bytes_.size() + bytes_.size() / 4));
@@ -178,8 +319,10 @@ Status PackBuilder::Seal(Slot slot, ByteView payload) {
     std::array<std::byte, 24> nonce_buf;
     MutableByteView nonce;
     FillNonce(*slot.aead_, kNonceDomainBlob, slot.offset_, nonce_buf, nonce);
-    sealed = slot.aead_->Seal(nonce, {}, payload,
-                              MutableByteView(bytes_).subspan(slot.offset_, slot.stored_));
+    sealed = staged_
+                 ? SealIntoRing(slot, payload, nonce)
+                 : slot.aead_->Seal(nonce, {}, payload,
+                                    MutableByteView(bytes_).subspan(slot.offset_, slot.stored_));
   }
   slot.owner_ = nullptr;
   EndSlot(std::move(slot.aead_), sealed);
@@ -243,18 +386,55 @@ StatusOr<FinishedPack> PackBuilder::Finish() {
   std::array<std::byte, 24> nonce_buf;
   MutableByteView nonce;
   FillNonce(*aeads_.front(), kNonceDomainPackHeader, 0, nonce_buf, nonce);
-  const size_t offset = size_;
   const size_t sealed = header.size() + Aead::kTagSize;
-  bytes_.resize(offset + sealed + kPackTrailerSize);
-  PXB_RETURN_IF_ERROR(aeads_.front()->Seal(nonce, ByteView(bytes_.data(), kPackPrefixSize), header,
-                                           MutableByteView(bytes_).subspan(offset, sealed)));
-  StoreLe32(bytes_.data() + offset + sealed, static_cast<uint32_t>(sealed));
-  std::memcpy(bytes_.data() + offset + sealed + 4, kPackTrailerMagic.data(), 4);
   FinishedPack done;
-  done.id = PackId(ByteView(Sha256(bytes_)));
+  done.size = size_ + sealed + kPackTrailerSize;
   done.salt = salt_;
-  done.blobs = std::move(blobs_);
+  if (!staged_) {
+    bytes_.resize(done.size);
+    PXB_RETURN_IF_ERROR(aeads_.front()->Seal(nonce, prefix_, header,
+                                             MutableByteView(bytes_).subspan(size_, sealed)));
+    StoreLe32(bytes_.data() + size_ + sealed, static_cast<uint32_t>(sealed));
+    std::memcpy(bytes_.data() + size_ + sealed + 4, kPackTrailerMagic.data(), 4);
+    done.id = PackId(ByteView(Sha256(bytes_)));
+    done.bytes = std::move(bytes_);
+    done.blobs = std::move(blobs_);
+    return done;
+  }
+  // Every blob is sealed: the writer writes the whole segments left, the
+  // hash catches up, and the rest (less than a segment) goes out with the
+  // header.
+  const auto hash_full_segments = [&] {
+    std::unique_lock lock(ring_mu_);
+    HashFullSegments(lock);
+  };
+  hash_full_segments();
+  StopRingWriter();
+  hash_full_segments();
+  if (!write_failure_.ok()) return write_failure_;
+  if (hashed_ != written_ || size_ - written_ >= kRingSegment) {
+    return InternalError("pack ring: " + std::to_string(size_ - written_) + " bytes left over");
+  }
+  // Its whole blocks straight from the ring, the last partial one with the
+  // header and trailer.
+  const ByteView rest(bytes_.data() + written_ % kRingSize, size_ - written_);
+  const size_t blocks = rest.size() / StagedBytes::kDirectAlignment * StagedBytes::kDirectAlignment;
+  PXB_RETURN_IF_ERROR(staged_->WriteAt(written_, rest.first(blocks)));
+  Bytes tail(rest.size() - blocks + sealed + kPackTrailerSize);
+  std::memcpy(tail.data(), rest.data() + blocks, rest.size() - blocks);
+  const size_t at = rest.size() - blocks;
+  PXB_RETURN_IF_ERROR(
+      aeads_.front()->Seal(nonce, prefix_, header, MutableByteView(tail).subspan(at, sealed)));
+  StoreLe32(tail.data() + at + sealed, static_cast<uint32_t>(sealed));
+  std::memcpy(tail.data() + at + sealed + 4, kPackTrailerMagic.data(), 4);
+  PXB_RETURN_IF_ERROR(staged_->WriteAt(written_ + blocks, tail));
+  hasher_.Update(rest.first(blocks));
+  hasher_.Update(tail);
+  done.id = PackId(ByteView(hasher_.Finish()));
+  done.staged = std::move(staged_);
+  bytes_.clear();
   done.bytes = std::move(bytes_);
+  done.blobs = std::move(blobs_);
   return done;
 }
 

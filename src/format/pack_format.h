@@ -1,8 +1,9 @@
 // Pack files: many encrypted blobs of one type followed by an encrypted
 // header. Implements doc/repository_format.md section 5.
 //
-// PackBuilder assembles a pack in memory; DecodePackHeader and OpenBlob read
-// one back, from the whole object or from ranges of it.
+// PackBuilder assembles a pack in memory, or streams it to a StagedBytes
+// through a ring of a few MiB; DecodePackHeader and OpenBlob read one back,
+// from the whole object or from ranges of it.
 //
 //   PXB_ASSIGN_OR_RETURN(auto pack, PackBuilder::Create(alg, data_key, BlobType::kData));
 //   PXB_RETURN_IF_ERROR(pack->Add(id, raw_length, compressed, payload));
@@ -13,16 +14,20 @@
 // slot. The free functions are safe to call concurrently.
 #pragma once
 
+#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "core/crypto/aead.h"
 #include "core/crypto/secret.h"
+#include "core/crypto/sha256.h"
+#include "core/staged_bytes.h"
 #include "format/crypto_format.h"
 #include "pxb/bytes.h"
 #include "pxb/ids.h"
@@ -75,8 +80,12 @@ struct PackBlob {
 };
 
 struct FinishedPack {
+  // The pack, unless it was staged; then empty, its capacity the ring's
+  // memory for reuse.
   PageBytes bytes;
-  PackId id;  // SHA-256 of bytes
+  std::unique_ptr<StagedBytes> staged;  // the pack, if it was streamed to one
+  uint64_t size = 0;                    // bytes of the pack
+  PackId id;                            // SHA-256 of the pack
   Salt salt;
   std::vector<PackBlob> blobs;
 };
@@ -88,10 +97,20 @@ class PackBuilder {
   // copies it, holds twice its size at the peak, and must wait for every
   // Seal in progress. The pack is built in `buffer` (its contents dropped),
   // so that a caller can reuse the memory of a pack it has stored.
-  static StatusOr<std::unique_ptr<PackBuilder>> Create(AeadAlgorithm algorithm,
-                                                       const SecretKey& data_key, BlobType type,
-                                                       size_t expected_size = 0,
-                                                       PageBytes buffer = {});
+  //
+  // With `staged`, the pack goes there instead, through a ring of
+  // kRingSize bytes made of `buffer`: sealed blobs fill it, and a thread
+  // of the builder hashes and writes each segment once it is full, in
+  // order, while the next ones fill. A Seal that would overrun the ring
+  // waits for the write of the segment in its way.
+  static StatusOr<std::unique_ptr<PackBuilder>> Create(
+      AeadAlgorithm algorithm, const SecretKey& data_key, BlobType type, size_t expected_size = 0,
+      PageBytes buffer = {}, std::unique_ptr<StagedBytes> staged = nullptr);
+
+  // A staged pack's ring, written a whole segment at a time: room for a
+  // chunk of the largest size (4 MiB) to be sealed in place.
+  static constexpr size_t kRingSegment = size_t{1} << 20;
+  static constexpr size_t kRingSize = 6 * kRingSegment;
 
   // Where one blob goes: Reserve lists it, Seal encrypts it into its place.
   // The cipher context is the slot's own while the slot is unsealed. A slot
@@ -149,23 +168,64 @@ class PackBuilder {
   // complete pack. The builder is spent.
   StatusOr<FinishedPack> Finish();
 
-  // Waits for the slots still being sealed: a worker may be encrypting into
-  // a pack that an error path drops.
-  ~PackBuilder() { WaitForSeals(); }
+  // Waits for the slots still being sealed (a worker may be encrypting into
+  // a pack that an error path drops) and for the ring's writer.
+  ~PackBuilder();
 
  private:
-  PackBuilder(BlobType type, Salt salt, SecretKey key, std::unique_ptr<Aead> aead,
-              PageBytes buffer);
+  PackBuilder(BlobType type, Salt salt, SecretKey key, std::unique_ptr<Aead> aead, PageBytes buffer,
+              std::unique_ptr<StagedBytes> staged);
   StatusOr<std::unique_ptr<Aead>> TakeAead();
   // Ends a slot: gives its cipher context back and records how it ended.
   void EndSlot(std::unique_ptr<Aead> aead, const Status& sealed);
   void WaitForSeals();
+  // Staged: places a sealed blob's bytes in the ring (waiting for room),
+  // sealing straight into it where the blob fits without wrapping.
+  Status SealIntoRing(const Slot& slot, ByteView payload, const MutableByteView& nonce);
+  // Staged, with ring_mu_ held. A segment's bytes are hashed in order by
+  // the sealers (CPU) and written by the writer thread (I/O), side by side;
+  // it is free again once both are done.
+  void MarkFilled(size_t offset, size_t n, std::unique_lock<std::mutex>& lock);
+  bool SegmentFull(size_t at) const;
+  void HashFullSegments(std::unique_lock<std::mutex>& lock);
+  void WriteNextSegment(std::unique_lock<std::mutex>& lock);
+  // Frees the segment at `at` if it is both hashed and written.
+  void AfterSegmentDone(size_t at);
+  // Staged: waits until the ring holds [.., end), hashing or writing the
+  // segment in the way itself when no one else is; or until a write failed.
+  Status WaitForRoom(size_t end);
+  void RingWriterLoop();
+  void StopRingWriter();
 
   const BlobType type_;
   const Salt salt_;
   const AeadAlgorithm algorithm_;
   const SecretKey key_;  // the pack's key, for one cipher context per concurrent Seal
-  PageBytes bytes_;      // sized ahead of size_, so that Seal never sees it move
+  // Sized ahead of size_, so that Seal never sees it move; the ring when
+  // the pack is staged.
+  PageBytes bytes_;
+  std::array<std::byte, kPackPrefixSize> prefix_{};
+
+  // Staged packs only. Wakes are targeted: waking the writer for every
+  // sealed blob cost eight context switches per blob.
+  std::unique_ptr<StagedBytes> staged_;
+  std::mutex ring_mu_;
+  std::condition_variable segment_full_;  // the writer waits for its next segment
+  std::condition_variable room_made_;     // sealers wait for room in the ring
+  // Guarded by ring_mu_: pack bytes [0, hashed_) are hashed and [0,
+  // written_) written, whole segments; filled_ counts the bytes placed in
+  // each ring segment since it was last freed.
+  size_t hashed_ = 0;
+  size_t written_ = 0;
+  std::array<size_t, kRingSize / kRingSegment> filled_{};
+  bool hashing_ = false;
+  bool writing_ = false;
+  bool writer_waiting_ = false;
+  bool writer_stopping_ = false;
+  size_t room_waiters_ = 0;
+  Status write_failure_;
+  Sha256Hasher hasher_;  // of bytes [0, hashed_); used by one thread at a time
+  std::thread ring_writer_;
   size_t size_ = 0;
   std::vector<PackBlob> blobs_;  // dictionary entries included, in pack order
   uint8_t dictionaries_ = 0;

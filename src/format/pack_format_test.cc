@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <utility>
@@ -626,6 +627,137 @@ TEST_P(PackTest, ASlotDroppedUnsealedSpoilsThePackInsteadOfHangingIt) {
     ASSERT_OK(slot);
   }  // dropped, as an exception between Reserve and Seal would
   EXPECT_EQ(CodeOf((*builder)->Finish()), StatusCode::kInternal);
+}
+
+// A StagedBytes in memory that records its writes, and fails them on demand.
+class MemoryStaged final : public StagedBytes {
+ public:
+  Status WriteAt(uint64_t offset, ByteView bytes) override {
+    std::lock_guard lock(mu_);
+    if (fail_) return UnavailableError("the disk went away");
+    if (bytes_.size() < offset + bytes.size()) bytes_.resize(offset + bytes.size());
+    std::copy(bytes.begin(), bytes.end(), bytes_.begin() + static_cast<ptrdiff_t>(offset));
+    writes_.emplace_back(offset, bytes.size());
+    return Status::Ok();
+  }
+  void Fail() {
+    std::lock_guard lock(mu_);
+    fail_ = true;
+  }
+  Bytes bytes() {
+    std::lock_guard lock(mu_);
+    return bytes_;
+  }
+  std::vector<std::pair<uint64_t, size_t>> writes() {
+    std::lock_guard lock(mu_);
+    return writes_;
+  }
+
+ private:
+  std::mutex mu_;
+  Bytes bytes_;
+  std::vector<std::pair<uint64_t, size_t>> writes_;
+  bool fail_ = false;
+};
+
+// Blobs that fill a staged pack's ring several times over: small ones,
+// ones that cross segments and wrap around the ring's end, one of the
+// largest chunk size and one larger than the ring.
+std::vector<TestBlob> RingBlobs() {
+  std::mt19937_64 rng(5);
+  auto noise = [&](size_t n) {
+    std::string s(n, '\0');
+    for (char& c : s) c = static_cast<char>(rng());
+    return s;
+  };
+  std::vector<TestBlob> blobs;
+  for (int i = 0; i < 24; ++i) {
+    blobs.push_back(MakeBlob(noise(i % 4 == 0 ? 700 << 10 : 90'000 + i * 1'000), false));
+    blobs.push_back(MakeBlob(std::string(20'000 + i, static_cast<char>('a' + i)), true));
+  }
+  blobs.push_back(MakeBlob(noise(4 << 20), false));
+  blobs.push_back(MakeBlob(noise(PackBuilder::kRingSize + (300 << 10)), false));
+  blobs.push_back(MakeBlob("last", false));
+  return blobs;
+}
+
+TEST_P(PackTest, AStagedPackIsThePackTheFormatDescribes) {
+  const auto blobs = RingBlobs();
+  auto staged = std::make_unique<MemoryStaged>();
+  MemoryStaged& out = *staged;
+  auto builder = PackBuilder::Create(alg(), key_, BlobType::kData, 0, {}, std::move(staged));
+  ASSERT_OK(builder);
+  for (const TestBlob& b : blobs) {
+    ASSERT_OK((*builder)->Add(TestId(b.raw), static_cast<uint32_t>(b.raw.size()), b.compressed,
+                              b.payload));
+  }
+  auto done = (*builder)->Finish();
+  ASSERT_OK(done);
+  const Bytes bytes = out.bytes();
+  EXPECT_EQ(bytes, HandBuiltPack(alg(), key_, done->salt, Payloads(blobs),
+                                 HeaderPlaintext(ExpectedBlobs(blobs, BlobType::kData))));
+  EXPECT_EQ(done->size, bytes.size());
+  EXPECT_EQ(done->id, PackId(ByteView(Sha256(bytes))));
+  EXPECT_EQ(done->blobs, ExpectedBlobs(blobs, BlobType::kData));
+  EXPECT_TRUE(done->bytes.empty());
+  EXPECT_EQ(done->staged.get(), &out);
+  // Whole aligned blocks but for the last write, which holds the header.
+  const auto writes = out.writes();
+  ASSERT_GE(writes.size(), 2u);
+  for (size_t i = 0; i + 1 < writes.size(); ++i) {
+    EXPECT_EQ(writes[i].first % StagedBytes::kDirectAlignment, 0u) << i;
+    EXPECT_EQ(writes[i].second % StagedBytes::kDirectAlignment, 0u) << i;
+  }
+}
+
+TEST_P(PackTest, AStagedPackSealedByAThreadPerBlobInReverseOrderIsTheSame) {
+  // Every later blob waits for room in the ring until the ones before it
+  // are sealed and written: each slot has a thread of its own, started
+  // newest first.
+  const auto blobs = RingBlobs();
+  auto staged = std::make_unique<MemoryStaged>();
+  MemoryStaged& out = *staged;
+  auto builder = PackBuilder::Create(alg(), key_, BlobType::kData, 0, {}, std::move(staged));
+  ASSERT_OK(builder);
+  PackBuilder& pack = **builder;
+  std::vector<PackBuilder::Slot> slots;
+  for (const TestBlob& b : blobs) {
+    auto slot = pack.Reserve(TestId(b.raw), static_cast<uint32_t>(b.raw.size()), b.compressed,
+                             b.payload.size());
+    ASSERT_OK(slot);
+    slots.push_back(*std::move(slot));
+  }
+  std::atomic<int> failures{0};
+  std::vector<std::thread> sealers;
+  for (size_t i = slots.size(); i-- > 0;) {
+    sealers.emplace_back([&, i, slot = std::move(slots[i])]() mutable {
+      if (!pack.Seal(std::move(slot), blobs[i].payload).ok()) failures++;
+    });
+  }
+  auto done = pack.Finish();
+  for (std::thread& t : sealers) t.join();
+  ASSERT_OK(done);
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(out.bytes(), HandBuiltPack(alg(), key_, done->salt, Payloads(blobs),
+                                       HeaderPlaintext(ExpectedBlobs(blobs, BlobType::kData))));
+}
+
+TEST_P(PackTest, AStagedWriteThatFailsFailsThePackWithoutHangingIt) {
+  const auto blobs = RingBlobs();
+  auto staged = std::make_unique<MemoryStaged>();
+  staged->Fail();
+  auto builder = PackBuilder::Create(alg(), key_, BlobType::kData, 0, {}, std::move(staged));
+  ASSERT_OK(builder);
+  Status added;
+  for (const TestBlob& b : blobs) {
+    added = (*builder)->Add(TestId(b.raw), static_cast<uint32_t>(b.raw.size()), b.compressed,
+                            b.payload);
+    if (!added.ok()) break;
+  }
+  // Blobs fill the ring until the first segment's write fails; then no
+  // more room comes.
+  EXPECT_EQ(added.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(CodeOf((*builder)->Finish()), StatusCode::kUnavailable);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothCiphers, PackTest,

@@ -640,12 +640,19 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
       // no memory.
       const size_t expected =
           config_.pack_size + kMaxDictionaryLength + config_.chunker.max_size + 64 * 1024;
+      // A backend that can stage the pack takes it as it fills, through a
+      // ring of a few MiB (doc/design.md section 5).
+      auto staged = backend_->Stage();
+      if (!staged.ok()) return fail(staged.status());
       // A kept buffer is resident to its last pack's size: it goes to the
       // next data pack, not to a tree pack, which may stay open and small
       // to the end of the backup while the data packs need a fresh buffer.
-      auto created =
-          PackBuilder::Create(config_.cipher, keys_.data, type, expected,
-                              type == BlobType::kData ? pack_buffers_.Take(expected) : PageBytes());
+      PageBytes buffer;
+      if (type == BlobType::kData) {
+        buffer = pack_buffers_.Take(*staged ? PackBuilder::kRingSize : expected);
+      }
+      auto created = PackBuilder::Create(config_.cipher, keys_.data, type, expected,
+                                         std::move(buffer), *std::move(staged));
       if (!created.ok()) return fail(created.status());
       builder = std::move(*created);
       dictionaries.clear();
@@ -686,7 +693,7 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
   stats_.bytes_added += raw_length;
   stats_.bytes_stored += payload.size() + Aead::kTagSize;
   for (size_t i = 0; i < full.size(); ++i) {
-    auto done = full[i]->Finish();
+    auto done = FinishPack(*full[i]);
     if (!done.ok()) {
       // This pack and the ones after it are dropped, not queued.
       {
@@ -707,6 +714,15 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
   }
   std::lock_guard lock(writes_mu_);
   return write_error_;
+}
+
+StatusOr<FinishedPack> Repository::FinishPack(PackBuilder& builder) {
+  auto done = builder.Finish();
+  // A staged pack's ring serves the next pack while this one is stored.
+  if (done.ok() && done->staged && done->bytes.capacity() != 0) {
+    pack_buffers_.Give(std::move(done->bytes));
+  }
+  return done;
 }
 
 void Repository::QueuePackWrite(FinishedPack pack) {
@@ -753,7 +769,10 @@ void Repository::WaitForPackWrites() {
 
 Status Repository::StorePack(FinishedPack pack) {
   const std::string name = PackObjectName(pack.id);
-  Status put = backend_->Put(name, pack.bytes);
+  // A staged pack is in the StagedObject that this repository's backend
+  // made for it (AppendBlob).
+  Status put = pack.staged ? static_cast<StagedObject&>(*pack.staged).Commit(name)
+                           : backend_->Put(name, pack.bytes);
   if (!put.ok()) {
     // Its blobs stay pending (SaveBlob will not add them again), so the
     // pack must be kept for Flush to retry, or they would be lost.
@@ -763,8 +782,9 @@ Status Repository::StorePack(FinishedPack pack) {
     return put.WithContext(what);
   }
   stats_.packs_written++;
-  IndexedPack indexed{pack.id, pack.bytes.size(), pack.salt, std::move(pack.blobs)};
-  pack_buffers_.Give(std::move(pack.bytes));
+  IndexedPack indexed{pack.id, pack.size, pack.salt, std::move(pack.blobs)};
+  pack.staged.reset();
+  if (pack.bytes.capacity() != 0) pack_buffers_.Give(std::move(pack.bytes));
   Status in_memory;
   {
     std::unique_lock lock(index_mu_);
@@ -861,7 +881,7 @@ Status Repository::Flush() {
       builder = std::move(builders_[slot]);
     }
     if (builder && !builder->empty()) {
-      auto done = builder->Finish();
+      auto done = FinishPack(*builder);
       if (!done.ok()) {
         std::vector<std::unique_ptr<PackBuilder>> dropped;
         dropped.push_back(std::move(builder));

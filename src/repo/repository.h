@@ -292,6 +292,8 @@ class Repository {
   // Hands a full pack to the background writers; waits while kPacksInFlight
   // are queued or being written.
   void QueuePackWrite(FinishedPack pack);
+  // Finishes a full pack; a staged pack's ring goes back to pack_buffers_.
+  StatusOr<FinishedPack> FinishPack(PackBuilder& builder);
   void PackWriterLoop();
   // Waits until no pack is queued or being written.
   void WaitForPackWrites();

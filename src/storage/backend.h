@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/staged_bytes.h"
 #include "pxb/bytes.h"
 #include "pxb/status.h"
 
@@ -63,6 +64,18 @@ class ReadBuffer {
   Bytes adopted_;
 };
 
+// An object written at offsets and stored under its name once complete: a
+// pack, whose name is the hash of its bytes, is built in one instead of in
+// memory. Destroyed before a successful Commit, it leaves nothing behind.
+class StagedObject : public StagedBytes {
+ public:
+  // Stores the bytes written so far under `name` as Backend::Put would
+  // (atomic, durable when it returns OK). A failed Commit may be retried
+  // unless the bytes themselves could not be made durable, which it keeps
+  // reporting. After success the object is spent.
+  virtual Status Commit(std::string_view name) = 0;
+};
+
 // Every method validates names with ValidateObjectName and returns
 // kInvalidArgument for a bad one before touching the store. Error messages
 // start with Location() and name the operation and the object, e.g.
@@ -102,6 +115,13 @@ class Backend {
   // that can read in place (the local one) override it; the others Get.
   virtual StatusOr<ByteView> Read(std::string_view name, uint64_t offset, uint64_t length,
                                   ReadBuffer& buffer);
+
+  // A new staged object, or nullptr where objects can only be put whole
+  // (the caller then builds them in memory). The local backend stages in
+  // its tmp/ folder, whose leftovers RemoveStaleTemporaries removes.
+  virtual StatusOr<std::unique_ptr<StagedObject>> Stage() {
+    return std::unique_ptr<StagedObject>();
+  }
 
   // Returns the name and size of an object; kNotFound if it is missing.
   virtual StatusOr<ObjectInfo> Stat(std::string_view name) = 0;

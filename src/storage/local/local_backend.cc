@@ -207,15 +207,15 @@ StatusOr<uint64_t> LocalBackend::RemoveStaleTemporaries(int64_t cutoff_ns) {
   return removed;
 }
 
-StatusOr<std::string> LocalBackend::WriteTemporary(ByteView data, std::string_view context) {
+StatusOr<std::pair<UniqueFd, std::string>> LocalBackend::CreateTemporary(bool& direct,
+                                                                         std::string_view context) {
   const std::string tmp = root_ + "/tmp";
   for (int attempt = 0;; ++attempt) {
     std::string path = tmp + "/" + RandomHex();
-    bool direct = data.size() >= kDirectWriteMin;
     const auto open_temporary = [&] {
       return RetryOnEintr([&] {
         return ::open(path.c_str(),
-                      O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | (direct ? O_DIRECT : 0),
+                      (direct ? O_WRONLY | O_DIRECT : O_RDWR) | O_CREAT | O_EXCL | O_CLOEXEC,
                       options_.file_mode);
       });
     };
@@ -224,30 +224,34 @@ StatusOr<std::string> LocalBackend::WriteTemporary(ByteView data, std::string_vi
       direct = false;  // a file system without O_DIRECT (tmpfs before Linux 6.6)
       fd = UniqueFd(open_temporary());
     }
-    if (fd.get() < 0) {
-      int err = errno;
-      if (err == EEXIST && attempt < 8) continue;
-      if (err == ENOENT && attempt < 8) {
-        // tmp/ is missing, e.g. removed by hand; the root must exist.
-        if (::mkdir(tmp.c_str(), options_.folder_mode) == 0 || errno == EEXIST) continue;
-        if (errno == ENOENT) {
-          return FailedPreconditionError(std::string(context) + ": folder " + root_ +
-                                         " does not exist");
-        }
-        return ErrnoError(errno, std::string(context) + ": create folder tmp");
+    if (fd.get() >= 0) return std::make_pair(std::move(fd), std::move(path));
+    int err = errno;
+    if (err == EEXIST && attempt < 8) continue;
+    if (err == ENOENT && attempt < 8) {
+      // tmp/ is missing, e.g. removed by hand; the root must exist.
+      if (::mkdir(tmp.c_str(), options_.folder_mode) == 0 || errno == EEXIST) continue;
+      if (errno == ENOENT) {
+        return FailedPreconditionError(std::string(context) + ": folder " + root_ +
+                                       " does not exist");
       }
-      return ErrnoError(err, std::string(context) + ": create temporary file");
+      return ErrnoError(errno, std::string(context) + ": create folder tmp");
     }
-
-    int err = direct ? WriteDirect(fd.get(), data) : WriteAll(fd.get(), data.data(), data.size());
-    if (err == 0 && RetryOnEintr([&] { return ::fsync(fd.get()); }) != 0) err = errno;
-    if (err == 0) err = fd.Close();
-    if (err != 0) {
-      ::unlink(path.c_str());
-      return ErrnoError(err, context);
-    }
-    return path;
+    return ErrnoError(err, std::string(context) + ": create temporary file");
   }
+}
+
+StatusOr<std::string> LocalBackend::WriteTemporary(ByteView data, std::string_view context) {
+  bool direct = data.size() >= kDirectWriteMin;
+  PXB_ASSIGN_OR_RETURN(auto created, CreateTemporary(direct, context));
+  auto& [fd, path] = created;
+  int err = direct ? WriteDirect(fd.get(), data) : WriteAll(fd.get(), data.data(), data.size());
+  if (err == 0 && RetryOnEintr([&] { return ::fsync(fd.get()); }) != 0) err = errno;
+  if (err == 0) err = fd.Close();
+  if (err != 0) {
+    ::unlink(path.c_str());
+    return ErrnoError(err, context);
+  }
+  return std::move(path);
 }
 
 Status LocalBackend::MakeParentFolders(std::string_view name, std::string_view context) {
@@ -276,30 +280,99 @@ Status LocalBackend::Put(std::string_view name, ByteView data) {
   const std::string context = Context("put", name);
   PXB_RETURN_IF_ERROR_CTX(ValidateObjectName(name), context);
   PXB_ASSIGN_OR_RETURN(std::string tmp, WriteTemporary(data, context));
+  Status placed = PlaceTemporary(tmp, name, context);
+  if (!placed.ok()) ::unlink(tmp.c_str());
+  return placed;
+}
 
+Status LocalBackend::PlaceTemporary(const std::string& tmp, std::string_view name,
+                                    const std::string& context) {
   const std::string path = PathOf(name);
   int err = ::rename(tmp.c_str(), path.c_str()) == 0 ? 0 : errno;
   if (err == ENOENT) {
-    if (Status s = MakeParentFolders(name, context); !s.ok()) {
-      ::unlink(tmp.c_str());
-      return s;
-    }
+    PXB_RETURN_IF_ERROR(MakeParentFolders(name, context));
     err = ::rename(tmp.c_str(), path.c_str()) == 0 ? 0 : errno;
   }
-  if (err != 0) {
-    ::unlink(tmp.c_str());
-    if (err == ENOTDIR) {
-      return FailedPreconditionError(context + ": a folder of the name is an object");
-    }
-    if (err == EISDIR || err == ENOTEMPTY || err == EEXIST) {
-      return FailedPreconditionError(context + ": the name is a folder of other objects");
-    }
-    return ErrnoError(err, context);
+  if (err == ENOTDIR) {
+    return FailedPreconditionError(context + ": a folder of the name is an object");
   }
+  if (err == EISDIR || err == ENOTEMPTY || err == EEXIST) {
+    return FailedPreconditionError(context + ": the name is a folder of other objects");
+  }
+  if (err != 0) return ErrnoError(err, context);
   if (int sync_err = SyncFolder(ParentOf(path)); sync_err != 0) {
     return ErrnoError(sync_err, context + ": sync folder");
   }
   return Status::Ok();
+}
+
+class LocalBackend::Staged final : public StagedObject {
+ public:
+  Staged(LocalBackend& backend, UniqueFd fd, UniqueFd direct_fd, std::string path)
+      : backend_(backend),
+        fd_(std::move(fd)),
+        direct_fd_(std::move(direct_fd)),
+        path_(std::move(path)) {}
+  ~Staged() override {
+    if (!committed_) ::unlink(path_.c_str());
+  }
+
+  Status WriteAt(uint64_t offset, ByteView bytes) override {
+    // Whole aligned blocks go past the page cache, as Put's do; a pack's
+    // last partial block goes through it.
+    const bool aligned = reinterpret_cast<uintptr_t>(bytes.data()) % kDirectAlignment == 0 &&
+                         offset % kDirectAlignment == 0 && bytes.size() % kDirectAlignment == 0;
+    const int fd = aligned && direct_fd_.get() >= 0 ? direct_fd_.get() : fd_.get();
+    while (!bytes.empty()) {
+      const ssize_t n = RetryOnEintr([&] {
+        return ::pwrite(fd, bytes.data(), std::min<size_t>(bytes.size(), size_t{1} << 30),
+                        static_cast<off_t>(offset));
+      });
+      if (n < 0) return ErrnoError(errno, backend_.Location() + ": write staged " + path_);
+      if (n == 0) return ResourceExhaustedError(backend_.Location() + ": write staged " + path_);
+      bytes = bytes.subspan(static_cast<size_t>(n));
+      offset += static_cast<uint64_t>(n);
+      if (!bytes.empty() && fd != fd_.get()) {
+        // A short direct write leaves the rest unaligned.
+        return WriteAt(offset, bytes);
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Commit(std::string_view name) override {
+    const std::string context = backend_.Context("put", name);
+    PXB_RETURN_IF_ERROR_CTX(ValidateObjectName(name), context);
+    if (committed_) return FailedPreconditionError(context + ": staged object already stored");
+    // After a failed fsync the kernel may have dropped the dirty pages: a
+    // second fsync would succeed on bytes that never reached the disk.
+    if (!sync_error_.ok()) return sync_error_;
+    if (RetryOnEintr([&] { return ::fsync(fd_.get()); }) != 0) {
+      sync_error_ = ErrnoError(errno, context + ": sync");
+      return sync_error_;
+    }
+    PXB_RETURN_IF_ERROR(backend_.PlaceTemporary(path_, name, context));
+    committed_ = true;
+    return Status::Ok();
+  }
+
+ private:
+  LocalBackend& backend_;
+  UniqueFd fd_;
+  UniqueFd direct_fd_;  // -1 where the file system has no O_DIRECT
+  const std::string path_;
+  bool committed_ = false;
+  Status sync_error_;
+};
+
+StatusOr<std::unique_ptr<StagedObject>> LocalBackend::Stage() {
+  bool direct = false;
+  PXB_ASSIGN_OR_RETURN(auto created, CreateTemporary(direct, Context("stage", "tmp")));
+  auto& [fd, path] = created;
+  UniqueFd direct_fd(
+      RetryOnEintr([&] { return ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC); }));
+  return std::unique_ptr<StagedObject>(
+      new Staged(*this, std::move(fd), std::move(direct_fd), std::move(path)));
 }
 
 StatusOr<Bytes> LocalBackend::Get(std::string_view name, uint64_t offset, uint64_t length) {

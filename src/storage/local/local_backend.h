@@ -3,7 +3,9 @@
 //
 // Put writes <root>/tmp/<random>, fsyncs it, renames it into place (creating
 // parent folders) and fsyncs the folders it changed, so an object is whole
-// or absent even after a crash (doc/design.md section 6). Files are created
+// or absent even after a crash (doc/design.md section 6). A staged object
+// (Stage) is such a temporary file written at offsets, placed the same way
+// by its Commit. Files are created
 // 0600 and folders 0700 by default because a repository holds key material,
 // encrypted; Options relax that.
 //
@@ -22,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/unique_fd.h"
 #include "storage/backend.h"
 
 namespace pxb {
@@ -56,6 +59,9 @@ class LocalBackend final : public Backend {
   // complete object stays in place, because a concurrent Put of the same
   // bytes may already have reported it durable.
   Status Put(std::string_view name, ByteView data) override;
+  // A file under tmp/, written through the page cache and dropped from it
+  // once committed.
+  StatusOr<std::unique_ptr<StagedObject>> Stage() override;
 
   // Returns kDataLoss if the file is shorter than its size while reading.
   StatusOr<Bytes> Get(std::string_view name, uint64_t offset = 0,
@@ -81,8 +87,16 @@ class LocalBackend final : public Backend {
   // Creates the missing folders of `name` below the root, fsyncing the
   // folder that received each new one.
   Status MakeParentFolders(std::string_view name, std::string_view context);
+  class Staged;
+  // Creates a new file under tmp/ (O_DIRECT if `direct` and the file system
+  // allows it; `direct` then tells which) and returns it with its path.
+  StatusOr<std::pair<UniqueFd, std::string>> CreateTemporary(bool& direct,
+                                                             std::string_view context);
   // Writes `data` to a new file under tmp/; returns its path.
   StatusOr<std::string> WriteTemporary(ByteView data, std::string_view context);
+  // Renames a complete, synced temporary file to `name` and syncs the
+  // folder. The temporary file is left where it was if this fails.
+  Status PlaceTemporary(const std::string& tmp, std::string_view name, const std::string& context);
   // A folder's identity, to detect symlink cycles.
   using FolderId = std::pair<dev_t, ino_t>;
   Status Walk(const std::string& folder, const std::string& relative, std::string_view prefix,

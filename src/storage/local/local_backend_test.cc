@@ -196,6 +196,59 @@ TEST(LocalBackendOnTmpfs, LargeObjectsReadBackWhole) {
   fs::remove_all(pattern, ec);
 }
 
+TEST_F(LocalBackendTest, AStagedObjectIsWrittenAtOffsetsAndStoredByItsCommit) {
+  // Two aligned megabytes (past the page cache) written out of order, then
+  // an unaligned tail through it.
+  PageBytes blocks(2 << 20);
+  for (size_t i = 0; i < blocks.size(); ++i) blocks[i] = static_cast<std::byte>(i * 7 + i / 4096);
+  const std::string tail = "the header, not a whole block";
+  auto staged = backend_.Stage();
+  ASSERT_OK(staged);
+  ASSERT_NE(*staged, nullptr);
+  EXPECT_THAT(FilesIn(root_ + "/tmp"), testing::SizeIs(1));
+  ASSERT_OK((*staged)->WriteAt(1 << 20, ByteView(blocks).subspan(1 << 20)));
+  ASSERT_OK((*staged)->WriteAt(0, ByteView(blocks).first(1 << 20)));
+  ASSERT_OK((*staged)->WriteAt(2 << 20, AsBytes(tail)));
+  EXPECT_EQ(CodeOf(backend_.Stat("data/ab/abcd")), StatusCode::kNotFound);
+  ASSERT_OK((*staged)->Commit("data/ab/abcd"));
+  auto stored = backend_.Get("data/ab/abcd");
+  ASSERT_OK(stored);
+  Bytes expected(blocks.begin(), blocks.end());
+  expected.insert(expected.end(), AsBytes(tail).begin(), AsBytes(tail).end());
+  EXPECT_EQ(*stored, expected);
+  EXPECT_EQ(ModeOf(root_ + "/data/ab/abcd"), 0600u);
+  EXPECT_THAT(FilesIn(root_ + "/tmp"), IsEmpty());
+  // Spent: a second commit stores nothing more.
+  EXPECT_EQ((*staged)->Commit("data/ab/abce").code(), StatusCode::kFailedPrecondition);
+  staged->reset();
+  EXPECT_OK(backend_.Stat("data/ab/abcd"));
+}
+
+TEST_F(LocalBackendTest, AStagedObjectDroppedUncommittedLeavesNothing) {
+  {
+    auto staged = backend_.Stage();
+    ASSERT_OK(staged);
+    ASSERT_OK((*staged)->WriteAt(0, AsBytes("half a pack")));
+  }
+  EXPECT_THAT(FilesIn(root_ + "/tmp"), IsEmpty());
+  auto listed = ListNames(backend_, "");
+  ASSERT_OK(listed);
+  EXPECT_THAT(*listed, IsEmpty());
+}
+
+TEST_F(LocalBackendTest, AStagedObjectWhoseCommitFailedIsKeptForARetry) {
+  ASSERT_OK(backend_.Put("data/ab", AsBytes("an object where a folder must go")));
+  auto staged = backend_.Stage();
+  ASSERT_OK(staged);
+  ASSERT_OK((*staged)->WriteAt(0, AsBytes("pack")));
+  EXPECT_EQ((*staged)->Commit("data/ab/abcd").code(), StatusCode::kFailedPrecondition);
+  ASSERT_OK(backend_.Delete("data/ab"));
+  ASSERT_OK((*staged)->Commit("data/ab/abcd"));
+  auto stored = backend_.Get("data/ab/abcd");
+  ASSERT_OK(stored);
+  EXPECT_EQ(AsChars(*stored), "pack");
+}
+
 TEST_F(LocalBackendTest, PutWithoutRootIsFailedPrecondition) {
   const std::string missing = folder_.path() + "/missing";
   LocalBackend backend(missing);
