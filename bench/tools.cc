@@ -33,14 +33,14 @@ ChildSpec Tool::Command(std::vector<std::string> args) const {
 
 namespace {
 
-// plexibackup: Argon2id with the default 64 MiB, the default chunker (512 KiB
-// average), zstd level 3, AES-256-GCM.
+// plexibackup: the defaults: Argon2id with 32 MiB and 6 passes, the default
+// chunker, zstd level 3, AES-256-GCM.
 class Plexibackup : public Tool {
  public:
   using Tool::Tool;
 
   ChildSpec Version() const override { return Command({"--version"}); }
-  ChildSpec Init() const override { return Run({"init", "--kdf-memory", "64"}); }
+  ChildSpec Init() const override { return Run({"init"}); }
   ChildSpec Backup(const fs::path& source) override { return Run({"backup", source.string()}); }
   ChildSpec Restore(const fs::path& target) const override {
     return Run({"restore", "latest", "--target", target.string()});

@@ -1,5 +1,6 @@
 #include "cli/commands.h"
 #include "core/crypto/aead.h"
+#include "format/keyslot_format.h"
 #include "storage/backend.h"
 
 namespace pxb::cli {
@@ -8,8 +9,8 @@ namespace {
 
 struct InitArgs {
   std::string cipher = "aes-256-gcm";
-  uint32_t kdf_memory_mib = 64;
-  uint32_t kdf_iterations = 3;
+  uint32_t kdf_memory_mib = kDefaultArgon2idParams.memory_kib / 1024;
+  uint32_t kdf_iterations = kDefaultArgon2idParams.iterations;
   uint32_t avg_chunk_kib = kDefaultRepositoryChunker.avg_size / 1024;
   uint32_t pack_size_mib = 16;
   std::string label;

@@ -1,5 +1,6 @@
 #include "cli/commands.h"
 #include "core/time.h"
+#include "format/keyslot_format.h"
 
 namespace pxb::cli {
 
@@ -9,8 +10,8 @@ struct KeyArgs {
   std::string id;
   std::string new_password_file;
   std::string label;
-  uint32_t kdf_memory_mib = 64;
-  uint32_t kdf_iterations = 3;
+  uint32_t kdf_memory_mib = kDefaultArgon2idParams.memory_kib / 1024;
+  uint32_t kdf_iterations = kDefaultArgon2idParams.iterations;
 };
 
 Status RunKeyList(CliContext& ctx) {

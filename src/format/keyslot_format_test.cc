@@ -196,6 +196,9 @@ TEST_F(KeySlotTest, MalformedSlotsAreDataLoss) {
 TEST(KeySlotDefaultsTest, DefaultKdfIsStrong) {
   EXPECT_GE(kDefaultArgon2idParams.memory_kib, 19u * 1024);
   EXPECT_GE(kDefaultArgon2idParams.iterations, 2u);
+  // At least the memory-time product of RFC 9106's 64 MiB and 3 passes.
+  EXPECT_GE(uint64_t{kDefaultArgon2idParams.memory_kib} * kDefaultArgon2idParams.iterations,
+            uint64_t{64} * 1024 * 3);
   EXPECT_EQ(kDefaultArgon2idParams.parallelism, 1u);
 }
 
