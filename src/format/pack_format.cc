@@ -102,7 +102,7 @@ void PackBuilder::WriteNextSegment(std::unique_lock<std::mutex>& lock) {
   lock.lock();
   writing_ = false;
   if (!wrote.ok()) {
-    write_failure_ = std::move(wrote);
+    ring_failure_ = std::move(wrote);
     room_made_.notify_all();
     return;
   }
@@ -114,14 +114,14 @@ void PackBuilder::RingWriterLoop() {
   std::unique_lock lock(ring_mu_);
   while (true) {
     const bool writable =
-        !writing_ && write_failure_.ok() && SegmentFull(written_) && written_ < hashed_ + kRingSize;
+        !writing_ && ring_failure_.ok() && SegmentFull(written_) && written_ < hashed_ + kRingSize;
     if (writable) {
       WriteNextSegment(lock);
       continue;
     }
     // Stopping: once no full segment is left to write (the rest, less than
     // one, is Finish's) and no sealer is writing one.
-    if (writer_stopping_ && !writing_ && (!write_failure_.ok() || !SegmentFull(written_))) return;
+    if (writer_stopping_ && !writing_ && (!ring_failure_.ok() || !SegmentFull(written_))) return;
     writer_waiting_ = true;
     segment_full_.wait(lock);
     writer_waiting_ = false;
@@ -140,7 +140,7 @@ void PackBuilder::StopRingWriter() {
 
 Status PackBuilder::WaitForRoom(size_t end) {
   std::unique_lock lock(ring_mu_);
-  while (end > std::min(hashed_, written_) + kRingSize && write_failure_.ok()) {
+  while (end > std::min(hashed_, written_) + kRingSize && ring_failure_.ok()) {
     // A sealer kept waiting does the work in its way itself, rather than
     // sleep until another thread gets a core.
     if (!hashing_ && SegmentFull(hashed_) && hashed_ < written_ + kRingSize) {
@@ -153,7 +153,7 @@ Status PackBuilder::WaitForRoom(size_t end) {
       room_waiters_--;
     }
   }
-  return write_failure_;
+  return ring_failure_;
 }
 
 void PackBuilder::MarkFilled(size_t offset, size_t n, std::unique_lock<std::mutex>& lock) {
@@ -184,11 +184,12 @@ Status PackBuilder::SealIntoRing(const Slot& slot, ByteView payload, const Mutab
   // copied in a segment's piece at a time.
   thread_local PageBytes aside;
   if (aside.size() < stored) aside.resize(stored);
-  PXB_RETURN_IF_ERROR(slot.aead_->Seal(nonce, {}, payload, MutableByteView(aside).first(stored)));
-  for (size_t done = 0; done < stored;) {
+  Status placed = slot.aead_->Seal(nonce, {}, payload, MutableByteView(aside).first(stored));
+  for (size_t done = 0; placed.ok() && done < stored;) {
     const size_t at = offset + done;
     const size_t piece = std::min(stored - done, kRingSegment - at % kRingSegment);
-    PXB_RETURN_IF_ERROR(WaitForRoom(at + piece));
+    placed = WaitForRoom(at + piece);
+    if (!placed.ok()) break;
     std::memcpy(bytes_.data() + at % kRingSize, aside.data() + done, piece);
     std::unique_lock lock(ring_mu_);
     MarkFilled(at, piece, lock);
@@ -197,7 +198,7 @@ Status PackBuilder::SealIntoRing(const Slot& slot, ByteView payload, const Mutab
   // Kept for the next blob that wraps (at most a chunk); a larger one,
   // such as a big tree, is not kept resident for the thread's life.
   if (aside.capacity() > kRingSize) PageBytes().swap(aside);
-  return Status::Ok();
+  return placed;
 }
 
 uint8_t PackEntryFlags(const PackBlob& entry) {
@@ -330,6 +331,13 @@ Status PackBuilder::Seal(Slot slot, ByteView payload) {
 }
 
 void PackBuilder::EndSlot(std::unique_ptr<Aead> aead, const Status& sealed) {
+  if (staged_ && !sealed.ok()) {
+    // Sealers waiting for room beyond this slot would wait forever.
+    std::lock_guard lock(ring_mu_);
+    if (ring_failure_.ok()) ring_failure_ = sealed;
+    room_made_.notify_all();
+    segment_full_.notify_one();
+  }
   // Notified under the lock: Finish or the destructor may free this builder
   // as soon as it sees the last slot end.
   std::lock_guard lock(seal_mu_);
@@ -411,7 +419,7 @@ StatusOr<FinishedPack> PackBuilder::Finish() {
   hash_full_segments();
   StopRingWriter();
   hash_full_segments();
-  if (!write_failure_.ok()) return write_failure_;
+  if (!ring_failure_.ok()) return ring_failure_;
   if (hashed_ != written_ || size_ - written_ >= kRingSegment) {
     return InternalError("pack ring: " + std::to_string(size_ - written_) + " bytes left over");
   }

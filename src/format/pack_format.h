@@ -223,7 +223,9 @@ class PackBuilder {
   bool writer_waiting_ = false;
   bool writer_stopping_ = false;
   size_t room_waiters_ = 0;
-  Status write_failure_;
+  // A failed write, or a slot that ended without placing its bytes: its
+  // segment will never fill, so waiting for room ends with this.
+  Status ring_failure_;
   Sha256Hasher hasher_;  // of bytes [0, hashed_); used by one thread at a time
   std::thread ring_writer_;
   size_t size_ = 0;

@@ -760,6 +760,30 @@ TEST_P(PackTest, AStagedWriteThatFailsFailsThePackWithoutHangingIt) {
   EXPECT_EQ(CodeOf((*builder)->Finish()), StatusCode::kUnavailable);
 }
 
+TEST_P(PackTest, AStagedSlotDroppedUnsealedFailsTheSlotsWaitingBehindIt) {
+  // The dropped slot's segment never fills, so the later blob waiting for
+  // that segment's room must give up instead of waiting forever.
+  auto builder =
+      PackBuilder::Create(alg(), key_, BlobType::kData, 0, {}, std::make_unique<MemoryStaged>());
+  ASSERT_OK(builder);
+  PackBuilder& pack = **builder;
+  auto dropped = pack.Reserve(TestId("dropped"), 1000, false, 1000);
+  ASSERT_OK(dropped);
+  const TestBlob big = MakeBlob(std::string(PackBuilder::kRingSize, 'b'), false);
+  auto waiting = pack.Reserve(TestId(big.raw), static_cast<uint32_t>(big.raw.size()), false,
+                              big.payload.size());
+  ASSERT_OK(waiting);
+  std::atomic<int> result{-1};
+  std::thread sealer([&, slot = *std::move(waiting)]() mutable {
+    result = static_cast<int>(pack.Seal(std::move(slot), big.payload).code());
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  { auto gone = *std::move(dropped); }  // dropped, as an error path between Reserve and Seal would
+  sealer.join();
+  EXPECT_EQ(result.load(), static_cast<int>(StatusCode::kInternal));
+  EXPECT_EQ(CodeOf(pack.Finish()), StatusCode::kInternal);
+}
+
 INSTANTIATE_TEST_SUITE_P(BothCiphers, PackTest,
                          testing::Values(AeadAlgorithm::kAes256Gcm,
                                          AeadAlgorithm::kXChaCha20Poly1305),

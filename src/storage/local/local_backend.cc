@@ -280,18 +280,23 @@ Status LocalBackend::Put(std::string_view name, ByteView data) {
   const std::string context = Context("put", name);
   PXB_RETURN_IF_ERROR_CTX(ValidateObjectName(name), context);
   PXB_ASSIGN_OR_RETURN(std::string tmp, WriteTemporary(data, context));
-  Status placed = PlaceTemporary(tmp, name, context);
-  if (!placed.ok()) ::unlink(tmp.c_str());
-  return placed;
+  Status placed = PlaceFile(name, context, [&](const std::string& path) {
+    return ::rename(tmp.c_str(), path.c_str()) == 0 ? 0 : errno;
+  });
+  if (!placed.ok()) {
+    ::unlink(tmp.c_str());
+    return placed;
+  }
+  return SyncParentFolder(name, context);
 }
 
-Status LocalBackend::PlaceTemporary(const std::string& tmp, std::string_view name,
-                                    const std::string& context) {
+Status LocalBackend::PlaceFile(std::string_view name, const std::string& context,
+                               const std::function<int(const std::string& path)>& place) {
   const std::string path = PathOf(name);
-  int err = ::rename(tmp.c_str(), path.c_str()) == 0 ? 0 : errno;
+  int err = place(path);
   if (err == ENOENT) {
     PXB_RETURN_IF_ERROR(MakeParentFolders(name, context));
-    err = ::rename(tmp.c_str(), path.c_str()) == 0 ? 0 : errno;
+    err = place(path);
   }
   if (err == ENOTDIR) {
     return FailedPreconditionError(context + ": a folder of the name is an object");
@@ -300,21 +305,30 @@ Status LocalBackend::PlaceTemporary(const std::string& tmp, std::string_view nam
     return FailedPreconditionError(context + ": the name is a folder of other objects");
   }
   if (err != 0) return ErrnoError(err, context);
-  if (int sync_err = SyncFolder(ParentOf(path)); sync_err != 0) {
-    return ErrnoError(sync_err, context + ": sync folder");
+  return Status::Ok();
+}
+
+Status LocalBackend::SyncParentFolder(std::string_view name, const std::string& context) {
+  if (int err = SyncFolder(ParentOf(PathOf(name))); err != 0) {
+    return ErrnoError(err, context + ": sync folder");
   }
   return Status::Ok();
 }
 
+// A file under tmp/ without a name (O_TMPFILE) where the file system and
+// /proc allow it: nothing to clean after a crash, and nothing a concurrent
+// prune's removal of stale temporaries could take from a slow backup. Else
+// a named temporary file.
 class LocalBackend::Staged final : public StagedObject {
  public:
+  // `path` is empty for an unnamed file.
   Staged(LocalBackend& backend, UniqueFd fd, UniqueFd direct_fd, std::string path)
       : backend_(backend),
         fd_(std::move(fd)),
         direct_fd_(std::move(direct_fd)),
         path_(std::move(path)) {}
   ~Staged() override {
-    if (!committed_) ::unlink(path_.c_str());
+    if (!placed_ && !path_.empty()) ::unlink(path_.c_str());
   }
 
   Status WriteAt(uint64_t offset, ByteView bytes) override {
@@ -322,20 +336,24 @@ class LocalBackend::Staged final : public StagedObject {
     // last partial block goes through it.
     const bool aligned = reinterpret_cast<uintptr_t>(bytes.data()) % kDirectAlignment == 0 &&
                          offset % kDirectAlignment == 0 && bytes.size() % kDirectAlignment == 0;
-    const int fd = aligned && direct_fd_.get() >= 0 ? direct_fd_.get() : fd_.get();
+    const bool direct = aligned && direct_fd_.get() >= 0 && direct_works_.load();
+    const int fd = direct ? direct_fd_.get() : fd_.get();
     while (!bytes.empty()) {
       const ssize_t n = RetryOnEintr([&] {
         return ::pwrite(fd, bytes.data(), std::min<size_t>(bytes.size(), size_t{1} << 30),
                         static_cast<off_t>(offset));
       });
-      if (n < 0) return ErrnoError(errno, backend_.Location() + ": write staged " + path_);
-      if (n == 0) return ResourceExhaustedError(backend_.Location() + ": write staged " + path_);
-      bytes = bytes.subspan(static_cast<size_t>(n));
-      offset += static_cast<uint64_t>(n);
-      if (!bytes.empty() && fd != fd_.get()) {
-        // A short direct write leaves the rest unaligned.
+      if (n < 0 && direct && errno == EINVAL) {
+        // Opened with O_DIRECT, refused at the write: the page cache it is.
+        direct_works_ = false;
         return WriteAt(offset, bytes);
       }
+      if (n < 0) return ErrnoError(errno, Context("write"));
+      if (n == 0) return ResourceExhaustedError(Context("write"));
+      bytes = bytes.subspan(static_cast<size_t>(n));
+      offset += static_cast<uint64_t>(n);
+      // A short direct write leaves the rest unaligned.
+      if (!bytes.empty() && direct) return WriteAt(offset, bytes);
     }
     return Status::Ok();
   }
@@ -347,30 +365,67 @@ class LocalBackend::Staged final : public StagedObject {
     // After a failed fsync the kernel may have dropped the dirty pages: a
     // second fsync would succeed on bytes that never reached the disk.
     if (!sync_error_.ok()) return sync_error_;
-    if (RetryOnEintr([&] { return ::fsync(fd_.get()); }) != 0) {
-      sync_error_ = ErrnoError(errno, context + ": sync");
-      return sync_error_;
+    if (!placed_) {
+      if (RetryOnEintr([&] { return ::fsync(fd_.get()); }) != 0) {
+        sync_error_ = ErrnoError(errno, context + ": sync");
+        return sync_error_;
+      }
+      PXB_RETURN_IF_ERROR(backend_.PlaceFile(name, context, [&](const std::string& path) {
+        return path_.empty() ? Link(path)
+                             : (::rename(path_.c_str(), path.c_str()) == 0 ? 0 : errno);
+      }));
+      placed_ = true;
     }
-    PXB_RETURN_IF_ERROR(backend_.PlaceTemporary(path_, name, context));
+    // Once placed, a retry only syncs the folder again.
+    PXB_RETURN_IF_ERROR(backend_.SyncParentFolder(name, context));
     committed_ = true;
     return Status::Ok();
   }
 
  private:
+  // Gives the unnamed file its name. The name holding a file already means
+  // it holds these bytes (names are content hashes), as after a retry.
+  int Link(const std::string& path) const {
+    const std::string self = "/proc/self/fd/" + std::to_string(fd_.get());
+    if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) == 0) return 0;
+    const int err = errno;
+    struct stat st;
+    if (err == EEXIST && ::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return EISDIR;
+    return err == EEXIST ? 0 : err;
+  }
+
+  std::string Context(std::string_view op) const {
+    return backend_.Location() + ": " + std::string(op) + " staged " +
+           (path_.empty() ? std::string("file") : path_);
+  }
+
   LocalBackend& backend_;
   UniqueFd fd_;
   UniqueFd direct_fd_;  // -1 where the file system has no O_DIRECT
   const std::string path_;
+  std::atomic<bool> direct_works_{true};
+  bool placed_ = false;
   bool committed_ = false;
   Status sync_error_;
 };
 
 StatusOr<std::unique_ptr<StagedObject>> LocalBackend::Stage() {
-  bool direct = false;
-  PXB_ASSIGN_OR_RETURN(auto created, CreateTemporary(direct, Context("stage", "tmp")));
-  auto& [fd, path] = created;
+  const std::string tmp = root_ + "/tmp";
+  UniqueFd fd;
+  std::string path;
+  if (::access("/proc/self/fd", X_OK) == 0) {
+    fd = UniqueFd(RetryOnEintr(
+        [&] { return ::open(tmp.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, options_.file_mode); }));
+  }
+  if (fd.get() < 0) {
+    bool direct = false;
+    PXB_ASSIGN_OR_RETURN(auto created, CreateTemporary(direct, Context("stage", "tmp")));
+    fd = std::move(created.first);
+    path = std::move(created.second);
+  }
+  const std::string reopen = path.empty() ? "/proc/self/fd/" + std::to_string(fd.get()) : path;
   UniqueFd direct_fd(
-      RetryOnEintr([&] { return ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC); }));
+      RetryOnEintr([&] { return ::open(reopen.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC); }));
   return std::unique_ptr<StagedObject>(
       new Staged(*this, std::move(fd), std::move(direct_fd), std::move(path)));
 }
