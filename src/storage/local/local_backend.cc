@@ -321,7 +321,7 @@ Status LocalBackend::SyncParentFolder(std::string_view name, const std::string& 
 // a named temporary file.
 class LocalBackend::Staged final : public StagedObject {
  public:
-  // `path` is empty for an unnamed file.
+  // `path` is empty for an unnamed file, which gets one at Commit.
   Staged(LocalBackend& backend, UniqueFd fd, UniqueFd direct_fd, std::string path)
       : backend_(backend),
         fd_(std::move(fd)),
@@ -370,9 +370,10 @@ class LocalBackend::Staged final : public StagedObject {
         sync_error_ = ErrnoError(errno, context + ": sync");
         return sync_error_;
       }
+      if (path_.empty()) PXB_RETURN_IF_ERROR(NameInTmp(context));
+      // A rename, as Put's: it replaces whatever holds the name.
       PXB_RETURN_IF_ERROR(backend_.PlaceFile(name, context, [&](const std::string& path) {
-        return path_.empty() ? Link(path)
-                             : (::rename(path_.c_str(), path.c_str()) == 0 ? 0 : errno);
+        return ::rename(path_.c_str(), path.c_str()) == 0 ? 0 : errno;
       }));
       placed_ = true;
     }
@@ -383,15 +384,21 @@ class LocalBackend::Staged final : public StagedObject {
   }
 
  private:
-  // Gives the unnamed file its name. The name holding a file already means
-  // it holds these bytes (names are content hashes), as after a retry.
-  int Link(const std::string& path) const {
+  // Links the unnamed file as tmp/<random>, to be renamed into place. Its
+  // time is set to now first: a file older than prune's cutoff could be
+  // removed between the link and the rename.
+  Status NameInTmp(const std::string& context) {
+    ::futimens(fd_.get(), nullptr);
     const std::string self = "/proc/self/fd/" + std::to_string(fd_.get());
-    if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) == 0) return 0;
-    const int err = errno;
-    struct stat st;
-    if (err == EEXIST && ::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return EISDIR;
-    return err == EEXIST ? 0 : err;
+    for (int attempt = 0;; ++attempt) {
+      std::string path = backend_.root() + "/tmp/" + RandomHex();
+      if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+        path_ = std::move(path);
+        return Status::Ok();
+      }
+      if (errno == EEXIST && attempt < 8) continue;
+      return ErrnoError(errno, context + ": link the staged file through " + self + " into tmp/");
+    }
   }
 
   std::string Context(std::string_view op) const {
@@ -402,7 +409,7 @@ class LocalBackend::Staged final : public StagedObject {
   LocalBackend& backend_;
   UniqueFd fd_;
   UniqueFd direct_fd_;  // -1 where the file system has no O_DIRECT
-  const std::string path_;
+  std::string path_;
   std::atomic<bool> direct_works_{true};
   bool placed_ = false;
   bool committed_ = false;
