@@ -243,7 +243,8 @@ StatusOr<std::pair<UniqueFd, std::string>> LocalBackend::CreateTemporary(bool& d
 StatusOr<std::string> LocalBackend::WriteTemporary(ByteView data, std::string_view context) {
   bool direct = data.size() >= kDirectWriteMin;
   PXB_ASSIGN_OR_RETURN(auto created, CreateTemporary(direct, context));
-  auto& [fd, path] = created;
+  UniqueFd& fd = created.first;
+  std::string& path = created.second;
   int err = direct ? WriteDirect(fd.get(), data) : WriteAll(fd.get(), data.data(), data.size());
   if (err == 0 && RetryOnEintr([&] { return ::fsync(fd.get()); }) != 0) err = errno;
   if (err == 0) err = fd.Close();
