@@ -26,7 +26,8 @@ inline constexpr int kKeySlotVersion = 1;
 // Defaults: 32 MiB, 6 passes. An attacker's cost per guess is memory times
 // passes, the same as RFC 9106's 64 MiB and 3 passes (OWASP lists such pairs
 // as equal defences, from 46 MiB / 1 pass down to 7 MiB / 5), and so is the
-// time a user waits, at half the memory every command holds at its peak.
+// number of block operations, at half the memory every command holds at
+// its peak.
 inline constexpr Argon2idParams kDefaultArgon2idParams{32768, 6, 1};
 
 // Largest Argon2id cost a slot may ask for (4 GiB, 100 passes); a slot

@@ -81,8 +81,16 @@ void PackBuilder::AfterSegmentDone(size_t at) {
   if (writer_waiting_) segment_full_.notify_one();
 }
 
+bool PackBuilder::CanHash() const {
+  return !hashing_ && SegmentFull(hashed_) && hashed_ < written_ + kRingSize;
+}
+
+bool PackBuilder::CanWrite() const {
+  return !writing_ && ring_failure_.ok() && SegmentFull(written_) && written_ < hashed_ + kRingSize;
+}
+
 void PackBuilder::HashFullSegments(std::unique_lock<std::mutex>& lock) {
-  while (!hashing_ && SegmentFull(hashed_) && hashed_ < written_ + kRingSize) {
+  while (CanHash()) {
     hashing_ = true;
     const size_t at = hashed_;
     lock.unlock();
@@ -113,9 +121,7 @@ void PackBuilder::WriteNextSegment(std::unique_lock<std::mutex>& lock) {
 void PackBuilder::RingWriterLoop() {
   std::unique_lock lock(ring_mu_);
   while (true) {
-    const bool writable =
-        !writing_ && ring_failure_.ok() && SegmentFull(written_) && written_ < hashed_ + kRingSize;
-    if (writable) {
+    if (CanWrite()) {
       WriteNextSegment(lock);
       continue;
     }
@@ -143,9 +149,9 @@ Status PackBuilder::WaitForRoom(size_t end) {
   while (end > std::min(hashed_, written_) + kRingSize && ring_failure_.ok()) {
     // A sealer kept waiting does the work in its way itself, rather than
     // sleep until another thread gets a core.
-    if (!hashing_ && SegmentFull(hashed_) && hashed_ < written_ + kRingSize) {
+    if (CanHash()) {
       HashFullSegments(lock);
-    } else if (!writing_ && SegmentFull(written_) && written_ < hashed_ + kRingSize) {
+    } else if (CanWrite()) {
       WriteNextSegment(lock);
     } else {
       room_waiters_++;
@@ -374,6 +380,17 @@ void PackBuilder::WaitForSeals() {
   sealed_.wait(lock, [&] { return unsealed_ == 0; });
 }
 
+Status PackBuilder::SealHeaderAndTrailer(ByteView header, MutableByteView out) {
+  std::array<std::byte, 24> nonce_buf;
+  MutableByteView nonce;
+  FillNonce(*aeads_.front(), kNonceDomainPackHeader, 0, nonce_buf, nonce);
+  const size_t sealed = out.size() - kPackTrailerSize;
+  PXB_RETURN_IF_ERROR(aeads_.front()->Seal(nonce, prefix_, header, out.first(sealed)));
+  StoreLe32(out.data() + sealed, static_cast<uint32_t>(sealed));
+  std::memcpy(out.data() + sealed + 4, kPackTrailerMagic.data(), 4);
+  return Status::Ok();
+}
+
 StatusOr<FinishedPack> PackBuilder::Finish() {
   WaitForSeals();
   {
@@ -391,19 +408,14 @@ StatusOr<FinishedPack> PackBuilder::Finish() {
     hw.PutVarint(b.raw_length);
     hw.PutRaw(b.id.bytes());
   }
-  std::array<std::byte, 24> nonce_buf;
-  MutableByteView nonce;
-  FillNonce(*aeads_.front(), kNonceDomainPackHeader, 0, nonce_buf, nonce);
-  const size_t sealed = header.size() + Aead::kTagSize;
+  const size_t header_and_trailer = header.size() + Aead::kTagSize + kPackTrailerSize;
   FinishedPack done;
-  done.size = size_ + sealed + kPackTrailerSize;
+  done.size = size_ + header_and_trailer;
   done.salt = salt_;
   if (!staged_) {
     bytes_.resize(done.size);
-    PXB_RETURN_IF_ERROR(aeads_.front()->Seal(nonce, prefix_, header,
-                                             MutableByteView(bytes_).subspan(size_, sealed)));
-    StoreLe32(bytes_.data() + size_ + sealed, static_cast<uint32_t>(sealed));
-    std::memcpy(bytes_.data() + size_ + sealed + 4, kPackTrailerMagic.data(), 4);
+    PXB_RETURN_IF_ERROR(
+        SealHeaderAndTrailer(header, MutableByteView(bytes_).subspan(size_, header_and_trailer)));
     done.id = PackId(ByteView(Sha256(bytes_)));
     done.bytes = std::move(bytes_);
     done.blobs = std::move(blobs_);
@@ -428,13 +440,10 @@ StatusOr<FinishedPack> PackBuilder::Finish() {
   const ByteView rest(bytes_.data() + written_ % kRingSize, size_ - written_);
   const size_t blocks = rest.size() / StagedBytes::kDirectAlignment * StagedBytes::kDirectAlignment;
   PXB_RETURN_IF_ERROR(staged_->WriteAt(written_, rest.first(blocks)));
-  Bytes tail(rest.size() - blocks + sealed + kPackTrailerSize);
-  std::memcpy(tail.data(), rest.data() + blocks, rest.size() - blocks);
-  const size_t at = rest.size() - blocks;
-  PXB_RETURN_IF_ERROR(
-      aeads_.front()->Seal(nonce, prefix_, header, MutableByteView(tail).subspan(at, sealed)));
-  StoreLe32(tail.data() + at + sealed, static_cast<uint32_t>(sealed));
-  std::memcpy(tail.data() + at + sealed + 4, kPackTrailerMagic.data(), 4);
+  const size_t partial = rest.size() - blocks;
+  Bytes tail(partial + header_and_trailer);
+  std::memcpy(tail.data(), rest.data() + blocks, partial);
+  PXB_RETURN_IF_ERROR(SealHeaderAndTrailer(header, MutableByteView(tail).subspan(partial)));
   PXB_RETURN_IF_ERROR(staged_->WriteAt(written_ + blocks, tail));
   hasher_.Update(rest.first(blocks));
   hasher_.Update(tail);

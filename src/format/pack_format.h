@@ -99,10 +99,10 @@ class PackBuilder {
   // so that a caller can reuse the memory of a pack it has stored.
   //
   // With `staged`, the pack goes there instead, through a ring of
-  // kRingSize bytes made of `buffer`: sealed blobs fill it, and a thread
-  // of the builder hashes and writes each segment once it is full, in
-  // order, while the next ones fill. A Seal that would overrun the ring
-  // waits for the write of the segment in its way.
+  // kRingSize bytes made of `buffer`: sealed blobs fill it, each full
+  // segment is hashed in order by the sealers and written by a thread of
+  // the builder, while the next ones fill. A Seal that would overrun the
+  // ring waits until the segment in its way is hashed and written.
   static StatusOr<std::unique_ptr<PackBuilder>> Create(
       AeadAlgorithm algorithm, const SecretKey& data_key, BlobType type, size_t expected_size = 0,
       PageBytes buffer = {}, std::unique_ptr<StagedBytes> staged = nullptr);
@@ -179,6 +179,8 @@ class PackBuilder {
   // Ends a slot: gives its cipher context back and records how it ended.
   void EndSlot(std::unique_ptr<Aead> aead, const Status& sealed);
   void WaitForSeals();
+  // Seals the header and appends the trailer: `out` holds exactly both.
+  Status SealHeaderAndTrailer(ByteView header, MutableByteView out);
   // Staged: places a sealed blob's bytes in the ring (waiting for room),
   // sealing straight into it where the blob fits without wrapping.
   Status SealIntoRing(const Slot& slot, ByteView payload, const MutableByteView& nonce);
@@ -187,6 +189,10 @@ class PackBuilder {
   // it is free again once both are done.
   void MarkFilled(size_t offset, size_t n, std::unique_lock<std::mutex>& lock);
   bool SegmentFull(size_t at) const;
+  // The next segment to hash (to write) is full, no one is at it, and it is
+  // not a ring ahead of the other cursor (whose segment shares its place).
+  bool CanHash() const;
+  bool CanWrite() const;
   void HashFullSegments(std::unique_lock<std::mutex>& lock);
   void WriteNextSegment(std::unique_lock<std::mutex>& lock);
   // Frees the segment at `at` if it is both hashed and written.

@@ -155,8 +155,9 @@ class PackTest : public testing::TestWithParam<AeadAlgorithm> {
   void SetUp() override { ASSERT_OK(InitCrypto()); }
   AeadAlgorithm alg() const { return GetParam(); }
 
-  FinishedPack Build(const std::vector<TestBlob>& blobs, BlobType type = BlobType::kData) {
-    auto builder = PackBuilder::Create(alg(), key_, type);
+  FinishedPack Build(const std::vector<TestBlob>& blobs, BlobType type = BlobType::kData,
+                     std::unique_ptr<StagedBytes> staged = nullptr) {
+    auto builder = PackBuilder::Create(alg(), key_, type, 0, {}, std::move(staged));
     EXPECT_OK(builder);
     for (const TestBlob& b : blobs) {
       EXPECT_OK((*builder)->Add(TestId(b.raw), static_cast<uint32_t>(b.raw.size()), b.compressed,
@@ -685,22 +686,15 @@ TEST_P(PackTest, AStagedPackIsThePackTheFormatDescribes) {
   const auto blobs = RingBlobs();
   auto staged = std::make_unique<MemoryStaged>();
   MemoryStaged& out = *staged;
-  auto builder = PackBuilder::Create(alg(), key_, BlobType::kData, 0, {}, std::move(staged));
-  ASSERT_OK(builder);
-  for (const TestBlob& b : blobs) {
-    ASSERT_OK((*builder)->Add(TestId(b.raw), static_cast<uint32_t>(b.raw.size()), b.compressed,
-                              b.payload));
-  }
-  auto done = (*builder)->Finish();
-  ASSERT_OK(done);
+  const FinishedPack pack = Build(blobs, BlobType::kData, std::move(staged));
   const Bytes bytes = out.bytes();
-  EXPECT_EQ(bytes, HandBuiltPack(alg(), key_, done->salt, Payloads(blobs),
+  EXPECT_EQ(bytes, HandBuiltPack(alg(), key_, pack.salt, Payloads(blobs),
                                  HeaderPlaintext(ExpectedBlobs(blobs, BlobType::kData))));
-  EXPECT_EQ(done->size, bytes.size());
-  EXPECT_EQ(done->id, PackId(ByteView(Sha256(bytes))));
-  EXPECT_EQ(done->blobs, ExpectedBlobs(blobs, BlobType::kData));
-  EXPECT_TRUE(done->bytes.empty());
-  EXPECT_EQ(done->staged.get(), &out);
+  EXPECT_EQ(pack.size, bytes.size());
+  EXPECT_EQ(pack.id, PackId(ByteView(Sha256(bytes))));
+  EXPECT_EQ(pack.blobs, ExpectedBlobs(blobs, BlobType::kData));
+  EXPECT_TRUE(pack.bytes.empty());
+  EXPECT_EQ(pack.staged.get(), &out);
   // Whole aligned blocks but for the last write, which holds the header.
   const auto writes = out.writes();
   ASSERT_GE(writes.size(), 2u);

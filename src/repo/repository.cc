@@ -641,7 +641,7 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
       const size_t expected =
           config_.pack_size + kMaxDictionaryLength + config_.chunker.max_size + 64 * 1024;
       // A backend that can stage the pack takes it as it fills, through a
-      // ring of a few MiB (doc/design.md section 5).
+      // ring of a few MiB (doc/design.md section 6).
       auto staged = backend_->Stage();
       if (!staged.ok()) return fail(staged.status());
       // A kept buffer is resident to its last pack's size: it goes to the

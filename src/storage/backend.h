@@ -118,7 +118,7 @@ class Backend {
 
   // A new staged object, or nullptr where objects can only be put whole
   // (the caller then builds them in memory). The local backend stages in
-  // its tmp/ folder, whose leftovers RemoveStaleTemporaries removes.
+  // its tmp/ folder (see LocalBackend::Stage).
   virtual StatusOr<std::unique_ptr<StagedObject>> Stage() {
     return std::unique_ptr<StagedObject>();
   }

@@ -215,7 +215,7 @@ StatusOr<std::pair<UniqueFd, std::string>> LocalBackend::CreateTemporary(bool& d
     const auto open_temporary = [&] {
       return RetryOnEintr([&] {
         return ::open(path.c_str(),
-                      (direct ? O_WRONLY | O_DIRECT : O_RDWR) | O_CREAT | O_EXCL | O_CLOEXEC,
+                      O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | (direct ? O_DIRECT : 0),
                       options_.file_mode);
       });
     };
@@ -281,9 +281,7 @@ Status LocalBackend::Put(std::string_view name, ByteView data) {
   const std::string context = Context("put", name);
   PXB_RETURN_IF_ERROR_CTX(ValidateObjectName(name), context);
   PXB_ASSIGN_OR_RETURN(std::string tmp, WriteTemporary(data, context));
-  Status placed = PlaceFile(name, context, [&](const std::string& path) {
-    return ::rename(tmp.c_str(), path.c_str()) == 0 ? 0 : errno;
-  });
+  Status placed = PlaceFile(tmp, name, context);
   if (!placed.ok()) {
     ::unlink(tmp.c_str());
     return placed;
@@ -291,13 +289,14 @@ Status LocalBackend::Put(std::string_view name, ByteView data) {
   return SyncParentFolder(name, context);
 }
 
-Status LocalBackend::PlaceFile(std::string_view name, const std::string& context,
-                               const std::function<int(const std::string& path)>& place) {
+Status LocalBackend::PlaceFile(const std::string& tmp, std::string_view name,
+                               const std::string& context) {
   const std::string path = PathOf(name);
-  int err = place(path);
+  const auto rename = [&] { return ::rename(tmp.c_str(), path.c_str()) == 0 ? 0 : errno; };
+  int err = rename();
   if (err == ENOENT) {
     PXB_RETURN_IF_ERROR(MakeParentFolders(name, context));
-    err = place(path);
+    err = rename();
   }
   if (err == ENOTDIR) {
     return FailedPreconditionError(context + ": a folder of the name is an object");
@@ -373,9 +372,7 @@ class LocalBackend::Staged final : public StagedObject {
       }
       if (path_.empty()) PXB_RETURN_IF_ERROR(NameInTmp(context));
       // A rename, as Put's: it replaces whatever holds the name.
-      PXB_RETURN_IF_ERROR(backend_.PlaceFile(name, context, [&](const std::string& path) {
-        return ::rename(path_.c_str(), path.c_str()) == 0 ? 0 : errno;
-      }));
+      PXB_RETURN_IF_ERROR(backend_.PlaceFile(path_, name, context));
       placed_ = true;
     }
     // Once placed, a retry only syncs the folder again.
@@ -423,7 +420,7 @@ StatusOr<std::unique_ptr<StagedObject>> LocalBackend::Stage() {
   std::string path;
   if (::access("/proc/self/fd", X_OK) == 0) {
     fd = UniqueFd(RetryOnEintr(
-        [&] { return ::open(tmp.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, options_.file_mode); }));
+        [&] { return ::open(tmp.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, options_.file_mode); }));
   }
   if (fd.get() < 0) {
     bool direct = false;

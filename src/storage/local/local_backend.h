@@ -5,7 +5,7 @@
 // parent folders) and fsyncs the folders it changed, so an object is whole
 // or absent even after a crash (doc/design.md section 6). A staged object
 // (Stage) is a file in tmp/ written at offsets, without a name until its
-// Commit links it into place the same way. Files are created
+// Commit names it there and renames it into place the same way. Files are created
 // 0600 and folders 0700 by default because a repository holds key material,
 // encrypted; Options relax that.
 //
@@ -59,7 +59,7 @@ class LocalBackend final : public Backend {
   // complete object stays in place, because a concurrent Put of the same
   // bytes may already have reported it durable.
   Status Put(std::string_view name, ByteView data) override;
-  // An unnamed file in tmp/ (O_TMPFILE, linked at Commit) where the file
+  // An unnamed file in tmp/ (O_TMPFILE, named at Commit) where the file
   // system allows it, else a named one there; whole aligned blocks are
   // written past the page cache.
   StatusOr<std::unique_ptr<StagedObject>> Stage() override;
@@ -95,11 +95,9 @@ class LocalBackend final : public Backend {
                                                              std::string_view context);
   // Writes `data` to a new file under tmp/; returns its path.
   StatusOr<std::string> WriteTemporary(ByteView data, std::string_view context);
-  // Gives a complete, synced file the object's `name` with `place` (a
-  // rename or a link of the path it is given; returns 0 or an errno),
-  // creating missing folders. The file is left as it was if this fails.
-  Status PlaceFile(std::string_view name, const std::string& context,
-                   const std::function<int(const std::string& path)>& place);
+  // Renames a complete, synced file under tmp/ to the object's `name`,
+  // creating missing folders. The file is left where it was if this fails.
+  Status PlaceFile(const std::string& tmp, std::string_view name, const std::string& context);
   // Syncs the folder that holds `name`, making its placing durable.
   Status SyncParentFolder(std::string_view name, const std::string& context);
   // A folder's identity, to detect symlink cycles.
