@@ -163,6 +163,8 @@ class PackBuilder {
   // Bytes the pack will have without its header.
   size_t size() const { return size_; }
   bool empty() const { return blobs_.empty(); }
+  // Whether the pack goes to a StagedBytes through the ring.
+  bool staged() const { return staged_ != nullptr; }
 
   // Waits for the slots still being sealed, seals the header and returns the
   // complete pack. The builder is spent.

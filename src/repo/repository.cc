@@ -49,6 +49,13 @@ Repository::Repository(std::unique_ptr<Backend> backend, RepositoryConfig config
       unlocked_slot_(unlocked_slot) {}
 
 Repository::~Repository() {
+  // The finisher first: it may still hand finished packs to the writers.
+  {
+    std::lock_guard lock(writes_mu_);
+    finisher_stopping_ = true;
+  }
+  writes_changed_.notify_all();
+  if (pack_finisher_.joinable()) pack_finisher_.join();
   {
     std::lock_guard lock(writes_mu_);
     writers_stopping_ = true;
@@ -629,10 +636,6 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
       full.push_back(std::move(builder));
     }
     if (!builder) {
-      // While one full pack is written and the next waits for it, a third
-      // is not started: it would hold another pack's worth of memory for
-      // the little time the write has left.
-      WaitForRoomToOpenPack();
       // A pack ends with the blob that crosses pack_size: room for one
       // more chunk of the largest size, stored uncompressed, the dictionary
       // it may bring, and the header. Growing later would wait for every
@@ -644,6 +647,10 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
       // ring of a few MiB (doc/design.md section 6).
       auto staged = backend_->Stage();
       if (!staged.ok()) return fail(staged.status());
+      // While full packs still hold the memory the limits allow, no more
+      // is taken for this one: it would hold it for the little time they
+      // have left.
+      WaitForRoomToOpenPack(*staged != nullptr);
       // A kept buffer is resident to its last pack's size: it goes to the
       // next data pack, not to a tree pack, which may stay open and small
       // to the end of the backup while the data packs need a fresh buffer.
@@ -682,7 +689,7 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
   }
   if (!full.empty()) {
     std::lock_guard lock(writes_mu_);
-    packs_sealing_ += full.size();
+    for (const auto& pack : full) ++(pack->staged() ? staged_finishing_ : packs_sealing_);
   }
   // Encrypted outside the lock, so that the workers do it side by side. The
   // pack cannot be finished meanwhile: Finish waits for this slot. A failed
@@ -693,12 +700,20 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
   stats_.bytes_added += raw_length;
   stats_.bytes_stored += payload.size() + Aead::kTagSize;
   for (size_t i = 0; i < full.size(); ++i) {
+    // A staged pack is finished by a writer: that waits for its ring to be
+    // written, which this worker need not do.
+    if (full[i]->staged()) {
+      QueuePackFinish(std::move(full[i]));
+      continue;
+    }
     auto done = FinishPack(*full[i]);
     if (!done.ok()) {
       // This pack and the ones after it are dropped, not queued.
       {
         std::lock_guard lock(writes_mu_);
-        packs_sealing_ -= full.size() - i;
+        for (size_t j = i; j < full.size(); ++j) {
+          --(full[j]->staged() ? staged_finishing_ : packs_sealing_);
+        }
         writes_changed_.notify_all();
       }
       std::vector<std::unique_ptr<PackBuilder>> dropped(std::make_move_iterator(full.begin() + i),
@@ -725,23 +740,65 @@ StatusOr<FinishedPack> Repository::FinishPack(PackBuilder& builder) {
   return done;
 }
 
+void Repository::StartPackWriters() {
+  if (!pack_writers_.empty()) return;
+  for (size_t i = 0; i < kPackWriterThreads; ++i) {
+    pack_writers_.emplace_back([this] { PackWriterLoop(); });
+  }
+}
+
 void Repository::QueuePackWrite(FinishedPack pack) {
   std::unique_lock lock(writes_mu_);
-  if (pack_writers_.empty()) {
-    for (size_t i = 0; i < kPackWriterThreads; ++i) {
-      pack_writers_.emplace_back([this] { PackWriterLoop(); });
-    }
-  }
-  writes_changed_.wait(lock, [&] { return writes_in_flight_ < kPacksInFlight; });
+  StartPackWriters();
+  writes_changed_.wait(lock, [&] { return whole_in_flight_ < kPacksInFlight; });
   writes_in_flight_++;
+  whole_in_flight_++;
   packs_sealing_--;
   write_queue_.push_back(std::move(pack));
   writes_changed_.notify_all();
 }
 
-void Repository::WaitForRoomToOpenPack() {
+void Repository::QueuePackFinish(std::unique_ptr<PackBuilder> builder) {
+  std::lock_guard lock(writes_mu_);
+  StartPackWriters();
+  if (!pack_finisher_.joinable()) pack_finisher_ = std::thread([this] { PackFinisherLoop(); });
+  writes_in_flight_++;
+  finish_queue_.push_back(std::move(builder));
+  writes_changed_.notify_all();
+}
+
+void Repository::WaitForRoomToOpenPack(bool staged) {
   std::unique_lock lock(writes_mu_);
-  writes_changed_.wait(lock, [&] { return writes_in_flight_ + packs_sealing_ <= kPacksInFlight; });
+  writes_changed_.wait(lock, [&] {
+    return staged ? staged_finishing_ < kStagedPacksFinishing
+                  : whole_in_flight_ + packs_sealing_ <= kPacksInFlight;
+  });
+}
+
+void Repository::PackFinisherLoop() {
+  std::unique_lock lock(writes_mu_);
+  while (true) {
+    writes_changed_.wait(lock, [&] { return finisher_stopping_ || !finish_queue_.empty(); });
+    if (finish_queue_.empty()) return;  // stopping, and nothing left to finish
+    std::unique_ptr<PackBuilder> builder = std::move(finish_queue_.front());
+    finish_queue_.pop_front();
+    lock.unlock();
+    const size_t blobs = builder->blob_count();
+    auto done = FinishPack(*builder);
+    builder.reset();
+    lock.lock();
+    // Its ring is back in pack_buffers_ (or freed): the next may open.
+    staged_finishing_--;
+    if (done.ok()) {
+      write_queue_.push_back(*std::move(done));
+    } else {
+      // Its blobs were accepted: the backup cannot complete (Flush).
+      if (blobs > 0) RecordLostBlobs(done.status());
+      if (write_error_.ok()) write_error_ = done.status();
+      writes_in_flight_--;
+    }
+    writes_changed_.notify_all();
+  }
 }
 
 void Repository::PackWriterLoop() {
@@ -752,11 +809,13 @@ void Repository::PackWriterLoop() {
     FinishedPack pack = std::move(write_queue_.front());
     write_queue_.pop_front();
     lock.unlock();
+    const bool whole = pack.staged == nullptr;
     // A failed pack stays in unstored_ for Flush to retry.
     Status stored = StorePack(std::move(pack));
     lock.lock();
     if (!stored.ok() && write_error_.ok()) write_error_ = std::move(stored);
     writes_in_flight_--;
+    if (whole) whole_in_flight_--;
     writes_changed_.notify_all();
   }
 }
@@ -859,6 +918,8 @@ Status Repository::LostBlobs() const {
 Status Repository::Flush() {
   PXB_RETURN_IF_ERROR(LostBlobs());
   WaitForPackWrites();
+  // A staged pack the writers could not finish was lost with its blobs.
+  PXB_RETURN_IF_ERROR(LostBlobs());
   std::vector<FinishedPack> retry;
   {
     std::lock_guard lock(unstored_mu_);

@@ -214,7 +214,14 @@ class Repository {
   // cost 16 to 40 MiB of peak memory for no measurable speed (design.md
   // section 7).
   static constexpr size_t kPacksInFlight = 1;
-  // Threads writing packs, so that a worker never waits for storage.
+  // Full staged packs (PackBuilder's ring) queued or being finished at
+  // once: each holds its ring until its last bytes are written. Once
+  // finished it holds only its file, so any number may wait to be
+  // committed.
+  static constexpr size_t kStagedPacksFinishing = 1;
+  // Threads writing packs, so that a worker never waits for storage. A
+  // thread of its own finishes full staged packs, so that finishing one
+  // never waits behind another's commit (an fsync).
   static constexpr size_t kPackWriterThreads = kPacksInFlight;
   const WriteStats& write_stats() const { return stats_; }
 
@@ -285,16 +292,26 @@ class Repository {
   // names none.
   StatusOr<std::shared_ptr<const BlobDictionary>> DictionaryFor(const PackRecord& pack,
                                                                 const PackBlob& blob) const;
-  // Waits while kPacksInFlight full packs are being written or queued and
-  // another is full too, so that at most one more pack is open beside them.
-  // Called with a builder lock held: the writers never take one.
-  void WaitForRoomToOpenPack();
+  // Waits until a pack may be opened: for a staged one, while
+  // kStagedPacksFinishing full staged packs still hold their rings; for
+  // one built whole, while kPacksInFlight full packs are being written or
+  // queued and another is full too, so that at most one more pack is open
+  // beside them. Called with a builder lock held: the writers never take
+  // one.
+  void WaitForRoomToOpenPack(bool staged);
   // Hands a full pack to the background writers; waits while kPacksInFlight
   // are queued or being written.
   void QueuePackWrite(FinishedPack pack);
+  // Hands a full staged pack to the finisher, which waits for its seals
+  // and its ring and hands it to the writers. Never waits: the pack's ring
+  // was accounted for when it became full.
+  void QueuePackFinish(std::unique_ptr<PackBuilder> builder);
   // Finishes a full pack; a staged pack's ring goes back to pack_buffers_.
   StatusOr<FinishedPack> FinishPack(PackBuilder& builder);
+  // Starts the writers with the first full pack. Called under writes_mu_.
+  void StartPackWriters();
   void PackWriterLoop();
+  void PackFinisherLoop();
   // Waits until no pack is queued or being written.
   void WaitForPackWrites();
   // Reads the headers of stored packs that `index` does not name, except
@@ -360,13 +377,17 @@ class Repository {
   // flight. Each kept buffer holds a pack's worth of resident memory.
   PageBufferPool pack_buffers_{kPacksInFlight};
 
-  // Background pack writes (QueuePackWrite). Writers start with the first
-  // full pack, so a repository opened only to read runs no thread.
+  // Background pack writes (QueuePackWrite, QueuePackFinish). Writers start
+  // with the first full pack, so a repository opened only to read runs no
+  // thread.
   std::mutex writes_mu_;
   std::condition_variable writes_changed_;
+  std::deque<std::unique_ptr<PackBuilder>> finish_queue_;  // full staged packs
   std::deque<FinishedPack> write_queue_;
-  size_t writes_in_flight_ = 0;  // queued or being written
-  size_t packs_sealing_ = 0;     // full, not yet queued: being sealed or waiting for room
+  size_t writes_in_flight_ = 0;  // queued or being finished or written
+  size_t whole_in_flight_ = 0;   // of these, packs built whole (kPacksInFlight)
+  size_t packs_sealing_ = 0;     // built whole, full, not yet queued
+  size_t staged_finishing_ = 0;  // staged, full, ring not yet given back
   Status write_error_;           // the first failed write since the last Flush
 
   // Set once a pack holding accepted blobs is dropped (see Flush).
@@ -377,6 +398,8 @@ class Repository {
   Status lost_blobs_;
   bool writers_stopping_ = false;
   std::vector<std::thread> pack_writers_;
+  bool finisher_stopping_ = false;
+  std::thread pack_finisher_;
 
   WriteStats stats_;
 

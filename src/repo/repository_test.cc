@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,8 +22,10 @@
 #include "format/object_names.h"
 #include "format/testing/format_testing.h"
 #include "storage/faulty/faulty_backend.h"
+#include "storage/local/local_backend.h"
 #include "storage/mem/mem_backend.h"
 #include "storage/testing/status_testing.h"
+#include "storage/testing/temp_folder.h"
 
 namespace pxb {
 namespace {
@@ -582,10 +585,7 @@ class GatedBackend final : public Backend {
   std::string Location() const override { return inner_->Location(); }
   Status Create(bool exclusive) override { return inner_->Create(exclusive); }
   Status Put(std::string_view name, ByteView data) override {
-    if (name.starts_with(kDataPrefix)) {
-      std::unique_lock lock(mu_);
-      opened_.wait(lock, [&] { return open_; });
-    }
+    if (name.starts_with(kDataPrefix)) Wait();
     return inner_->Put(name, data);
   }
   StatusOr<Bytes> Get(std::string_view name, uint64_t offset, uint64_t length) override {
@@ -597,8 +597,34 @@ class GatedBackend final : public Backend {
     return inner_->List(prefix, fn);
   }
   Status Delete(std::string_view name) override { return inner_->Delete(name); }
+  // A staged pack's commit waits at the gate too.
+  StatusOr<std::unique_ptr<StagedObject>> Stage() override {
+    PXB_ASSIGN_OR_RETURN(std::unique_ptr<StagedObject> inner, inner_->Stage());
+    if (inner == nullptr) return inner;
+    return std::unique_ptr<StagedObject>(std::make_unique<GatedStaged>(*this, std::move(inner)));
+  }
 
  private:
+  class GatedStaged final : public StagedObject {
+   public:
+    GatedStaged(GatedBackend& gate, std::unique_ptr<StagedObject> inner)
+        : gate_(gate), inner_(std::move(inner)) {}
+    Status WriteAt(uint64_t offset, ByteView bytes) override {
+      return inner_->WriteAt(offset, bytes);
+    }
+    Status Commit(std::string_view name) override {
+      gate_.Wait();
+      return inner_->Commit(name);
+    }
+
+   private:
+    GatedBackend& gate_;
+    std::unique_ptr<StagedObject> inner_;
+  };
+  void Wait() {
+    std::unique_lock lock(mu_);
+    opened_.wait(lock, [&] { return open_; });
+  }
   void Set(bool open) {
     std::lock_guard lock(mu_);
     open_ = open;
@@ -613,22 +639,38 @@ class GatedBackend final : public Backend {
 // One pack is written while the next fills; once that one is full too, the
 // blob that would open a third waits for the write instead, so that no more
 // than two packs' worth of memory is held.
-TEST_F(RepositoryTest, NoThirdPackOpensWhileOneIsWrittenAndTheNextIsFull) {
-  auto backend = std::make_unique<GatedBackend>(Store());
-  GatedBackend* gate = backend.get();
-  auto opened = Repository::Init(std::move(backend), kPassphrase, FastOptions());
-  ASSERT_OK(opened);
-  Repository& repo = **opened;
+// A repository over `gate`, closed.
+std::unique_ptr<Repository> InitClosedGate(std::unique_ptr<GatedBackend> gated,
+                                           GatedBackend*& gate) {
+  gate = gated.get();
   gate->Close();
-  // Packs of 1 MiB: the fourth 300 KiB blob fills one.
+  auto opened = Repository::Init(std::move(gated), kPassphrase, FastOptions());
+  EXPECT_OK(opened);
+  return opened.ok() ? std::move(*opened) : nullptr;
+}
+
+// Blobs of 300 KiB: in packs of 1 MiB (FastOptions) every fourth fills one.
+std::vector<Bytes> PackFillingBlobs(size_t count, uint64_t seed) {
   std::vector<Bytes> blobs;
-  for (uint64_t i = 0; i < 9; ++i) blobs.push_back(Content(300 * 1024, 100 + i));
+  for (uint64_t i = 0; i < count; ++i) blobs.push_back(Content(300 * 1024, seed + i));
+  return blobs;
+}
+
+Status SaveUncompressed(Repository& repo, std::span<const Bytes> blobs) {
+  for (const Bytes& blob : blobs) {
+    PXB_RETURN_IF_ERROR(repo.SaveBlob(BlobType::kData, blob, CompressionLevel::kOff).status());
+  }
+  return Status::Ok();
+}
+
+TEST_F(RepositoryTest, NoThirdPackOpensWhileOneIsWrittenAndTheNextIsFull) {
+  GatedBackend* gate = nullptr;
+  auto opened = InitClosedGate(std::make_unique<GatedBackend>(Store()), gate);
+  ASSERT_NE(opened, nullptr);
+  Repository& repo = *opened;
+  const std::vector<Bytes> blobs = PackFillingBlobs(9, 100);
   auto save = [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      auto saved = repo.SaveBlob(BlobType::kData, blobs[i], CompressionLevel::kOff);
-      if (!saved.ok()) return saved.status();
-    }
-    return Status::Ok();
+    return SaveUncompressed(repo, std::span(blobs).subspan(begin, end - begin));
   };
   // The first pack waits at the gate; the second fills, and the thread that
   // filled it waits for room to queue it.
@@ -642,6 +684,64 @@ TEST_F(RepositoryTest, NoThirdPackOpensWhileOneIsWrittenAndTheNextIsFull) {
   EXPECT_OK(third.get());
   ASSERT_OK(repo.Flush());
   ExpectBlobsReadBack(blobs);
+}
+
+// A staged pack holds its ring only until it is finished: the packs after
+// it fill while any number of finished ones wait to be committed.
+TEST_F(RepositoryTest, StagedPacksWaitingForTheirCommitHoldNoSaveBack) {
+  TempFolder folder;
+  GatedBackend* gate = nullptr;
+  auto opened = InitClosedGate(
+      std::make_unique<GatedBackend>(std::make_unique<LocalBackend>(folder.path())), gate);
+  ASSERT_NE(opened, nullptr);
+  Repository& repo = *opened;
+  const std::vector<Bytes> blobs = PackFillingBlobs(20, 200);  // five full packs
+  auto saves = std::async(std::launch::async, [&] { return SaveUncompressed(repo, blobs); });
+  const bool saved_while_closed =
+      saves.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+  gate->Open();
+  EXPECT_TRUE(saved_while_closed) << "saves waited for the commits of staged packs";
+  EXPECT_OK(saves.get());
+  ASSERT_OK(repo.Flush());
+  EXPECT_EQ(repo.write_stats().packs_written, 5u);
+  auto reopened = Repository::Open(std::make_unique<LocalBackend>(folder.path()), kPassphrase);
+  ASSERT_OK(reopened);
+  ASSERT_OK((*reopened)->LoadIndex());
+  for (const Bytes& blob : blobs) {
+    auto loaded = (*reopened)->LoadBlob(BlobType::kData, (*reopened)->ComputeBlobId(blob));
+    ASSERT_OK(loaded);
+    EXPECT_EQ(*loaded, blob);
+  }
+}
+
+// The writer that finishes a full staged pack cannot write its last bytes:
+// the blobs already accepted are lost, so Flush and every later save fail
+// (no snapshot may name them), and nothing waits forever.
+TEST_F(RepositoryTest, AStagedPackThatCannotBeFinishedFailsFlushAndLaterSaves) {
+  TempFolder folder;
+  auto backend = std::make_unique<FaultyBackend>(std::make_unique<LocalBackend>(folder.path()));
+  FaultyBackend* faulty = backend.get();
+  auto opened = Repository::Init(std::move(backend), kPassphrase, FastOptions());
+  ASSERT_OK(opened);
+  Repository& repo = **opened;
+  // The ring's first segment (1 MiB) is the first write; finishing the
+  // pack writes the rest.
+  faulty->FailNth(M::kStagedWrite, 2, UnavailableError("disk gone"));
+  ASSERT_OK(SaveUncompressed(repo, PackFillingBlobs(4, 300)));
+  const Status flushed = repo.Flush();
+  EXPECT_EQ(flushed.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(flushed.message()), HasSubstr("disk gone"));
+  EXPECT_EQ(faulty->Calls(M::kStagedWrite), 2);
+  auto later = repo.SaveBlob(BlobType::kData, Content(1000, 400), CompressionLevel::kOff);
+  EXPECT_EQ(CodeOf(later), StatusCode::kUnavailable);
+  EXPECT_EQ(repo.Flush().code(), StatusCode::kUnavailable);
+  size_t packs = 0;
+  LocalBackend store(folder.path());
+  ASSERT_OK(store.List(kDataPrefix, [&](const ObjectInfo&) {
+    ++packs;
+    return Status::Ok();
+  }));
+  EXPECT_EQ(packs, 0u);
 }
 
 TEST_F(RepositoryTest, FullPackWhosePutFailedIsStoredByFlush) {
@@ -1236,7 +1336,9 @@ TEST_F(RepositoryTest, CopyBlobTakesTheDictionaryAlong) {
     auto id = IdFromObjectName<IndexId>(name, kIndexPrefix);
     auto file = repo->ReadIndexFile(*id);
     ASSERT_OK(file);
-    if (file->packs.front().id == old_pack.id) ASSERT_OK(repo->backend().Delete(name));
+    if (file->packs.front().id == old_pack.id) {
+      ASSERT_OK(repo->backend().Delete(name));
+    }
   }
   repo = Reopen();
   auto loaded = repo->LoadBlob(BlobType::kData, repo->ComputeBlobId(page));

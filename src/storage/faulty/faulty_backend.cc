@@ -130,4 +130,31 @@ Status FaultyBackend::Delete(std::string_view name) {
   return inner_->Delete(name);
 }
 
+class FaultyBackend::Staged final : public StagedObject {
+ public:
+  Staged(FaultyBackend& owner, std::unique_ptr<StagedObject> inner)
+      : owner_(owner), inner_(std::move(inner)) {}
+
+  Status WriteAt(uint64_t offset, ByteView bytes) override {
+    PXB_RETURN_IF_ERROR(owner_.Enter(Method::kStagedWrite, "write", "staged object"));
+    return inner_->WriteAt(offset, bytes);
+  }
+
+  Status Commit(std::string_view name) override {
+    PXB_RETURN_IF_ERROR(owner_.Enter(Method::kPut, "put", name));
+    return inner_->Commit(name);
+  }
+
+ private:
+  FaultyBackend& owner_;
+  const std::unique_ptr<StagedObject> inner_;
+};
+
+StatusOr<std::unique_ptr<StagedObject>> FaultyBackend::Stage() {
+  PXB_RETURN_IF_ERROR(Enter(Method::kStage, "stage", ""));
+  PXB_ASSIGN_OR_RETURN(std::unique_ptr<StagedObject> inner, inner_->Stage());
+  if (inner == nullptr) return inner;  // the inner backend builds objects in memory
+  return std::unique_ptr<StagedObject>(std::make_unique<Staged>(*this, std::move(inner)));
+}
+
 }  // namespace pxb

@@ -4,7 +4,9 @@
 // Without rules it forwards every call unchanged. Rules fail calls with a
 // given status, corrupt the bytes Get returns, or store truncated objects
 // while reporting success (a lying disk). Every call is counted, injected or
-// not.
+// not. Objects the inner backend stages (Backend::Stage) are wrapped too:
+// each of their writes is a kStagedWrite call, and their Commit a kPut of
+// the committed name (not subject to TruncateWrites).
 //
 //   FaultyBackend backend(std::make_unique<MemBackend>());
 //   backend.FailNth(FaultyBackend::Method::kPut, 3, UnavailableError("flaky"));
@@ -29,8 +31,8 @@ namespace pxb {
 
 class FaultyBackend final : public Backend {
  public:
-  enum class Method { kCreate, kPut, kGet, kStat, kList, kDelete };
-  static constexpr size_t kMethodCount = 6;
+  enum class Method { kCreate, kPut, kGet, kStat, kList, kDelete, kStage, kStagedWrite };
+  static constexpr size_t kMethodCount = 8;
 
   explicit FaultyBackend(std::unique_ptr<Backend> inner);
 
@@ -67,8 +69,11 @@ class FaultyBackend final : public Backend {
   StatusOr<ObjectInfo> Stat(std::string_view name) override;
   Status List(std::string_view prefix, const std::function<Status(const ObjectInfo&)>& fn) override;
   Status Delete(std::string_view name) override;
+  StatusOr<std::unique_ptr<StagedObject>> Stage() override;
 
  private:
+  class Staged;
+
   struct FailRule {
     Method method;
     enum class Kind { kNth, kAll, kNamePrefix } kind;

@@ -8,8 +8,10 @@
 #include <thread>
 #include <vector>
 
+#include "storage/local/local_backend.h"
 #include "storage/mem/mem_backend.h"
 #include "storage/testing/status_testing.h"
+#include "storage/testing/temp_folder.h"
 #include "storage/testing/test_objects.h"
 
 namespace pxb {
@@ -43,6 +45,40 @@ TEST_F(FaultyBackendTest, ForwardsAndCountsEveryMethod) {
   EXPECT_EQ(backend_.Calls(M::kList), 1);
   EXPECT_EQ(backend_.Calls(M::kDelete), 1);
   EXPECT_THAT(*ListNames(backend_.inner(), ""), ElementsAre("index/1"));
+}
+
+TEST_F(FaultyBackendTest, AnInnerBackendThatBuildsInMemoryStagesNothing) {
+  auto staged = backend_.Stage();
+  ASSERT_OK(staged);
+  EXPECT_EQ(*staged, nullptr);
+  EXPECT_EQ(backend_.Calls(M::kStage), 1);
+}
+
+// Staged objects of the inner backend are wrapped: their writes and their
+// commit (a put of the committed name) follow the rules.
+TEST_F(FaultyBackendTest, StagedWritesAndCommitsFollowTheRules) {
+  TempFolder folder;
+  FaultyBackend faulty(std::make_unique<LocalBackend>(folder.path()));
+  ASSERT_OK(faulty.Create(false));
+  faulty.FailNth(M::kStagedWrite, 2, UnavailableError("disk gone"));
+  faulty.FailNth(M::kPut, 1, UnavailableError("folder gone"));
+  auto staged = faulty.Stage();
+  ASSERT_OK(staged);
+  ASSERT_NE(*staged, nullptr);
+  EXPECT_OK((*staged)->WriteAt(0, AsBytes("abc")));
+  const Status failed = (*staged)->WriteAt(3, AsBytes("def"));
+  EXPECT_EQ(failed.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(failed.message()), HasSubstr("write staged object: disk gone"));
+  ASSERT_OK((*staged)->WriteAt(3, AsBytes("def")));
+  const Status refused = (*staged)->Commit("index/1");
+  EXPECT_EQ(refused.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("put index/1: folder gone"));
+  ASSERT_OK((*staged)->Commit("index/1"));
+  EXPECT_EQ(faulty.Calls(M::kStagedWrite), 3);
+  EXPECT_EQ(faulty.Calls(M::kPut), 2);
+  auto stored = faulty.Get("index/1");
+  ASSERT_OK(stored);
+  EXPECT_EQ(ToString(*stored), "abcdef");
 }
 
 TEST_F(FaultyBackendTest, FailNthFailsOnlyThatCall) {
