@@ -700,8 +700,8 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
   stats_.bytes_added += raw_length;
   stats_.bytes_stored += payload.size() + Aead::kTagSize;
   for (size_t i = 0; i < full.size(); ++i) {
-    // A staged pack is finished by a writer: that waits for its ring to be
-    // written, which this worker need not do.
+    // A staged pack is finished by the finisher: that waits for its ring to
+    // be written, which this worker need not do.
     if (full[i]->staged()) {
       QueuePackFinish(std::move(full[i]));
       continue;
@@ -770,7 +770,8 @@ void Repository::QueuePackFinish(std::unique_ptr<PackBuilder> builder) {
 void Repository::WaitForRoomToOpenPack(bool staged) {
   std::unique_lock lock(writes_mu_);
   writes_changed_.wait(lock, [&] {
-    return staged ? staged_finishing_ < kStagedPacksFinishing
+    return staged ? staged_finishing_ < kStagedPacksFinishing &&
+                        staged_committing_ < kStagedPacksCommitting
                   : whole_in_flight_ + packs_sealing_ <= kPacksInFlight;
   });
 }
@@ -790,6 +791,7 @@ void Repository::PackFinisherLoop() {
     // Its ring is back in pack_buffers_ (or freed): the next may open.
     staged_finishing_--;
     if (done.ok()) {
+      staged_committing_++;
       write_queue_.push_back(*std::move(done));
     } else {
       // Its blobs were accepted: the backup cannot complete (Flush).
@@ -815,7 +817,7 @@ void Repository::PackWriterLoop() {
     lock.lock();
     if (!stored.ok() && write_error_.ok()) write_error_ = std::move(stored);
     writes_in_flight_--;
-    if (whole) whole_in_flight_--;
+    --(whole ? whole_in_flight_ : staged_committing_);
     writes_changed_.notify_all();
   }
 }
@@ -918,7 +920,7 @@ Status Repository::LostBlobs() const {
 Status Repository::Flush() {
   PXB_RETURN_IF_ERROR(LostBlobs());
   WaitForPackWrites();
-  // A staged pack the writers could not finish was lost with its blobs.
+  // A staged pack the finisher could not finish was lost with its blobs.
   PXB_RETURN_IF_ERROR(LostBlobs());
   std::vector<FinishedPack> retry;
   {

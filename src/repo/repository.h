@@ -178,12 +178,10 @@ class Repository {
   StatusOr<std::vector<PackBlob>> DecodePackBlobs(ByteView pack) const;
 
   // Stores a blob unless the repository (or a pending pack) has it. Full
-  // packs are written in the background as they fill, at most
-  // kPacksInFlight at a time (SaveBlob waits for room); call Flush() to
-  // write the rest. After a background write failed, SaveBlob returns that
-  // error until Flush() has retried it.
-  // With a dictionary, the blob is compressed with it (if that pays) and its
-  // pack gets a copy of the dictionary.
+  // packs are written in the background as they fill, within the limits
+  // below (SaveBlob waits for room); call Flush() to write the rest. After a background write
+  // failed, SaveBlob returns that error until Flush() has retried it. With a dictionary, the blob
+  // is compressed with it (if that pays) and its pack gets a copy of the dictionary.
   StatusOr<SaveBlobResult> SaveBlob(BlobType type, ByteView plaintext, CompressionLevel level,
                                     const BlobDictionary* dictionary = nullptr);
   // Gives a dictionary its id.
@@ -214,11 +212,14 @@ class Repository {
   // cost 16 to 40 MiB of peak memory for no measurable speed (design.md
   // section 7).
   static constexpr size_t kPacksInFlight = 1;
-  // Full staged packs (PackBuilder's ring) queued or being finished at
-  // once: each holds its ring until its last bytes are written. Once
-  // finished it holds only its file, so any number may wait to be
-  // committed.
+  // A staged pack (PackBuilder's ring) is opened only while fewer full
+  // staged packs than this are queued or being finished, each still
+  // holding its ring until its last bytes are written...
   static constexpr size_t kStagedPacksFinishing = 1;
+  // ...and fewer than this finished ones wait for their commit, each
+  // holding only its open file: a slow fsync does not stop the workers,
+  // a hung disk does before the files run out.
+  static constexpr size_t kStagedPacksCommitting = 16;
   // Threads writing packs, so that a worker never waits for storage. A
   // thread of its own finishes full staged packs, so that finishing one
   // never waits behind another's commit (an fsync).
@@ -293,11 +294,13 @@ class Repository {
   StatusOr<std::shared_ptr<const BlobDictionary>> DictionaryFor(const PackRecord& pack,
                                                                 const PackBlob& blob) const;
   // Waits until a pack may be opened: for a staged one, while
-  // kStagedPacksFinishing full staged packs still hold their rings; for
-  // one built whole, while kPacksInFlight full packs are being written or
-  // queued and another is full too, so that at most one more pack is open
-  // beside them. Called with a builder lock held: the writers never take
-  // one.
+  // kStagedPacksFinishing full staged packs still hold their rings or
+  // kStagedPacksCommitting wait for their commit (a pack ended early for
+  // a dictionary, by the caller, is not counted yet); for one built whole,
+  // while kPacksInFlight full packs are being written or queued and
+  // another is full too, so that at most one more pack is open beside
+  // them. Called with a builder lock held: the writers and the finisher
+  // never take one.
   void WaitForRoomToOpenPack(bool staged);
   // Hands a full pack to the background writers; waits while kPacksInFlight
   // are queued or being written.
@@ -384,11 +387,12 @@ class Repository {
   std::condition_variable writes_changed_;
   std::deque<std::unique_ptr<PackBuilder>> finish_queue_;  // full staged packs
   std::deque<FinishedPack> write_queue_;
-  size_t writes_in_flight_ = 0;  // queued or being finished or written
-  size_t whole_in_flight_ = 0;   // of these, packs built whole (kPacksInFlight)
-  size_t packs_sealing_ = 0;     // built whole, full, not yet queued
-  size_t staged_finishing_ = 0;  // staged, full, ring not yet given back
-  Status write_error_;           // the first failed write since the last Flush
+  size_t writes_in_flight_ = 0;   // queued or being finished or written
+  size_t whole_in_flight_ = 0;    // of these, packs built whole (kPacksInFlight)
+  size_t packs_sealing_ = 0;      // built whole, full, not yet queued
+  size_t staged_finishing_ = 0;   // staged, full, ring not yet given back
+  size_t staged_committing_ = 0;  // staged, finished, not yet committed
+  Status write_error_;            // the first failed write since the last Flush
 
   // Set once a pack holding accepted blobs is dropped (see Flush).
   Status DropPacks(std::vector<std::unique_ptr<PackBuilder>>& packs, Status cause);
