@@ -116,15 +116,23 @@ class RestoreParallelTest : public ::testing::Test {
         cancel);
   }
 
-  // The packs that hold the chunks of a file of the source.
-  std::set<std::string> PacksOf(const std::string& name) {
-    std::set<std::string> packs;
+  // The chunks of a file of the source, in file order.
+  std::vector<BlobId> ChunksOf(const std::string& name) {
+    std::vector<BlobId> chunks;
     auto snapshot = repo_->LoadSnapshot(snapshot_);
     EXPECT_OK(snapshot);
     auto node = FindNodeAtPath(*repo_, snapshot->tree, src_ + "/" + name);
     EXPECT_OK(node);
-    for (const Extent& e : node->extents) {
-      for (const BlobId& id : e.chunks) packs.insert(PackObjectName(repo_->FindBlob(id)->pack.id));
+    for (const Extent& e : node->extents)
+      chunks.insert(chunks.end(), e.chunks.begin(), e.chunks.end());
+    return chunks;
+  }
+
+  // The packs that hold the chunks of a file of the source.
+  std::set<std::string> PacksOf(const std::string& name) {
+    std::set<std::string> packs;
+    for (const BlobId& id : ChunksOf(name)) {
+      packs.insert(PackObjectName(repo_->FindBlob(id)->pack.id));
     }
     return packs;
   }
@@ -155,6 +163,21 @@ void WriteMixedTree(const std::string& src) {
   std::string text;
   while (text.size() < 3 * kMiB) text += "line " + std::to_string(text.size()) + " of a log\n";
   WriteFile(src + "/text.log", text);
+  // A database: cut into 8 KiB pages, some repeated, and written back
+  // gathered in runs of consecutive pages.
+  {
+    std::string db = "SQLite format 3";
+    db += '\0';
+    db += '\x20';  // 8 KiB pages
+    db += '\0';
+    db += RandomBytesOf(rng, 8192 - db.size());
+    const std::string repeated_page = RandomBytesOf(rng, 8192);
+    for (int page = 1; page < 400; ++page) {
+      db += page % 37 == 0 ? repeated_page : "page " + RandomBytesOf(rng, 8187);
+    }
+    db += RandomBytesOf(rng, 100);  // a short last chunk
+    WriteFile(src + "/chat.db", db);
+  }
   // Sparse: two data islands and a trailing hole.
   {
     const std::string path = src + "/sparse";
@@ -197,14 +220,17 @@ TEST_P(RestoreDurabilityTest, RestoresEveryShapeExactly) {
   struct stat st;
   ASSERT_EQ(::stat((target + "/sparse").c_str(), &st), 0);
   EXPECT_LT(st.st_blocks * 512, 1 * kMiB) << "the sparse file lost its holes";
-  // 300 small + empty + large + repeated + text + sparse + 3 linked names.
-  EXPECT_EQ(result->files_restored, 308u);
+  // 300 small + empty + large + repeated + text + database + sparse + 3
+  // linked names.
+  EXPECT_EQ(result->files_restored, 309u);
+  // The database was cut into its pages and the short rest.
+  EXPECT_EQ(ChunksOf("chat.db").size(), 401u);
 
   // A second run finds everything in place and writes nothing.
   auto again = Restore(target, options);
   ASSERT_OK(again);
   EXPECT_EQ(again->files_restored, 0u);
-  EXPECT_EQ(again->files_unchanged, 306u);
+  EXPECT_EQ(again->files_unchanged, 307u);
   EXPECT_EQ(again->bytes_written, 0u);
   EXPECT_EQ(Manifest(target), Manifest(src_));
 }

@@ -76,7 +76,12 @@ Status PathError(std::string_view op, int dir_fd, const std::string& name) {
   return ErrnoError(err, std::string(op) + " " + DescribePath(dir_fd, name));
 }
 
-bool IsRoot() { return geteuid() == 0; }
+// The effective user does not change while restoring: asked once, not per
+// file.
+bool IsRoot() {
+  static const bool root = geteuid() == 0;
+  return root;
+}
 
 // Remembers the first failure while later steps still run.
 class FirstError {
