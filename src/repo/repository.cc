@@ -751,7 +751,6 @@ void Repository::QueuePackWrite(FinishedPack pack) {
   std::unique_lock lock(writes_mu_);
   StartPackWriters();
   writes_changed_.wait(lock, [&] { return whole_in_flight_ < kPacksInFlight; });
-  writes_in_flight_++;
   whole_in_flight_++;
   packs_sealing_--;
   write_queue_.push_back(std::move(pack));
@@ -762,7 +761,6 @@ void Repository::QueuePackFinish(std::unique_ptr<PackBuilder> builder) {
   std::lock_guard lock(writes_mu_);
   StartPackWriters();
   if (!pack_finisher_.joinable()) pack_finisher_ = std::thread([this] { PackFinisherLoop(); });
-  writes_in_flight_++;
   finish_queue_.push_back(std::move(builder));
   writes_changed_.notify_all();
 }
@@ -797,7 +795,6 @@ void Repository::PackFinisherLoop() {
       // Its blobs were accepted: the backup cannot complete (Flush).
       if (blobs > 0) RecordLostBlobs(done.status());
       if (write_error_.ok()) write_error_ = done.status();
-      writes_in_flight_--;
     }
     writes_changed_.notify_all();
   }
@@ -816,7 +813,6 @@ void Repository::PackWriterLoop() {
     Status stored = StorePack(std::move(pack));
     lock.lock();
     if (!stored.ok() && write_error_.ok()) write_error_ = std::move(stored);
-    writes_in_flight_--;
     --(whole ? whole_in_flight_ : staged_committing_);
     writes_changed_.notify_all();
   }
@@ -824,7 +820,8 @@ void Repository::PackWriterLoop() {
 
 void Repository::WaitForPackWrites() {
   std::unique_lock lock(writes_mu_);
-  writes_changed_.wait(lock, [&] { return writes_in_flight_ == 0; });
+  writes_changed_.wait(
+      lock, [&] { return whole_in_flight_ + staged_finishing_ + staged_committing_ == 0; });
   write_error_ = Status::Ok();
 }
 

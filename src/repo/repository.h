@@ -179,9 +179,11 @@ class Repository {
 
   // Stores a blob unless the repository (or a pending pack) has it. Full
   // packs are written in the background as they fill, within the limits
-  // below (SaveBlob waits for room); call Flush() to write the rest. After a background write
-  // failed, SaveBlob returns that error until Flush() has retried it. With a dictionary, the blob
-  // is compressed with it (if that pays) and its pack gets a copy of the dictionary.
+  // below (SaveBlob waits for room); call Flush() to write the rest. After
+  // a background write failed, SaveBlob returns that error until Flush()
+  // has retried it.
+  // With a dictionary, the blob is compressed with it (if that pays) and its
+  // pack gets a copy of the dictionary.
   StatusOr<SaveBlobResult> SaveBlob(BlobType type, ByteView plaintext, CompressionLevel level,
                                     const BlobDictionary* dictionary = nullptr);
   // Gives a dictionary its id.
@@ -315,7 +317,7 @@ class Repository {
   void StartPackWriters();
   void PackWriterLoop();
   void PackFinisherLoop();
-  // Waits until no pack is queued or being written.
+  // Waits until no full pack is queued, being finished or being written.
   void WaitForPackWrites();
   // Reads the headers of stored packs that `index` does not name, except
   // condemned ones (which must not be indexed again).
@@ -387,10 +389,10 @@ class Repository {
   std::condition_variable writes_changed_;
   std::deque<std::unique_ptr<PackBuilder>> finish_queue_;  // full staged packs
   std::deque<FinishedPack> write_queue_;
-  size_t writes_in_flight_ = 0;   // queued or being finished or written
-  size_t whole_in_flight_ = 0;    // of these, packs built whole (kPacksInFlight)
-  size_t packs_sealing_ = 0;      // built whole, full, not yet queued
-  size_t staged_finishing_ = 0;   // staged, full, ring not yet given back
+  // Full packs by stage; WaitForPackWrites waits for all but the first.
+  size_t packs_sealing_ = 0;      // built whole, not yet queued
+  size_t whole_in_flight_ = 0;    // built whole, queued or being written
+  size_t staged_finishing_ = 0;   // staged, ring not yet given back
   size_t staged_committing_ = 0;  // staged, finished, not yet committed
   Status write_error_;            // the first failed write since the last Flush
 
