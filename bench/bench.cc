@@ -134,8 +134,9 @@ class Bench {
   void SetUpTmpfs();
   Status RunRepetition(int rep);
   // A backup of `path` by `tool`, with `path` in the page cache first
-  // (LoadIntoPageCache), so that every tool meets the same source; the
-  // first backup is untimed when not selected.
+  // (LoadIntoPageCache), or dropped from it with --cold-source, so that
+  // every tool meets the same source; the first backup is untimed when not
+  // selected.
   Status MeasureBackup(const std::string& workload, Tool* tool, const std::filesystem::path& path,
                        int rep);
   // Runs `spec` after sync(), fails on a non-zero exit and records it, with
@@ -276,7 +277,7 @@ void Bench::SetUpTmpfs() {
 
 Status Bench::MeasureBackup(const std::string& workload, Tool* tool,
                             const std::filesystem::path& path, int rep) {
-  PXB_RETURN_IF_ERROR(LoadIntoPageCache(path));
+  PXB_RETURN_IF_ERROR(options_.cold_source ? EvictFromPageCache(path) : LoadIntoPageCache(path));
   return Measure(workload, tool, tool->name(), tool->Backup(path), rep, Selected(workload));
 }
 
@@ -507,7 +508,8 @@ Status Bench::Report() {
                   {"change_messages", options_.change_messages},
                   {"change_edits", options_.change_edits},
                   {"db_messages", options_.db_messages},
-                  {"db_edits", options_.db_edits}};
+                  {"db_edits", options_.db_edits},
+                  {"cold_source", options_.cold_source}};
   PXB_ASSIGN_OR_RETURN(PlexiChatHomeSpec spec, DataSpec());
   j["data_set"] = {{"spec", PlexiChatHomeSpecString(spec)},
                    {"files", base_stats_.files},

@@ -43,6 +43,9 @@ struct BenchOptions {
   uint64_t messages = 0;  // messages in the generated database; 0: the preset's
   bool keep = false;      // keep the work folder
   bool erasure = false;   // also plexibackup 4+2 over six local targets
+  // Backups read their source from disk: it is dropped from the page cache
+  // before each backup step instead of read into it.
+  bool cold_source = false;
   // restore-tmpfs restores below this folder; the workload is skipped with a
   // note if it is not a writable tmpfs with room for the data set.
   std::string tmpfs = "/dev/shm";

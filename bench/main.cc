@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
   app.add_option("--peers", peers, "comma-separated peers to compare with, or none");
   app.add_flag("--erasure", options.erasure,
                "also run plexibackup erasure-coded 4+2 over six local targets");
+  app.add_flag("--cold-source", options.cold_source,
+               "drop the source from the page cache before each backup (default: read it in)");
   app.add_option("--tmpfs", options.tmpfs, "restore-tmpfs restores below this tmpfs folder");
   app.add_option("--restore-durability", options.restore_durability,
                  "plexibackup restore --durability (default: its own)")

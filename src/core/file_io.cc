@@ -1,5 +1,6 @@
 #include "core/file_io.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,6 +19,12 @@ Status ReadExactly(int fd, MutableByteView out, uint64_t offset, const std::stri
     offset += static_cast<uint64_t>(n);
   }
   return Status::Ok();
+}
+
+void ReadAhead(int fd, uint64_t offset, uint64_t length) {
+  if (length == 0) return;
+  (void)::posix_fadvise(fd, static_cast<off_t>(offset), static_cast<off_t>(length),
+                        POSIX_FADV_WILLNEED);
 }
 
 }  // namespace pxb

@@ -45,6 +45,12 @@ constexpr uint64_t kWholeFileTaskMax = 32 << 20;
 // Files are read in pieces of at most this: a chunker's buffer then holds
 // at most max_size + this of pages.
 constexpr uint64_t kReadPieceSize = 1 << 20;
+// A file's reader asks the kernel for the bytes up to this far ahead of
+// what it has read (ReadAhead), half a window at a time, and the walker for
+// the first window of each file it opens, so that on a cold cache the disk
+// works while the cores do: the kernel reads ahead only after a read
+// misses, one file at a time.
+constexpr uint64_t kReadAheadWindow = 8 << 20;
 // A started folder waits for its parent, so that the walk goes on while its
 // last files are stored, unless more than this many of its siblings wait
 // (each holds its tree) or more files than this are in flight (each holds
@@ -671,11 +677,22 @@ class Archiver {
     } else {
       summary_.files_new++;
     }
+    auto extents = FindDataExtents(file.get(), node.size);
+    std::vector<DataExtent> ranges;
+    if (extents.ok()) {
+      ranges = std::move(*extents);
+    } else {
+      ranges.push_back(DataExtent{0, node.size});
+    }
+    for (const DataExtent& range : ranges) {
+      ReadAhead(file.get(), range.offset, std::min(range.length, kReadAheadWindow));
+    }
     // SQLite databases change pages in place: cut them on page boundaries.
     size_t page_chunk_size = 0;
     bool train_dictionary = false;
     std::byte header[kSqliteHeaderPrefix];
-    if (::pread(file.get(), header, sizeof(header), 0) == static_cast<ssize_t>(sizeof(header))) {
+    if (SqliteSizeFits(node.size) &&
+        ::pread(file.get(), header, sizeof(header), 0) == static_cast<ssize_t>(sizeof(header))) {
       if (auto page_size = SqlitePageSize(ByteView(header, sizeof(header)))) {
         page_chunk_size = SqliteChunkSize(*page_size);
         if (level_ != CompressionLevel::kOff) {
@@ -685,13 +702,6 @@ class Archiver {
               pending.dictionary == nullptr && PageDictionaryWouldTrain(node.size, page_chunk_size);
         }
       }
-    }
-    auto extents = FindDataExtents(file.get(), node.size);
-    std::vector<DataExtent> ranges;
-    if (extents.ok()) {
-      ranges = std::move(*extents);
-    } else {
-      ranges.push_back(DataExtent{0, node.size});
     }
     pending.node = std::move(node);
     if (train_dictionary) {
@@ -836,8 +846,15 @@ class Archiver {
   Status ReadAndCut(int fd, const std::string& path, uint64_t offset, uint64_t length, bool stream,
                     PageChunker* pages, StreamChunker& chunker,
                     const StreamChunker::ChunkCallback& on_chunk, uint64_t& done) {
+    // The walker asked for the first window when it opened the file.
+    uint64_t asked = std::min(length, kReadAheadWindow);
     while (stream || done < length) {
       PXB_RETURN_IF_ERROR(CheckCancel());
+      if (!stream && asked < length && asked - done <= kReadAheadWindow / 2) {
+        const uint64_t more = std::min(length - asked, kReadAheadWindow / 2);
+        ReadAhead(fd, offset + asked, more);
+        asked += more;
+      }
       MutableByteView into = pages != nullptr ? PageReadBuffer() : chunker.Space();
       const size_t want = static_cast<size_t>(std::min<uint64_t>(
           {into.size(), kReadPieceSize, stream ? kReadPieceSize : length - done}));

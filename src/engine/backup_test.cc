@@ -149,10 +149,12 @@ TEST_F(BackupPipelineTest, AFolderOfManyFilesStaysWithinASmallLimitOfOpenFiles) 
   // with their files open; larger ones are deferred only a few at a time.
   const std::string header = std::string("SQLite format 3") + '\0' + std::string("\x10\x00", 2);
   for (int i = 0; i < 100; ++i) {
-    WriteFile(src_ + "/many/db" + std::to_string(i), header + RandomBytesOf(rng, 20000));
+    WriteFile(src_ + "/many/db" + std::to_string(i),
+              header + RandomBytesOf(rng, 5 * 4096 - header.size()));
   }
   for (int i = 0; i < 6; ++i) {
-    WriteFile(src_ + "/many/large" + std::to_string(i), header + RandomBytesOf(rng, 5 << 20));
+    WriteFile(src_ + "/many/large" + std::to_string(i),
+              header + RandomBytesOf(rng, (5 << 20) - header.size()));
   }
   struct rlimit saved;
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
@@ -165,6 +167,22 @@ TEST_F(BackupPipelineTest, AFolderOfManyFilesStaysWithinASmallLimitOfOpenFiles) 
   ASSERT_OK(result);
   EXPECT_EQ(result->errors, 0u);
   EXPECT_EQ(progress.files_done, 507u);  // the empty one too
+}
+
+// A database is a whole number of pages: a file with a database's header
+// but not of such a size is cut like any other file, and the walk reads the
+// header only of files whose size fits.
+TEST_F(BackupPipelineTest, OnlyFilesOfWholePagesAreCutOnPageBoundaries) {
+  std::mt19937_64 rng(15);
+  const std::string header = std::string("SQLite format 3") + '\0' + std::string("\x10\x00", 2);
+  WriteFile(src_ + "/pages.db", header + RandomBytesOf(rng, 16 * 4096 - header.size()));
+  WriteFile(src_ + "/odd.db", header + RandomBytesOf(rng, 16 * 4096 + 100 - header.size()));
+  Progress progress;
+  auto result = Backup(progress);
+  ASSERT_OK(result);
+  // Chunks of two 4 KiB pages; the other is below the chunker's minimum.
+  EXPECT_EQ(ChunksOf(result->id, "pages.db").size(), 8u);
+  EXPECT_EQ(ChunksOf(result->id, "odd.db").size(), 1u);
 }
 
 // Folders wait for their parent while the walk goes on, and complete in

@@ -163,19 +163,19 @@ void WriteMixedTree(const std::string& src) {
   std::string text;
   while (text.size() < 3 * kMiB) text += "line " + std::to_string(text.size()) + " of a log\n";
   WriteFile(src + "/text.log", text);
-  // A database: cut into 8 KiB pages, some repeated, and written back
-  // gathered in runs of consecutive pages.
+  // A database: cut into chunks of two 4 KiB pages, some repeated, and
+  // written back gathered in runs of consecutive chunks.
   {
     std::string db = "SQLite format 3";
     db += '\0';
-    db += '\x20';  // 8 KiB pages
+    db += '\x10';  // 4 KiB pages
     db += '\0';
     db += RandomBytesOf(rng, 8192 - db.size());
     const std::string repeated_page = RandomBytesOf(rng, 8192);
     for (int page = 1; page < 400; ++page) {
       db += page % 37 == 0 ? repeated_page : "page " + RandomBytesOf(rng, 8187);
     }
-    db += RandomBytesOf(rng, 100);  // a short last chunk
+    db += RandomBytesOf(rng, 4096);  // an odd page: a short last chunk
     WriteFile(src + "/chat.db", db);
   }
   // Sparse: two data islands and a trailing hole.

@@ -49,6 +49,12 @@ inline constexpr uint32_t kSqliteChunkTarget = 8 * 1024;
 // bytes or is not such a header.
 std::optional<uint32_t> SqlitePageSize(ByteView header);
 
+// Whether a file of `size` bytes can be a SQLite database: one is a whole
+// number of pages, each a power of two of at least 512 bytes. A walk reads
+// the header only of such files, since on a cold cache that read waits for
+// the disk, file after file.
+constexpr bool SqliteSizeFits(uint64_t size) { return size >= 512 && size % 512 == 0; }
+
 // The chunk size for a page size: max(page_size, kSqliteChunkTarget), a whole
 // number of pages because both are powers of two.
 uint32_t SqliteChunkSize(uint32_t page_size);

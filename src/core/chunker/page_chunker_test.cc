@@ -37,6 +37,19 @@ TEST(SqlitePageSizeTest, RejectsWhatIsNotADatabaseHeader) {
   EXPECT_EQ(SqlitePageSize(ToBytes(std::string("SQLite format 2\0\x10\x00", 18))), std::nullopt);
 }
 
+TEST(SqliteSizeFitsTest, FitsWholeNumbersOfTheSmallestPage) {
+  for (uint32_t page = 512; page <= 65536; page *= 2) {
+    EXPECT_TRUE(SqliteSizeFits(page)) << page;
+    EXPECT_TRUE(SqliteSizeFits(uint64_t{77} * page)) << page;
+  }
+  EXPECT_TRUE(SqliteSizeFits(uint64_t{3} << 40));
+  EXPECT_FALSE(SqliteSizeFits(0));
+  EXPECT_FALSE(SqliteSizeFits(256));
+  EXPECT_FALSE(SqliteSizeFits(4096 + 100));
+  EXPECT_FALSE(SqliteSizeFits(511));
+  EXPECT_FALSE(SqliteSizeFits(513));
+}
+
 TEST(SqliteChunkSizeTest, IsWholePagesAndAtLeastTheTarget) {
   for (uint32_t page = 512; page <= 65536; page *= 2) {
     uint32_t size = SqliteChunkSize(page);

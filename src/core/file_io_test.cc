@@ -1,0 +1,73 @@
+#include "core/file_io.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+namespace pxb {
+namespace {
+
+// A file of `size` bytes counting 0, 1, ..., 255, 0, ... in a temporary
+// folder, removed with the object.
+class CountingFile {
+ public:
+  explicit CountingFile(size_t size) {
+    path_ = ::testing::TempDir() + "/pxb_file_io_XXXXXX";
+    fd_ = ::mkstemp(path_.data());
+    EXPECT_GE(fd_, 0);
+    std::string bytes(size, '\0');
+    for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>(i & 0xff);
+    EXPECT_EQ(::write(fd_, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  }
+  ~CountingFile() {
+    ::close(fd_);
+    ::unlink(path_.c_str());
+  }
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+TEST(ReadExactlyTest, ReadsAtAnOffset) {
+  CountingFile file(10000);
+  Bytes out(300);
+  ASSERT_TRUE(ReadExactly(file.fd(), out, 5000, file.path()).ok());
+  for (size_t i = 0; i < out.size(); ++i) EXPECT_EQ(out[i], std::byte((5000 + i) & 0xff)) << i;
+}
+
+TEST(ReadExactlyTest, AFileThatEndsFirstIsDataLossNamingIt) {
+  CountingFile file(100);
+  Bytes out(50);
+  Status read = ReadExactly(file.fd(), out, 80, file.path());
+  EXPECT_EQ(read.code(), StatusCode::kDataLoss);
+  EXPECT_NE(read.message().find(file.path()), std::string::npos) << read.ToString();
+}
+
+// A hint changes nothing that reads return, whatever it is asked for: past
+// the end, on a pipe, on a closed descriptor.
+TEST(ReadAheadTest, IsAHintThatChangesNoRead) {
+  CountingFile file(3 << 20);
+  ReadAhead(file.fd(), 0, 1 << 20);
+  ReadAhead(file.fd(), 2 << 20, 8 << 20);
+  ReadAhead(file.fd(), 100 << 20, 1);
+  ReadAhead(file.fd(), 0, 0);
+  Bytes out(1 << 20);
+  ASSERT_TRUE(ReadExactly(file.fd(), out, 2 << 20, file.path()).ok());
+  for (size_t i = 0; i < out.size(); i += 4093) EXPECT_EQ(out[i], std::byte(i & 0xff)) << i;
+
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  ReadAhead(pipe_fds[0], 0, 4096);
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+  ReadAhead(pipe_fds[0], 0, 4096);
+}
+
+}  // namespace
+}  // namespace pxb
