@@ -331,7 +331,7 @@ class Archiver {
     node.mtime_ns = node.atime_ns = node.ctime_ns = NowNanos();
     PendingFile pending;
     pending.node = node;
-    PXB_RETURN_IF_ERROR(ChunkRange(fd, name, 0, UINT64_MAX, pending, /*stream=*/true, nullptr));
+    PXB_RETURN_IF_ERROR(ChunkRange(fd, name, 0, UINT64_MAX, 0, pending, /*stream=*/true, nullptr));
     PXB_ASSIGN_OR_RETURN(std::optional<Node> done, CompleteFile(std::move(pending)));
     summary_.files_new++;
     summary_.bytes_total += done->size;  // a stream is never left out
@@ -684,9 +684,9 @@ class Archiver {
     } else {
       ranges.push_back(DataExtent{0, node.size});
     }
-    for (const DataExtent& range : ranges) {
-      ReadAhead(file.get(), range.offset, std::min(range.length, kReadAheadWindow));
-    }
+    // Only the first extent: a sparse file of many extents would otherwise
+    // ask for far more than is read soon.
+    if (!ranges.empty()) ReadAhead(file.get(), ranges[0].offset, FirstWindow(ranges, ranges[0]));
     // SQLite databases change pages in place: cut them on page boundaries.
     size_t page_chunk_size = 0;
     bool train_dictionary = false;
@@ -757,6 +757,12 @@ class Archiver {
                       deferred->chunk_size);
   }
 
+  // The bytes at the start of `range` that the walker asked the kernel for
+  // when it opened the file: the first window of its first extent.
+  static uint64_t FirstWindow(const std::vector<DataExtent>& ranges, const DataExtent& range) {
+    return &range == &ranges.front() ? std::min(range.length, kReadAheadWindow) : 0;
+  }
+
   // Reads and cuts a file's ranges: on page boundaries for a database
   // (page_chunk_size), else by workers for a file of up to
   // kWholeFileTaskMax, else by the walker.
@@ -772,7 +778,9 @@ class Archiver {
       pending.reading = std::make_shared<FileRead>();
       // Counted as backed up when collected, unless it could not be read;
       // a file without data (empty, or holes only) has nothing to collect.
-      for (const DataExtent& range : ranges) SubmitExtentRead(file, range, pending);
+      for (const DataExtent& range : ranges) {
+        SubmitExtentRead(file, range, FirstWindow(ranges, range), pending);
+      }
       if (pending.extent_chunks.empty()) {
         summary_.bytes_total += pending.node.size;
         progress_.files_done++;
@@ -780,8 +788,8 @@ class Archiver {
       return std::optional<PendingFile>(std::move(pending));
     }
     for (const DataExtent& range : ranges) {
-      Status read = ChunkRange(file->get(), path, range.offset, range.length, pending, false,
-                               page_chunker.get());
+      Status read = ChunkRange(file->get(), path, range.offset, range.length,
+                               FirstWindow(ranges, range), pending, false, page_chunker.get());
       if (!read.ok()) {
         if (read.code() == StatusCode::kCancelled || read.code() == StatusCode::kInternal) {
           return read;
@@ -800,11 +808,11 @@ class Archiver {
   // Hands one extent of a file to a worker, which reads it, cuts it with a
   // chunker of its own and stores the chunks: small and medium files are
   // read and cut on every core, not by the walker alone.
-  void SubmitExtentRead(std::shared_ptr<UniqueFd> file, const DataExtent& range,
+  void SubmitExtentRead(std::shared_ptr<UniqueFd> file, const DataExtent& range, uint64_t asked,
                         PendingFile& pending) {
     pending.extent_offsets.push_back(range.offset);
     pending.extent_chunks.emplace_back().Add(
-        pool_.Submit([this, file = std::move(file), range, path = pending.path,
+        pool_.Submit([this, file = std::move(file), range, asked, path = pending.path,
                       reading = pending.reading]() mutable -> StatusOr<std::vector<BlobId>> {
           std::unique_ptr<StreamChunker> chunker = TakeChunker();
           std::vector<BlobId> ids;
@@ -820,8 +828,8 @@ class Archiver {
             return Status::Ok();
           };
           uint64_t done = 0;
-          Status read = ReadAndCut(file->get(), path, range.offset, range.length, /*stream=*/false,
-                                   nullptr, *chunker, save, done);
+          Status read = ReadAndCut(file->get(), path, range.offset, range.length, asked,
+                                   /*stream=*/false, nullptr, *chunker, save, done);
           reading->bytes += done;
           GiveChunker(std::move(chunker));
           // The future keeps this task until its file completes, which may be
@@ -841,13 +849,17 @@ class Archiver {
   // Reads [offset, offset + length) of fd (a stream: to its end) in pieces
   // of kReadPieceSize and cuts it: by `pages` if given, else content-
   // defined, where the bytes are read, in the chunker's own buffer (no copy
-  // on the way). `done` counts the bytes read, also when it fails; a file
-  // that shrinks while it is read ends early.
-  Status ReadAndCut(int fd, const std::string& path, uint64_t offset, uint64_t length, bool stream,
-                    PageChunker* pages, StreamChunker& chunker,
+  // on the way). Asks the kernel for what comes next (ReadAhead) beyond the
+  // first `asked` bytes, which were asked for already. `done` counts the
+  // bytes read, also when it fails; a file that shrinks while it is read
+  // ends early.
+  Status ReadAndCut(int fd, const std::string& path, uint64_t offset, uint64_t length,
+                    uint64_t asked, bool stream, PageChunker* pages, StreamChunker& chunker,
                     const StreamChunker::ChunkCallback& on_chunk, uint64_t& done) {
-    // The walker asked for the first window when it opened the file.
-    uint64_t asked = std::min(length, kReadAheadWindow);
+    if (!stream && asked == 0) {
+      asked = std::min(length, kReadAheadWindow);
+      ReadAhead(fd, offset, asked);
+    }
     while (stream || done < length) {
       PXB_RETURN_IF_ERROR(CheckCancel());
       if (!stream && asked < length && asked - done <= kReadAheadWindow / 2) {
@@ -1074,7 +1086,8 @@ class Archiver {
       ReportError(path, child.status());
       return std::optional<PendingFile>();
     }
-    Status read = ChunkRange(child->out_fd, path, 0, UINT64_MAX, pending, /*stream=*/true, nullptr);
+    Status read =
+        ChunkRange(child->out_fd, path, 0, UINT64_MAX, 0, pending, /*stream=*/true, nullptr);
     ::close(child->out_fd);
     Status exited = WaitCommand(*child, command);
     if (read.ok()) read = exited;
@@ -1092,9 +1105,9 @@ class Archiver {
   }
 
   // Reads [offset, offset+length) (to EOF for streams) and submits its chunks,
-  // cut by `pages` if given, else content-defined.
+  // cut by `pages` if given, else content-defined; `asked` as for ReadAndCut.
   Status ChunkRange(int fd, const std::string& path, uint64_t offset, uint64_t length,
-                    PendingFile& pending, bool stream, PageChunker* pages) {
+                    uint64_t asked, PendingFile& pending, bool stream, PageChunker* pages) {
     pending.extent_offsets.push_back(offset);
     pending.extent_chunks.emplace_back();
     auto& futures = pending.extent_chunks.back();
@@ -1107,7 +1120,8 @@ class Archiver {
       return SubmitChunk(chunk, futures, pending.dictionary);
     };
     uint64_t done = 0;
-    Status read = ReadAndCut(fd, path, offset, length, stream, pages, *chunker, submit, done);
+    Status read =
+        ReadAndCut(fd, path, offset, length, asked, stream, pages, *chunker, submit, done);
     GiveChunker(std::move(chunker));
     summary_.bytes_read += done;
     PXB_RETURN_IF_ERROR(read);
