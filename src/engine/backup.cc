@@ -711,10 +711,12 @@ class Archiver {
         return DeferPages(std::move(pending), std::move(file), path, std::move(ranges),
                           page_chunk_size);
       }
-      auto trained = TrainPageDictionary(repo_, pending.node.size, page_chunk_size,
-                                         [&](uint64_t offset, std::span<std::byte> out) -> Status {
-                                           return ReadExactly(file.get(), out, offset, path);
-                                         });
+      auto trained = TrainPageDictionary(
+          repo_, pending.node.size, page_chunk_size,
+          [&](uint64_t offset, std::span<std::byte> out) -> Status {
+            return ReadExactly(file.get(), out, offset, path);
+          },
+          {}, [&](uint64_t offset, uint64_t length) { ReadAhead(file.get(), offset, length); });
       // A file that cannot be sampled (it shrank) is still read as it is.
       if (trained.ok()) pending.dictionary = *std::move(trained);
     }
@@ -735,10 +737,13 @@ class Archiver {
     deferred->dictionary =
         pool_.Submit([this, file = deferred->file, size = pending.node.size, chunk_size,
                       path]() -> StatusOr<std::shared_ptr<const BlobDictionary>> {
-          return TrainPageDictionary(repo_, size, chunk_size,
-                                     [&](uint64_t offset, std::span<std::byte> out) -> Status {
-                                       return ReadExactly(file->get(), out, offset, path);
-                                     });
+          return TrainPageDictionary(
+              repo_, size, chunk_size,
+              [&](uint64_t offset, std::span<std::byte> out) -> Status {
+                return ReadExactly(file->get(), out, offset, path);
+              },
+              {},
+              [&](uint64_t offset, uint64_t length) { ReadAhead(file->get(), offset, length); });
         });
     pending.deferred = std::move(deferred);
     deferred_open_++;

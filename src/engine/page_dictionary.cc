@@ -52,16 +52,20 @@ bool PageDictionaryWouldTrain(uint64_t file_size, size_t chunk_size,
 
 StatusOr<std::shared_ptr<const BlobDictionary>> TrainPageDictionary(
     const Repository& repo, uint64_t file_size, size_t chunk_size, const ReadAt& read_at,
-    const PageDictionaryOptions& options) {
+    const PageDictionaryOptions& options, const AskAhead& ask_ahead) {
   if (!PageDictionaryWouldTrain(file_size, chunk_size, options)) return nullptr;
   const uint64_t chunks = file_size / chunk_size;
   const size_t count = SampleCount(chunks, options);
+  // Samples evenly spread over the file.
+  auto sample_offset = [&](size_t i) -> uint64_t { return i * chunks / count * chunk_size; };
+  if (ask_ahead) {
+    for (size_t i = 0; i < count; ++i) ask_ahead(sample_offset(i), chunk_size);
+  }
   Bytes samples(count * chunk_size);
   std::vector<size_t> sizes(count, chunk_size);
   for (size_t i = 0; i < count; ++i) {
-    const uint64_t chunk = i * chunks / count;
     PXB_RETURN_IF_ERROR(
-        read_at(chunk * chunk_size, std::span(samples).subspan(i * chunk_size, chunk_size)));
+        read_at(sample_offset(i), std::span(samples).subspan(i * chunk_size, chunk_size)));
   }
   // zstd suggests samples of about 100 times the dictionary's size; on
   // database pages an eighth compressed better than a sixteenth, and more

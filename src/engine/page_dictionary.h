@@ -32,6 +32,9 @@ struct PageDictionaryOptions {
 
 // Reads `out.size()` bytes at `offset` of the file.
 using ReadAt = std::function<Status(uint64_t offset, std::span<std::byte> out)>;
+// Tells the file that `length` bytes at `offset` will be read soon (a hint,
+// such as ReadAhead in core/file_io.h).
+using AskAhead = std::function<void(uint64_t offset, uint64_t length)>;
 
 // The parent version's dictionary if its chunks were compressed with one, so
 // that a frequently backed-up database keeps one dictionary and each new
@@ -45,7 +48,9 @@ StatusOr<std::shared_ptr<const BlobDictionary>> ChoosePageDictionary(
 // The two halves of ChoosePageDictionary. ReusablePageDictionary: the
 // parent version's, or nullptr (a file below min_file_size gets none
 // anyway). TrainPageDictionary: one trained on the file, the costly part
-// (0.06 s for a 127 MB database), which the caller may run on a worker.
+// (0.06 s for a 127 MB database), which the caller may run on a worker;
+// given `ask_ahead`, it announces every sample before it reads the first,
+// so that a file on disk is read in one sweep, not one sample at a time.
 // Whether TrainPageDictionary would train one (else it returns nullptr at
 // once): the file is large enough and has enough chunks to sample.
 bool PageDictionaryWouldTrain(uint64_t file_size, size_t chunk_size,
@@ -55,6 +60,6 @@ std::shared_ptr<const BlobDictionary> ReusablePageDictionary(
     const PageDictionaryOptions& options = {});
 StatusOr<std::shared_ptr<const BlobDictionary>> TrainPageDictionary(
     const Repository& repo, uint64_t file_size, size_t chunk_size, const ReadAt& read_at,
-    const PageDictionaryOptions& options = {});
+    const PageDictionaryOptions& options = {}, const AskAhead& ask_ahead = {});
 
 }  // namespace pxb

@@ -4,6 +4,8 @@
 
 #include <cstring>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "storage/mem/mem_backend.h"
 #include "storage/testing/status_testing.h"
@@ -92,6 +94,34 @@ TEST_F(PageDictionaryTest, ALargeFileGetsOneTrainedOnSampledChunksThatCompresses
   // Synthetic records gain a little; real databases about a fifth
   // (doc/performance.md).
   EXPECT_LT(with, without);
+}
+
+// Every sample is announced before the first is read, and exactly the
+// samples are read.
+TEST_F(PageDictionaryTest, TrainingAnnouncesEverySampleBeforeReadingAny) {
+  const Bytes file = PageFile(4096, 5);
+  std::vector<std::pair<uint64_t, uint64_t>> asked, read;
+  auto trained = TrainPageDictionary(
+      *repo_, file.size(), kChunk,
+      [&](uint64_t offset, std::span<std::byte> out) -> Status {
+        read.emplace_back(offset, out.size());
+        std::memcpy(out.data(), file.data() + offset, out.size());
+        return Status::Ok();
+      },
+      SmallOptions(),
+      [&](uint64_t offset, uint64_t length) {
+        EXPECT_TRUE(read.empty()) << "announced after a read: " << offset;
+        asked.emplace_back(offset, length);
+      });
+  ASSERT_OK(trained);
+  ASSERT_NE(*trained, nullptr);
+  EXPECT_EQ(asked.size(), 128u);  // 4096 / 32
+  EXPECT_EQ(asked, read);
+  for (const auto& [offset, length] : asked) {
+    EXPECT_EQ(length, kChunk);
+    EXPECT_EQ(offset % kChunk, 0u);
+    EXPECT_LT(offset, file.size());
+  }
 }
 
 TEST_F(PageDictionaryTest, TheParentsDictionaryIsReusedWithoutReadingTheFile) {
