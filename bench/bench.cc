@@ -239,6 +239,18 @@ Status Bench::SetUpData() {
   PXB_ASSIGN_OR_RETURN(TreeStats home, ScanTree(pristine_home_));
   PXB_ASSIGN_OR_RETURN(TreeStats small, ScanTree(small_files_));
   data_bytes_ = home.bytes + small.bytes;
+  if (options_.cold_source) {
+    // Dropping a file from the page cache is a no-op where the page cache
+    // is the file's only home.
+    struct statfs sfs;
+    if (::statfs(workdir_.path.c_str(), &sfs) == 0 &&
+        (static_cast<uint64_t>(sfs.f_type) == TMPFS_MAGIC ||
+         static_cast<uint64_t>(sfs.f_type) == RAMFS_MAGIC)) {
+      return FailedPreconditionError("--cold-source: the work folder " + workdir_.path.string() +
+                                     " is in memory (tmpfs), so backups could not read their "
+                                     "source from disk; give a folder on a disk with --workdir");
+    }
+  }
   return Status::Ok();
 }
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace pxb {
@@ -25,6 +26,21 @@ void ReadAhead(int fd, uint64_t offset, uint64_t length) {
   if (length == 0) return;
   (void)::posix_fadvise(fd, static_cast<off_t>(offset), static_cast<off_t>(length),
                         POSIX_FADV_WILLNEED);
+}
+
+std::optional<ReadAheadSchedule::Range> ReadAheadSchedule::Before(uint64_t done) {
+  if (asked_ >= length_) return std::nullopt;
+  uint64_t more;
+  if (asked_ == 0) {
+    more = std::min(length_, kReadAheadWindow);
+  } else if (asked_ - std::min(done, asked_) <= kReadAheadWindow / 2) {
+    more = std::min(length_ - asked_, kReadAheadWindow / 2);
+  } else {
+    return std::nullopt;
+  }
+  const Range next{offset_ + asked_, more};
+  asked_ += more;
+  return next;
 }
 
 }  // namespace pxb

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "pxb/bytes.h"
@@ -25,5 +26,40 @@ Status ReadExactly(int fd, MutableByteView out, uint64_t offset, const std::stri
 // only when a read misses the cache, so a reader that hints what comes next
 // keeps the disk busy while it works on what it has.
 void ReadAhead(int fd, uint64_t offset, uint64_t length);
+
+// How far ahead of what it has read a reader asks the kernel for a file's
+// bytes: the opener of a file may ask for the first window at once.
+inline constexpr uint64_t kReadAheadWindow = 8 << 20;
+
+// What one reader of [offset, offset + length) asks for, and when: the first
+// window unless the opener asked for it, then half a window whenever half a
+// window or less of what was asked is left ahead of the bytes read, so that
+// the disk works while the reader does, never more than a window ahead and
+// never past the range.
+//
+//   ReadAheadSchedule ahead(offset, length, /*asked=*/0);
+//   while (done < length) {
+//     if (auto next = ahead.Before(done)) ReadAhead(fd, next->offset, next->length);
+//     ... read at offset + done ...
+//   }
+class ReadAheadSchedule {
+ public:
+  struct Range {
+    uint64_t offset;
+    uint64_t length;
+  };
+
+  // `asked`: bytes at the start of the range asked for already.
+  ReadAheadSchedule(uint64_t offset, uint64_t length, uint64_t asked)
+      : offset_(offset), length_(length), asked_(asked) {}
+
+  // What to ask for before reading at offset + done, if anything.
+  std::optional<Range> Before(uint64_t done);
+
+ private:
+  uint64_t offset_;
+  uint64_t length_;
+  uint64_t asked_;
+};
 
 }  // namespace pxb

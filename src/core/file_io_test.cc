@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -67,6 +68,42 @@ TEST(ReadAheadTest, IsAHintThatChangesNoRead) {
   ::close(pipe_fds[0]);
   ::close(pipe_fds[1]);
   ReadAhead(pipe_fds[0], 0, 4096);
+}
+
+// A reader of pieces of up to 1 MiB: every byte is asked for before it is
+// read, once, never past the range, and never more than a window ahead.
+TEST(ReadAheadScheduleTest, AsksForEveryByteOnceBeforeItIsReadAndNeverFarAhead) {
+  constexpr uint64_t kOffset = 12345;
+  constexpr uint64_t kPiece = 1 << 20;
+  for (uint64_t length : {uint64_t{0}, uint64_t{1}, uint64_t{4} << 20, kReadAheadWindow,
+                          kReadAheadWindow + 1, (uint64_t{37} << 20) + 123}) {
+    for (bool opener_asked : {false, true}) {
+      const uint64_t first = opener_asked ? std::min(length, kReadAheadWindow) : 0;
+      ReadAheadSchedule ahead(kOffset, length, first);
+      uint64_t asked_end = kOffset + first;  // asked so far: [kOffset, asked_end)
+      for (uint64_t done = 0; done < length;) {
+        if (auto next = ahead.Before(done)) {
+          EXPECT_EQ(next->offset, asked_end) << length << " at " << done;  // no gap, no overlap
+          EXPECT_GT(next->length, 0u);
+          asked_end = next->offset + next->length;
+        }
+        const uint64_t piece = std::min(kPiece, length - done);
+        EXPECT_GE(asked_end, kOffset + done + piece) << length << " at " << done;
+        EXPECT_LE(asked_end, kOffset + length) << length;
+        EXPECT_LE(asked_end - (kOffset + done), kReadAheadWindow) << length << " at " << done;
+        done += piece;
+      }
+      EXPECT_EQ(asked_end, kOffset + length) << length;
+      EXPECT_FALSE(ahead.Before(length).has_value());
+    }
+  }
+}
+
+// A stream of unknown length (0) asks for nothing.
+TEST(ReadAheadScheduleTest, AnEmptyRangeAsksForNothing) {
+  ReadAheadSchedule ahead(0, 0, 0);
+  EXPECT_FALSE(ahead.Before(0).has_value());
+  EXPECT_FALSE(ahead.Before(5 << 20).has_value());
 }
 
 }  // namespace

@@ -45,12 +45,6 @@ constexpr uint64_t kWholeFileTaskMax = 32 << 20;
 // Files are read in pieces of at most this: a chunker's buffer then holds
 // at most max_size + this of pages.
 constexpr uint64_t kReadPieceSize = 1 << 20;
-// A file's reader asks the kernel for the bytes up to this far ahead of
-// what it has read (ReadAhead), half a window at a time, and the walker for
-// the first window of each file it opens, so that on a cold cache the disk
-// works while the cores do: the kernel reads ahead only after a read
-// misses, one file at a time.
-constexpr uint64_t kReadAheadWindow = 8 << 20;
 // A started folder waits for its parent, so that the walk goes on while its
 // last files are stored, unless more than this many of its siblings wait
 // (each holds its tree) or more files than this are in flight (each holds
@@ -686,7 +680,9 @@ class Archiver {
     }
     // Only the first extent: a sparse file of many extents would otherwise
     // ask for far more than is read soon.
-    if (!ranges.empty()) ReadAhead(file.get(), ranges[0].offset, FirstWindow(ranges, ranges[0]));
+    if (!ranges.empty()) {
+      ReadAhead(file.get(), ranges[0].offset, std::min(ranges[0].length, kReadAheadWindow));
+    }
     // SQLite databases change pages in place: cut them on page boundaries.
     size_t page_chunk_size = 0;
     bool train_dictionary = false;
@@ -721,7 +717,7 @@ class Archiver {
       if (trained.ok()) pending.dictionary = *std::move(trained);
     }
     return ReadRanges(std::move(pending), std::make_shared<UniqueFd>(std::move(file)), path, ranges,
-                      page_chunk_size);
+                      page_chunk_size, /*asked_at_open=*/true);
   }
 
   // A database with no dictionary to reuse: a worker trains one (0.06 s for
@@ -758,24 +754,23 @@ class Archiver {
     auto dictionary = deferred->dictionary.get();
     // A file that cannot be sampled (it shrank) is still read as it is.
     if (dictionary.ok()) pending.dictionary = *std::move(dictionary);
+    // What the walker asked for when it opened the file may be gone by now.
     return ReadRanges(std::move(pending), deferred->file, deferred->path, deferred->ranges,
-                      deferred->chunk_size);
-  }
-
-  // The bytes at the start of `range` that the walker asked the kernel for
-  // when it opened the file: the first window of its first extent.
-  static uint64_t FirstWindow(const std::vector<DataExtent>& ranges, const DataExtent& range) {
-    return &range == &ranges.front() ? std::min(range.length, kReadAheadWindow) : 0;
+                      deferred->chunk_size, /*asked_at_open=*/false);
   }
 
   // Reads and cuts a file's ranges: on page boundaries for a database
   // (page_chunk_size), else by workers for a file of up to
-  // kWholeFileTaskMax, else by the walker.
+  // kWholeFileTaskMax, else by the walker. `asked_at_open`: the walker
+  // asked for the first window of the first range as it opened the file.
   StatusOr<std::optional<PendingFile>> ReadRanges(PendingFile pending,
                                                   std::shared_ptr<UniqueFd> file,
                                                   const std::string& path,
                                                   const std::vector<DataExtent>& ranges,
-                                                  size_t page_chunk_size) {
+                                                  size_t page_chunk_size, bool asked_at_open) {
+    auto asked = [&](size_t i) -> uint64_t {
+      return asked_at_open && i == 0 ? std::min(ranges[0].length, kReadAheadWindow) : 0;
+    };
     std::unique_ptr<PageChunker> page_chunker;
     if (page_chunk_size != 0) page_chunker = std::make_unique<PageChunker>(page_chunk_size);
     if (page_chunker == nullptr && pending.node.size <= kWholeFileTaskMax) {
@@ -783,18 +778,17 @@ class Archiver {
       pending.reading = std::make_shared<FileRead>();
       // Counted as backed up when collected, unless it could not be read;
       // a file without data (empty, or holes only) has nothing to collect.
-      for (const DataExtent& range : ranges) {
-        SubmitExtentRead(file, range, FirstWindow(ranges, range), pending);
-      }
+      for (size_t i = 0; i < ranges.size(); ++i)
+        SubmitExtentRead(file, ranges[i], asked(i), pending);
       if (pending.extent_chunks.empty()) {
         summary_.bytes_total += pending.node.size;
         progress_.files_done++;
       }
       return std::optional<PendingFile>(std::move(pending));
     }
-    for (const DataExtent& range : ranges) {
-      Status read = ChunkRange(file->get(), path, range.offset, range.length,
-                               FirstWindow(ranges, range), pending, false, page_chunker.get());
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      Status read = ChunkRange(file->get(), path, ranges[i].offset, ranges[i].length, asked(i),
+                               pending, false, page_chunker.get());
       if (!read.ok()) {
         if (read.code() == StatusCode::kCancelled || read.code() == StatusCode::kInternal) {
           return read;
@@ -861,17 +855,10 @@ class Archiver {
   Status ReadAndCut(int fd, const std::string& path, uint64_t offset, uint64_t length,
                     uint64_t asked, bool stream, PageChunker* pages, StreamChunker& chunker,
                     const StreamChunker::ChunkCallback& on_chunk, uint64_t& done) {
-    if (!stream && asked == 0) {
-      asked = std::min(length, kReadAheadWindow);
-      ReadAhead(fd, offset, asked);
-    }
+    ReadAheadSchedule ahead(offset, stream ? 0 : length, asked);
     while (stream || done < length) {
       PXB_RETURN_IF_ERROR(CheckCancel());
-      if (!stream && asked < length && asked - done <= kReadAheadWindow / 2) {
-        const uint64_t more = std::min(length - asked, kReadAheadWindow / 2);
-        ReadAhead(fd, offset + asked, more);
-        asked += more;
-      }
+      if (auto next = ahead.Before(done)) ReadAhead(fd, next->offset, next->length);
       MutableByteView into = pages != nullptr ? PageReadBuffer() : chunker.Space();
       const size_t want = static_cast<size_t>(std::min<uint64_t>(
           {into.size(), kReadPieceSize, stream ? kReadPieceSize : length - done}));
