@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 
 namespace pxb {
@@ -32,7 +31,7 @@ std::optional<ReadAheadSchedule::Range> ReadAheadSchedule::Before(uint64_t done)
   if (asked_ >= length_) return std::nullopt;
   uint64_t more;
   if (asked_ == 0) {
-    more = std::min(length_, kReadAheadWindow);
+    more = FirstWindow(length_);
   } else if (asked_ - std::min(done, asked_) <= kReadAheadWindow / 2) {
     more = std::min(length_ - asked_, kReadAheadWindow / 2);
   } else {

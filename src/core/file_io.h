@@ -1,12 +1,13 @@
 // Whole reads at an offset of a file descriptor, retried on EINTR and short
 // reads, and hints that start reads before they are needed.
 //
-//   ReadAhead(fd, 0, std::min<uint64_t>(size, kWindow));
+//   ReadAhead(fd, 0, ReadAheadSchedule::FirstWindow(size));
 //   PXB_RETURN_IF_ERROR(ReadExactly(fd, buffer, offset, path));
 //
 // Thread-safety: safe to call concurrently (pread does not move the offset).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -49,9 +50,14 @@ class ReadAheadSchedule {
     uint64_t length;
   };
 
-  // `asked`: bytes at the start of the range asked for already.
+  // `asked`: bytes at the start of the range asked for already, by an
+  // opener that asked for the first window or nothing.
   ReadAheadSchedule(uint64_t offset, uint64_t length, uint64_t asked)
       : offset_(offset), length_(length), asked_(asked) {}
+
+  // The first window of a range of `length` bytes: what a reader asks for
+  // before its first read, or its opener for it.
+  static uint64_t FirstWindow(uint64_t length) { return std::min(length, kReadAheadWindow); }
 
   // What to ask for before reading at offset + done, if anything.
   std::optional<Range> Before(uint64_t done);

@@ -681,7 +681,7 @@ class Archiver {
     // Only the first extent: a sparse file of many extents would otherwise
     // ask for far more than is read soon.
     if (!ranges.empty()) {
-      ReadAhead(file.get(), ranges[0].offset, std::min(ranges[0].length, kReadAheadWindow));
+      ReadAhead(file.get(), ranges[0].offset, ReadAheadSchedule::FirstWindow(ranges[0].length));
     }
     // SQLite databases change pages in place: cut them on page boundaries.
     size_t page_chunk_size = 0;
@@ -707,17 +707,25 @@ class Archiver {
         return DeferPages(std::move(pending), std::move(file), path, std::move(ranges),
                           page_chunk_size);
       }
-      auto trained = TrainPageDictionary(
-          repo_, pending.node.size, page_chunk_size,
-          [&](uint64_t offset, std::span<std::byte> out) -> Status {
-            return ReadExactly(file.get(), out, offset, path);
-          },
-          {}, [&](uint64_t offset, uint64_t length) { ReadAhead(file.get(), offset, length); });
+      auto trained = TrainDictionary(file.get(), pending.node.size, page_chunk_size, path);
       // A file that cannot be sampled (it shrank) is still read as it is.
       if (trained.ok()) pending.dictionary = *std::move(trained);
     }
     return ReadRanges(std::move(pending), std::make_shared<UniqueFd>(std::move(file)), path, ranges,
                       page_chunk_size, /*asked_at_open=*/true);
+  }
+
+  // A dictionary trained on the database open as `fd`, its samples asked
+  // of the kernel before the first is read.
+  StatusOr<std::shared_ptr<const BlobDictionary>> TrainDictionary(int fd, uint64_t size,
+                                                                  size_t chunk_size,
+                                                                  const std::string& path) {
+    return TrainPageDictionary(
+        repo_, size, chunk_size,
+        [&](uint64_t offset, std::span<std::byte> out) -> Status {
+          return ReadExactly(fd, out, offset, path);
+        },
+        {}, [&](uint64_t offset, uint64_t length) { ReadAhead(fd, offset, length); });
   }
 
   // A database with no dictionary to reuse: a worker trains one (0.06 s for
@@ -733,13 +741,7 @@ class Archiver {
     deferred->dictionary =
         pool_.Submit([this, file = deferred->file, size = pending.node.size, chunk_size,
                       path]() -> StatusOr<std::shared_ptr<const BlobDictionary>> {
-          return TrainPageDictionary(
-              repo_, size, chunk_size,
-              [&](uint64_t offset, std::span<std::byte> out) -> Status {
-                return ReadExactly(file->get(), out, offset, path);
-              },
-              {},
-              [&](uint64_t offset, uint64_t length) { ReadAhead(file->get(), offset, length); });
+          return TrainDictionary(file->get(), size, chunk_size, path);
         });
     pending.deferred = std::move(deferred);
     deferred_open_++;
@@ -769,7 +771,7 @@ class Archiver {
                                                   const std::vector<DataExtent>& ranges,
                                                   size_t page_chunk_size, bool asked_at_open) {
     auto asked = [&](size_t i) -> uint64_t {
-      return asked_at_open && i == 0 ? std::min(ranges[0].length, kReadAheadWindow) : 0;
+      return asked_at_open && i == 0 ? ReadAheadSchedule::FirstWindow(ranges[0].length) : 0;
     };
     std::unique_ptr<PageChunker> page_chunker;
     if (page_chunk_size != 0) page_chunker = std::make_unique<PageChunker>(page_chunk_size);
