@@ -45,6 +45,16 @@ constexpr uint64_t kMaxReadLength = 4 << 20;
 constexpr uint64_t kBatchBytes = 64 << 20;
 constexpr size_t kBatchFiles = 1024;
 
+// Files of this size or more are written past the page cache, in whole
+// blocks of kDirectAlignment.
+constexpr uint64_t kDirectWriteMin = 1 << 20;
+constexpr uint64_t kDirectAlignment = 4096;
+// A larger piece (a file that may be unchanged is one piece, however large)
+// goes through the page cache rather than into memory whole.
+constexpr uint64_t kMaxStageBytes = 2 * kTaskBytes;
+uint64_t AlignDown(uint64_t x) { return x / kDirectAlignment * kDirectAlignment; }
+uint64_t AlignUp(uint64_t x) { return AlignDown(x + kDirectAlignment - 1); }
+
 std::string ParentOf(const std::string& path) {
   size_t slash = path.rfind('/');
   return slash == 0 ? "/" : path.substr(0, slash);
@@ -132,14 +142,22 @@ bool SyncfsReportsErrors() {
   return reports;
 }
 
-SyncKind SyncKindFor(const std::string& dir, RestoreDurability durability) {
-  if (durability == RestoreDurability::kNone) return SyncKind::kNone;
+// How files are written into the folders of one file system.
+struct WritePolicy {
+  SyncKind sync = SyncKind::kFsync;
+  // Whole blocks of large files go past the page cache: on a local file
+  // system, where the restore waits for the disk anyway.
+  bool direct = false;
+};
+
+WritePolicy WritePolicyFor(const std::string& dir, RestoreDurability durability) {
+  if (durability == RestoreDurability::kNone) return {SyncKind::kNone, false};
   struct statfs fs;
-  if (::statfs(dir.c_str(), &fs) != 0) return SyncKind::kFsync;
+  if (::statfs(dir.c_str(), &fs) != 0) return {SyncKind::kFsync, false};
   switch (static_cast<uint64_t>(fs.f_type)) {
     case TMPFS_MAGIC:
     case RAMFS_MAGIC:
-      return SyncKind::kNone;
+      return {SyncKind::kNone, false};
     // Local file systems whose syncfs() writes back and waits for every
     // dirty inode; FUSE, NFS and others keep fsync.
     case EXT4_SUPER_MAGIC:
@@ -147,11 +165,11 @@ SyncKind SyncKindFor(const std::string& dir, RestoreDurability durability) {
     case BTRFS_SUPER_MAGIC:
     case F2FS_SUPER_MAGIC:
       if (durability == RestoreDurability::kBatched && SyncfsReportsErrors()) {
-        return SyncKind::kSyncfs;
+        return {SyncKind::kSyncfs, true};
       }
-      return SyncKind::kFsync;
+      return {SyncKind::kFsync, true};
     default:
-      return SyncKind::kFsync;
+      return {SyncKind::kFsync, false};
   }
 }
 
@@ -159,7 +177,7 @@ SyncKind SyncKindFor(const std::string& dir, RestoreDurability durability) {
 struct DirInfo {
   std::string path;
   dev_t device = 0;
-  SyncKind sync = SyncKind::kFsync;
+  WritePolicy writes;
   bool fresh = false;  // made by this restore: nothing in it to resume or clean up
   // Held around creating and renaming files in the folder. The kernel lets
   // one thread at a time change a folder anyway, and a thread that meets
@@ -196,6 +214,7 @@ struct FileJob {
   bool opened = false;
   bool unchanged = false;
   UniqueFd fd;
+  UniqueFd direct_fd;  // the same file past the page cache, for large files
   std::string temp_path;
   Status status;
 
@@ -262,7 +281,7 @@ class Restorer {
     struct stat st;
     if (::stat(target_.c_str(), &st) != 0) return ErrnoError(errno, "opening " + target_);
     root->device = st.st_dev;
-    root->sync = SyncKindFor(target_, options_.durability);
+    root->writes = WritePolicyFor(target_, options_.durability);
     committer_ = std::thread([this] { CommitterLoop(); });
 
     Status walked;
@@ -372,7 +391,7 @@ class Restorer {
           // A new folder is on its parent's file system and empty.
           child->fresh = true;
           child->device = dir->device;
-          child->sync = dir->sync;
+          child->writes = dir->writes;
         } else {
           struct stat st;
           if (errno != EEXIST) {
@@ -384,8 +403,8 @@ class Restorer {
             return Status::Ok();
           }
           child->device = st.st_dev;
-          child->sync =
-              st.st_dev == dir->device ? dir->sync : SyncKindFor(disk_path, options_.durability);
+          child->writes = st.st_dev == dir->device ? dir->writes
+                                                   : WritePolicyFor(disk_path, options_.durability);
         }
         const BlobId subtree = node.subtree;
         dirs_.push_back(DirToFinish{disk_path, std::move(node)});
@@ -550,6 +569,9 @@ class Restorer {
     if (!file.fd.valid()) {
       file.status = ErrnoError(errno, "creating a temporary file in " + file.dir->path);
       file.temp_path.clear();
+    } else if (file.dir->writes.direct && file.node.size >= kDirectWriteMin) {
+      file.direct_fd =
+          UniqueFd(::open(file.temp_path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW));
     }
   }
 
@@ -557,17 +579,45 @@ class Restorer {
   struct Want {
     const ChunkRef* chunk;
     FileJob* file;
+    size_t staged;  // where in the stage buffer the blob goes, or kNotStaged
+  };
+  static constexpr size_t kNotStaged = SIZE_MAX;
+  // File bytes [start, end) of one piece, gathered in aligned memory so that
+  // its whole blocks are written past the page cache.
+  struct Stage {
+    FileJob* file;
+    uint64_t start, end;
+    size_t offset;  // of AlignDown(start) in the worker's stage buffer
   };
 
   Status RunTask(std::vector<Piece>& pieces) {
     for (Piece& piece : pieces) OpenFile(*piece.file);
     std::vector<Want> wants;
+    std::vector<Stage> stages;
+    size_t stage_bytes = 0;
     for (Piece& piece : pieces) {
-      if (!piece.file->Writable()) continue;
+      if (!piece.file->Writable() || piece.begin == piece.end) continue;
+      const std::vector<ChunkRef>& chunks = piece.file->chunks;
+      const ChunkRef& last = chunks[piece.end - 1];
+      const uint64_t start = chunks[piece.begin].file_offset;
+      const uint64_t end = last.file_offset + last.location.blob.raw_length;
+      bool staged = piece.file->direct_fd.valid() && end - start <= kMaxStageBytes;
+      for (size_t i = piece.begin; staged && i + 1 < piece.end; ++i) {
+        staged = chunks[i].file_offset + chunks[i].location.blob.raw_length ==
+                 chunks[i + 1].file_offset;  // no hole between them
+      }
+      if (staged) {
+        stages.push_back(Stage{piece.file.get(), start, end, stage_bytes});
+        stage_bytes += AlignUp(end) - AlignDown(start);
+      }
       for (size_t i = piece.begin; i < piece.end; ++i) {
-        wants.push_back(Want{&piece.file->chunks[i], piece.file.get()});
+        const size_t at =
+            staged ? stages.back().offset + (chunks[i].file_offset - AlignDown(start)) : kNotStaged;
+        wants.push_back(Want{&chunks[i], piece.file.get(), at});
       }
     }
+    thread_local PageBytes stage_buffer;
+    if (stage_buffer.size() < stage_bytes) stage_buffer.resize(stage_bytes);
     // Pack order: each pack is read front to back, in as few Gets as possible.
     std::sort(wants.begin(), wants.end(), [](const Want& a, const Want& b) {
       const BlobLocation& x = a.chunk->location;
@@ -590,17 +640,20 @@ class Restorer {
         end = std::max(end, next_end);
         ++stop;
       }
-      WriteRange(std::span<const Want>(wants).subspan(begin, stop - begin), start, end);
+      WriteRange(std::span<const Want>(wants).subspan(begin, stop - begin), start, end,
+                 stage_buffer.data());
       begin = stop;
     }
+    for (const Stage& stage : stages) WriteStage(stage, stage_buffer.data() + stage.offset);
     for (Piece& piece : pieces) {
       if (piece.file->pieces_left.fetch_sub(1) == 1) Finish(*piece.file);
     }
     return Cancelled() ? CancelledError("restore cancelled") : Status::Ok();
   }
 
-  // Reads pack bytes [start, end) once and writes every wanted blob in it.
-  void WriteRange(std::span<const Want> wants, uint64_t start, uint64_t end) {
+  // Reads pack bytes [start, end) once and writes every wanted blob in it to
+  // its file, or to its place in `stage`.
+  void WriteRange(std::span<const Want> wants, uint64_t start, uint64_t end, std::byte* stage) {
     if (Cancelled()) {
       for (const Want& want : wants) want.file->Fail(CancelledError("restore cancelled"));
       return;
@@ -639,8 +692,13 @@ class Restorer {
         plain = *data;
         decoded = &blob;
       }
-      Status written =
-          WriteAll(want.file->fd.get(), plain, want.chunk->file_offset, want.file->disk_path);
+      Status written = Status::Ok();
+      if (want.staged != kNotStaged) {
+        std::memcpy(stage + want.staged, plain.data(), plain.size());
+      } else {
+        written =
+            WriteAll(want.file->fd.get(), plain, want.chunk->file_offset, want.file->disk_path);
+      }
       if (!written.ok()) {
         want.file->Fail(written);
         continue;
@@ -648,6 +706,31 @@ class Restorer {
       bytes_written_ += plain.size();
       progress_.bytes_done += plain.size();
     }
+  }
+
+  // Writes a gathered piece: its whole blocks past the page cache, the
+  // partial blocks at either end through it.
+  void WriteStage(const Stage& stage, const std::byte* aligned) {
+    FileJob& file = *stage.file;
+    if (!file.Writable()) return;
+    const uint64_t first = AlignDown(stage.start);
+    auto bytes = [&](uint64_t from, uint64_t to) {
+      return ByteView(aligned + (from - first), to - from);
+    };
+    const uint64_t middle_start = std::min(AlignUp(stage.start), stage.end);
+    const uint64_t middle_end = std::max(AlignDown(stage.end), middle_start);
+    Status s =
+        WriteAll(file.fd.get(), bytes(stage.start, middle_start), stage.start, file.disk_path);
+    if (s.ok() && middle_end > middle_start) {
+      s = WriteAll(file.direct_fd.get(), bytes(middle_start, middle_end), middle_start,
+                   file.disk_path);
+      if (!s.ok()) {
+        s = WriteAll(file.fd.get(), bytes(middle_start, middle_end), middle_start, file.disk_path);
+      }
+    }
+    if (s.ok())
+      s = WriteAll(file.fd.get(), bytes(middle_end, stage.end), middle_end, file.disk_path);
+    if (!s.ok()) file.Fail(s);
   }
 
   // A failed range (a truncated pack, say) may still hold good blobs: each
@@ -673,12 +756,13 @@ class Restorer {
       return;
     }
     const int fd = file.fd.get();
+    file.direct_fd.Close();  // its writes are complete: fsync and syncfs see them
     // Sets the size last, so trailing holes stay holes.
     if (s.ok() && file.data_end < file.node.size) s = PunchHolesAndSetSize(fd, file.node.size);
     if (s.ok() && options_.verify) s = VerifyContent(fd, file);
     Status metadata;
     if (s.ok()) metadata = ApplyFileMetadata(fd, file.disk_path, file.node, apply_, names_);
-    const SyncKind sync = file.dir->sync;
+    const SyncKind sync = file.dir->writes.sync;
     if (s.ok() && sync == SyncKind::kFsync && ::fsync(fd) != 0) {
       s = ErrnoError(errno, "syncing " + file.disk_path);
     }
