@@ -45,15 +45,16 @@ constexpr uint64_t kMaxReadLength = 4 << 20;
 constexpr uint64_t kBatchBytes = 64 << 20;
 constexpr size_t kBatchFiles = 1024;
 
-// Files of this size or more are written past the page cache, in whole
-// blocks of kDirectAlignment.
+// Files of this size or more are written past the page cache where the
+// folder's WritePolicy allows it.
 constexpr uint64_t kDirectWriteMin = 1 << 20;
-constexpr uint64_t kDirectAlignment = 4096;
 // A larger piece (a file that may be unchanged is one piece, however large)
 // goes through the page cache rather than into memory whole.
 constexpr uint64_t kMaxStageBytes = 2 * kTaskBytes;
-uint64_t AlignDown(uint64_t x) { return x / kDirectAlignment * kDirectAlignment; }
-uint64_t AlignUp(uint64_t x) { return AlignDown(x + kDirectAlignment - 1); }
+// Files whose blocks are larger than this are written through the cache.
+constexpr uint64_t kMaxDirectAlignment = 64 << 10;
+uint64_t AlignDown(uint64_t x, uint64_t alignment) { return x / alignment * alignment; }
+uint64_t AlignUp(uint64_t x, uint64_t alignment) { return AlignDown(x + alignment - 1, alignment); }
 
 std::string ParentOf(const std::string& path) {
   size_t slash = path.rfind('/');
@@ -163,11 +164,15 @@ WritePolicy WritePolicyFor(const std::string& dir, RestoreDurability durability)
     case EXT4_SUPER_MAGIC:
     case XFS_SUPER_MAGIC:
     case BTRFS_SUPER_MAGIC:
-    case F2FS_SUPER_MAGIC:
+    case F2FS_SUPER_MAGIC: {
+      // Btrfs turns direct writes of checksummed files into buffered ones
+      // (since Linux 6.15), after the copy into the buffer was paid.
+      const bool direct = fs.f_type != BTRFS_SUPER_MAGIC;
       if (durability == RestoreDurability::kBatched && SyncfsReportsErrors()) {
-        return {SyncKind::kSyncfs, true};
+        return {SyncKind::kSyncfs, direct};
       }
-      return {SyncKind::kFsync, true};
+      return {SyncKind::kFsync, direct};
+    }
     default:
       return {SyncKind::kFsync, false};
   }
@@ -214,7 +219,9 @@ struct FileJob {
   bool opened = false;
   bool unchanged = false;
   UniqueFd fd;
-  UniqueFd direct_fd;  // the same file past the page cache, for large files
+  UniqueFd direct_fd;                       // the same file past the page cache, for large files
+  uint64_t direct_alignment = 0;            // of what direct_fd writes
+  std::atomic<bool> direct_refused{false};  // a write through direct_fd failed
   std::string temp_path;
   Status status;
 
@@ -570,9 +577,24 @@ class Restorer {
       file.status = ErrnoError(errno, "creating a temporary file in " + file.dir->path);
       file.temp_path.clear();
     } else if (file.dir->writes.direct && file.node.size >= kDirectWriteMin) {
-      file.direct_fd =
-          UniqueFd(::open(file.temp_path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW));
+      OpenDirect(file);
     }
+  }
+
+  // Opens the temporary file a second time past the page cache, through
+  // /proc so that it is the same file whatever happens to its name. What
+  // goes that way is whole pages and whole blocks of the file system: a
+  // page the cache holds for a partial block at a piece's end then never
+  // covers a block written past it.
+  static void OpenDirect(FileJob& file) {
+    struct stat st;
+    if (::fstat(file.fd.get(), &st) != 0) return;
+    const uint64_t alignment =
+        std::max<uint64_t>(static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)), st.st_blksize);
+    if (alignment > kMaxDirectAlignment || (alignment & (alignment - 1)) != 0) return;
+    const std::string self = "/proc/self/fd/" + std::to_string(file.fd.get());
+    file.direct_fd = UniqueFd(::open(self.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC));
+    if (file.direct_fd.valid()) file.direct_alignment = alignment;
   }
 
   // One blob wanted by a piece.
@@ -587,7 +609,7 @@ class Restorer {
   struct Stage {
     FileJob* file;
     uint64_t start, end;
-    size_t offset;  // of AlignDown(start) in the worker's stage buffer
+    size_t offset;  // of start rounded down to the file's alignment, in the buffer
   };
 
   Status RunTask(std::vector<Piece>& pieces) {
@@ -601,23 +623,31 @@ class Restorer {
       const ChunkRef& last = chunks[piece.end - 1];
       const uint64_t start = chunks[piece.begin].file_offset;
       const uint64_t end = last.file_offset + last.location.blob.raw_length;
-      bool staged = piece.file->direct_fd.valid() && end - start <= kMaxStageBytes;
+      const uint64_t alignment = piece.file->direct_alignment;
+      bool staged = piece.file->direct_fd.valid() && !piece.file->direct_refused &&
+                    end - start <= kMaxStageBytes;
       for (size_t i = piece.begin; staged && i + 1 < piece.end; ++i) {
         staged = chunks[i].file_offset + chunks[i].location.blob.raw_length ==
                  chunks[i + 1].file_offset;  // no hole between them
       }
       if (staged) {
+        stage_bytes = AlignUp(stage_bytes, alignment);
         stages.push_back(Stage{piece.file.get(), start, end, stage_bytes});
-        stage_bytes += AlignUp(end) - AlignDown(start);
+        stage_bytes += AlignUp(end, alignment) - AlignDown(start, alignment);
       }
       for (size_t i = piece.begin; i < piece.end; ++i) {
         const size_t at =
-            staged ? stages.back().offset + (chunks[i].file_offset - AlignDown(start)) : kNotStaged;
+            staged ? stages.back().offset + (chunks[i].file_offset - AlignDown(start, alignment))
+                   : kNotStaged;
         wants.push_back(Want{&chunks[i], piece.file.get(), at});
       }
     }
+    // Kept by the worker from task to task, freed when the restore ends.
     thread_local PageBytes stage_buffer;
-    if (stage_buffer.size() < stage_bytes) stage_buffer.resize(stage_bytes);
+    if (stage_buffer.size() < stage_bytes) {
+      stage_buffer = PageBytes();  // nothing in it to keep: not copied
+      stage_buffer.resize(stage_bytes);
+    }
     // Pack order: each pack is read front to back, in as few Gets as possible.
     std::sort(wants.begin(), wants.end(), [](const Want& a, const Want& b) {
       const BlobLocation& x = a.chunk->location;
@@ -692,13 +722,12 @@ class Restorer {
         plain = *data;
         decoded = &blob;
       }
-      Status written = Status::Ok();
       if (want.staged != kNotStaged) {
         std::memcpy(stage + want.staged, plain.data(), plain.size());
-      } else {
-        written =
-            WriteAll(want.file->fd.get(), plain, want.chunk->file_offset, want.file->disk_path);
+        continue;  // counted when its piece is written
       }
+      Status written =
+          WriteAll(want.file->fd.get(), plain, want.chunk->file_offset, want.file->disk_path);
       if (!written.ok()) {
         want.file->Fail(written);
         continue;
@@ -713,24 +742,34 @@ class Restorer {
   void WriteStage(const Stage& stage, const std::byte* aligned) {
     FileJob& file = *stage.file;
     if (!file.Writable()) return;
-    const uint64_t first = AlignDown(stage.start);
+    const uint64_t alignment = file.direct_alignment;
+    const uint64_t first = AlignDown(stage.start, alignment);
     auto bytes = [&](uint64_t from, uint64_t to) {
       return ByteView(aligned + (from - first), to - from);
     };
-    const uint64_t middle_start = std::min(AlignUp(stage.start), stage.end);
-    const uint64_t middle_end = std::max(AlignDown(stage.end), middle_start);
+    const uint64_t middle_start = std::min(AlignUp(stage.start, alignment), stage.end);
+    const uint64_t middle_end = std::max(AlignDown(stage.end, alignment), middle_start);
     Status s =
         WriteAll(file.fd.get(), bytes(stage.start, middle_start), stage.start, file.disk_path);
     if (s.ok() && middle_end > middle_start) {
-      s = WriteAll(file.direct_fd.get(), bytes(middle_start, middle_end), middle_start,
-                   file.disk_path);
-      if (!s.ok()) {
-        s = WriteAll(file.fd.get(), bytes(middle_start, middle_end), middle_start, file.disk_path);
+      const ByteView middle = bytes(middle_start, middle_end);
+      if (file.direct_refused ||
+          !WriteAll(file.direct_fd.get(), middle, middle_start, file.disk_path).ok()) {
+        // The file system refused it (or failed): this file's other pieces
+        // go through the cache too, which reports a real failure again.
+        file.direct_refused = true;
+        s = WriteAll(file.fd.get(), middle, middle_start, file.disk_path);
       }
     }
-    if (s.ok())
+    if (s.ok()) {
       s = WriteAll(file.fd.get(), bytes(middle_end, stage.end), middle_end, file.disk_path);
-    if (!s.ok()) file.Fail(s);
+    }
+    if (!s.ok()) {
+      file.Fail(s);
+      return;
+    }
+    bytes_written_ += stage.end - stage.start;
+    progress_.bytes_done += stage.end - stage.start;
   }
 
   // A failed range (a truncated pack, say) may still hold good blobs: each
