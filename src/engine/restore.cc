@@ -697,6 +697,9 @@ class Restorer {
     StatusOr<ByteView> range =
         repo_.backend().Read(PackObjectName(pack.id), start, end - start, read_buffer);
     std::optional<Bytes> loaded;  // a blob read on its own after a failed range
+    auto stored_bytes = [&](const PackBlob& blob) {
+      return range->subspan(blob.offset - start, blob.stored_length);
+    };
     ByteView plain;
     const PackBlob* decoded = nullptr;
     for (const Want& want : wants) {
@@ -709,11 +712,18 @@ class Restorer {
           auto made = repo_.PackCipher(pack);
           if (made.ok()) cipher = *std::move(made);
         }
-        StatusOr<ByteView> data =
-            range.ok() ? repo_.DecodeBlob(pack, blob,
-                                          range->subspan(blob.offset - start, blob.stored_length),
-                                          payload, plain_buffer, cipher.get())
-                       : LoadOnItsOwn(blob.id, loaded);
+        // A blob of a gathered piece is decoded straight into its place.
+        StatusOr<ByteView> data = ByteView();
+        if (!range.ok()) {
+          data = LoadOnItsOwn(blob.id, loaded);
+        } else if (want.staged != kNotStaged) {
+          data = repo_.DecodeBlobInto(pack, blob, stored_bytes(blob),
+                                      MutableByteView(stage + want.staged, blob.raw_length),
+                                      payload, cipher.get());
+        } else {
+          data =
+              repo_.DecodeBlob(pack, blob, stored_bytes(blob), payload, plain_buffer, cipher.get());
+        }
         if (!data.ok()) {
           want.file->Fail(data.status().WithContext(want.file->disk_path));
           decoded = nullptr;
@@ -723,7 +733,8 @@ class Restorer {
         decoded = &blob;
       }
       if (want.staged != kNotStaged) {
-        std::memcpy(stage + want.staged, plain.data(), plain.size());
+        std::byte* place = stage + want.staged;
+        if (plain.data() != place) std::memcpy(place, plain.data(), plain.size());
         continue;  // counted when its piece is written
       }
       Status written =

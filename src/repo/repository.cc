@@ -396,9 +396,10 @@ StatusOr<std::unique_ptr<Aead>> Repository::PackCipher(const PackRecord& pack) c
   return Aead::Create(config_.cipher, key);
 }
 
-template <class Buffer>
+template <class PayloadBuffer, class PlainBuffer>
 Status Repository::DecryptAndVerify(const PackRecord& pack, const PackBlob& blob, ByteView stored,
-                                    Buffer& payload, Buffer& plain, Aead* cipher) const {
+                                    PayloadBuffer& payload, PlainBuffer& plain,
+                                    Aead* cipher) const {
   // Named only on failure: a restore decodes thousands of blobs a second.
   const auto what = [&] {
     return std::string(BlobTypeName(blob.type)) + " blob " + blob.id.ShortHex() + " in pack " +
@@ -447,6 +448,42 @@ StatusOr<ByteView> Repository::DecodeBlob(const PackRecord& pack, const PackBlob
                                           Aead* cipher) const {
   PXB_RETURN_IF_ERROR(DecryptAndVerify(pack, blob, stored, payload, plain, cipher));
   return blob.compressed ? ByteView(plain) : ByteView(payload);
+}
+
+namespace {
+
+// Memory of a caller's, of exactly the size DecryptAndVerify asks for.
+class FixedBuffer {
+ public:
+  explicit FixedBuffer(MutableByteView memory) : memory_(memory) {}
+  void resize(size_t n) { size_ = std::min(n, memory_.size()); }
+  std::byte* data() const { return memory_.data(); }
+  size_t size() const { return size_; }
+  std::byte* begin() const { return data(); }
+  std::byte* end() const { return data() + size_; }
+
+ private:
+  MutableByteView memory_;
+  size_t size_ = 0;
+};
+
+}  // namespace
+
+StatusOr<ByteView> Repository::DecodeBlobInto(const PackRecord& pack, const PackBlob& blob,
+                                              ByteView stored, MutableByteView out,
+                                              PageBytes& scratch, Aead* cipher) const {
+  if (out.size() != blob.raw_length) {
+    return InvalidArgumentError("blob " + blob.id.ShortHex() + " has " +
+                                std::to_string(blob.raw_length) + " bytes, not " +
+                                std::to_string(out.size()));
+  }
+  FixedBuffer into(out);
+  if (blob.compressed) {
+    PXB_RETURN_IF_ERROR(DecryptAndVerify(pack, blob, stored, scratch, into, cipher));
+  } else {
+    PXB_RETURN_IF_ERROR(DecryptAndVerify(pack, blob, stored, into, scratch, cipher));
+  }
+  return ByteView(out);
 }
 
 StatusOr<Bytes> Repository::LoadBlob(BlobType type, const BlobId& id) {

@@ -172,6 +172,12 @@ class Repository {
   // is PackCipher(pack).
   StatusOr<ByteView> DecodeBlob(const PackRecord& pack, const PackBlob& blob, ByteView stored,
                                 PageBytes& payload, PageBytes& plain, Aead* cipher = nullptr) const;
+  // The same straight into `out`, which must be the blob's raw length (else
+  // kInvalidArgument); a compressed blob's frame goes through `scratch`.
+  // On failure `out` holds unspecified bytes. Returns `out`.
+  StatusOr<ByteView> DecodeBlobInto(const PackRecord& pack, const PackBlob& blob, ByteView stored,
+                                    MutableByteView out, PageBytes& scratch,
+                                    Aead* cipher = nullptr) const;
   // Reads a pack's header from the backend.
   StatusOr<std::vector<PackBlob>> ReadPackHeader(const PackId& id, uint64_t pack_size);
   // Decodes the header of a whole pack held in memory.
@@ -280,9 +286,9 @@ class Repository {
   Status StorePack(FinishedPack pack);
   // Decrypts a stored blob into `payload` (as stored: compressed or not)
   // and a compressed one's plaintext into `plain`, and checks its id.
-  template <class Buffer>
+  template <class PayloadBuffer, class PlainBuffer>
   Status DecryptAndVerify(const PackRecord& pack, const PackBlob& blob, ByteView stored,
-                          Buffer& payload, Buffer& plain, Aead* cipher = nullptr) const;
+                          PayloadBuffer& payload, PlainBuffer& plain, Aead* cipher = nullptr) const;
   // Marks a blob as being stored by this process; false if it already is
   // (or, with unless_reusable, if a reusable copy exists).
   bool ClaimPending(const BlobId& id, bool unless_reusable);

@@ -344,6 +344,40 @@ TEST_F(RepositoryTest, DecodesManyBlobsOfAPackWithItsCipher) {
   }
 }
 
+TEST_F(RepositoryTest, DecodesABlobStraightIntoTheCallersMemory) {
+  auto repo = Init();
+  const Bytes compressible = Content(50000, 1, /*compressible=*/true);
+  const Bytes random = Content(70000, 2);
+  ASSERT_OK(repo->SaveBlob(BlobType::kData, compressible, CompressionLevel::kDefault));
+  ASSERT_OK(repo->SaveBlob(BlobType::kData, random, CompressionLevel::kDefault));
+  ASSERT_OK(repo->Flush());
+  bool saw_compressed = false, saw_stored = false;
+  for (const Bytes& data : {compressible, random}) {
+    const auto loc = repo->FindBlob(repo->ComputeBlobId(data));
+    ASSERT_TRUE(loc.has_value());
+    (loc->blob.compressed ? saw_compressed : saw_stored) = true;
+    auto read = repo->backend().Get(PackObjectName(loc->pack.id), loc->blob.offset,
+                                    loc->blob.stored_length);
+    ASSERT_OK(read);
+    Bytes stored = *std::move(read);
+    PageBytes scratch;
+    Bytes out(data.size());
+    auto decoded = repo->DecodeBlobInto(loc->pack, loc->blob, stored, out, scratch);
+    ASSERT_OK(decoded);
+    EXPECT_EQ(decoded->data(), out.data());
+    EXPECT_EQ(out, data);
+    // Memory of another size is refused before anything is written.
+    Bytes short_out(data.size() - 1);
+    EXPECT_EQ(CodeOf(repo->DecodeBlobInto(loc->pack, loc->blob, stored, short_out, scratch)),
+              StatusCode::kInvalidArgument);
+    // A damaged byte fails authentication.
+    stored[stored.size() / 2] ^= std::byte{1};
+    EXPECT_EQ(CodeOf(repo->DecodeBlobInto(loc->pack, loc->blob, stored, out, scratch)),
+              StatusCode::kDataLoss);
+  }
+  EXPECT_TRUE(saw_compressed && saw_stored);
+}
+
 TEST_F(RepositoryTest, DamagedPackIsDataLossNamingBlobAndPack) {
   {
     auto repo = Init();
