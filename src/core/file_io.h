@@ -28,6 +28,13 @@ Status ReadExactly(int fd, MutableByteView out, uint64_t offset, const std::stri
 // keeps the disk busy while it works on what it has.
 void ReadAhead(int fd, uint64_t offset, uint64_t length);
 
+// `x` rounded down or up to a multiple of `alignment` (the block of a read
+// or write past the page cache, say).
+constexpr uint64_t AlignDown(uint64_t x, uint64_t alignment) { return x / alignment * alignment; }
+constexpr uint64_t AlignUp(uint64_t x, uint64_t alignment) {
+  return AlignDown(x + alignment - 1, alignment);
+}
+
 // How far ahead of what it has read a reader asks the kernel for a file's
 // bytes: the opener of a file may ask for the first window at once.
 inline constexpr uint64_t kReadAheadWindow = 8 << 20;

@@ -70,6 +70,16 @@ TEST(ReadAheadTest, IsAHintThatChangesNoRead) {
   ReadAhead(pipe_fds[0], 0, 4096);
 }
 
+TEST(AlignTest, RoundsToMultiples) {
+  static_assert(AlignDown(0, 4096) == 0 && AlignUp(0, 4096) == 0);
+  EXPECT_EQ(AlignDown(4095, 4096), 0u);
+  EXPECT_EQ(AlignUp(4095, 4096), 4096u);
+  EXPECT_EQ(AlignDown(8192, 4096), 8192u);
+  EXPECT_EQ(AlignUp(8192, 4096), 8192u);
+  EXPECT_EQ(AlignUp(8193, 65536), 65536u);
+  EXPECT_EQ(AlignDown((uint64_t{5} << 32) + 1, 512), uint64_t{5} << 32);
+}
+
 // A reader of pieces of up to 1 MiB: every byte is asked for before it is
 // read, once, never past the range, and never more than a window ahead.
 TEST(ReadAheadScheduleTest, AsksForEveryByteOnceBeforeItIsReadAndNeverFarAhead) {

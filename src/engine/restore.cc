@@ -53,8 +53,6 @@ constexpr uint64_t kDirectWriteMin = 1 << 20;
 constexpr uint64_t kMaxStageBytes = 2 * kTaskBytes;
 // Files whose blocks are larger than this are written through the cache.
 constexpr uint64_t kMaxDirectAlignment = 64 << 10;
-uint64_t AlignDown(uint64_t x, uint64_t alignment) { return x / alignment * alignment; }
-uint64_t AlignUp(uint64_t x, uint64_t alignment) { return AlignDown(x + alignment - 1, alignment); }
 
 std::string ParentOf(const std::string& path) {
   size_t slash = path.rfind('/');
@@ -166,7 +164,7 @@ WritePolicy WritePolicyFor(const std::string& dir, RestoreDurability durability)
     case BTRFS_SUPER_MAGIC:
     case F2FS_SUPER_MAGIC: {
       // Btrfs turns direct writes of checksummed files into buffered ones
-      // (since Linux 6.15), after the copy into the buffer was paid.
+      // (since Linux 6.15): gathering the pieces would only cost.
       const bool direct = fs.f_type != BTRFS_SUPER_MAGIC;
       if (durability == RestoreDurability::kBatched && SyncfsReportsErrors()) {
         return {SyncKind::kSyncfs, direct};

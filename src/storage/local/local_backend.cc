@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/file_io.h"
 #include "core/unique_fd.h"
 
 namespace pxb {
@@ -81,7 +82,7 @@ int WriteDirect(int fd, ByteView data) {
     bounce.reset(static_cast<std::byte*>(std::aligned_alloc(kDirectAlignment, kBounceSize)));
     if (!bounce) return ENOMEM;
   }
-  const size_t whole = data.size() / kDirectAlignment * kDirectAlignment;
+  const size_t whole = AlignDown(data.size(), kDirectAlignment);
   size_t done = 0;
   while (done < whole) {
     const std::byte* from = data.data() + done;
@@ -480,11 +481,10 @@ StatusOr<ByteView> LocalBackend::ReadRange(std::string_view name, uint64_t offse
   } else {
     direct = false;
   }
-  const auto round_up = [](uint64_t x) {
-    return (x + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment;
-  };
-  const uint64_t first = direct ? offset / kDirectAlignment * kDirectAlignment : offset;
-  const uint64_t last = direct ? std::min(round_up(offset + n), round_up(size)) : offset + n;
+  const uint64_t first = direct ? AlignDown(offset, kDirectAlignment) : offset;
+  const uint64_t last =
+      direct ? std::min(AlignUp(offset + n, kDirectAlignment), AlignUp(size, kDirectAlignment))
+             : offset + n;
   MutableByteView out = place(static_cast<size_t>(last - first));
   const uint64_t wanted_end = offset + n;  // what must be read, past that is padding
   uint64_t done = 0;
