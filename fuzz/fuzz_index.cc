@@ -17,10 +17,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const IndexedPack& pack : file->packs) {
     FUZZ_CHECK(pack.length <= kMaxPackSize, "pack longer than the limit");
     uint64_t end = kPackPrefixSize;
+    const PackBlob* frame = nullptr;
     for (const PackBlob& b : pack.blobs) {
+      FUZZ_CHECK(b.raw_length <= kMaxBlobRawLength, "raw length above the limit");
+      if (b.member()) {
+        FUZZ_CHECK(frame != nullptr && b.offset == frame->offset &&
+                       b.frame_raw_length == frame->raw_length &&
+                       uint64_t{b.member_offset} + b.raw_length <= frame->raw_length,
+                   "a member not inside its frame");
+        continue;
+      }
+      frame = b.type == BlobType::kFrame ? &b : nullptr;
       FUZZ_CHECK(b.offset >= end, "blobs overlap or start inside the prefix");
       FUZZ_CHECK(b.stored_length >= Aead::kTagSize, "blob shorter than its tag");
-      FUZZ_CHECK(b.raw_length <= kMaxBlobRawLength, "raw length above the limit");
       end = uint64_t{b.offset} + b.stored_length;
       FUZZ_CHECK(end <= pack.length, "blob past the end of its pack");
     }

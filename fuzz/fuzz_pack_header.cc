@@ -16,13 +16,31 @@ namespace {
 
 void CheckBlobs(const std::vector<PackBlob>& blobs, uint64_t header_offset) {
   uint64_t offset = kPackPrefixSize;
+  const PackBlob* frame = nullptr;
+  uint64_t member_end = 0;
   for (const PackBlob& b : blobs) {
-    FUZZ_CHECK(b.offset == offset, "blobs do not follow each other");
-    FUZZ_CHECK(b.stored_length >= Aead::kTagSize, "blob shorter than its tag");
     FUZZ_CHECK(b.raw_length <= kMaxBlobRawLength, "raw length above the limit");
     FUZZ_CHECK(b.dictionary <= kMaxPackDictionaries, "dictionary number above the limit");
+    if (b.member()) {
+      FUZZ_CHECK(frame != nullptr, "a member without its frame");
+      FUZZ_CHECK(b.offset == frame->offset && b.stored_length == frame->stored_length,
+                 "a member not where its frame is");
+      FUZZ_CHECK(b.member_offset == member_end, "members do not follow each other");
+      FUZZ_CHECK(b.frame_raw_length == frame->raw_length, "a member of another frame's length");
+      member_end += b.raw_length;
+      FUZZ_CHECK(member_end <= frame->raw_length, "members past their frame's end");
+      continue;
+    }
+    FUZZ_CHECK(frame == nullptr || member_end == frame->raw_length,
+               "members do not fill their frame");
+    frame = b.type == BlobType::kFrame ? &b : nullptr;
+    member_end = 0;
+    FUZZ_CHECK(b.offset == offset, "blobs do not follow each other");
+    FUZZ_CHECK(b.stored_length >= Aead::kTagSize, "blob shorter than its tag");
     offset += b.stored_length;
   }
+  FUZZ_CHECK(frame == nullptr || member_end == frame->raw_length,
+             "members do not fill their frame");
   FUZZ_CHECK(offset == header_offset, "blobs do not end where the header starts");
 }
 
@@ -32,13 +50,7 @@ Bytes EncodeHeader(uint8_t version, const std::vector<PackBlob>& blobs) {
   ByteWriter w(out);
   w.PutU8(version);
   w.PutVarint(blobs.size());
-  for (const PackBlob& b : blobs) {
-    w.PutU8(static_cast<uint8_t>(b.type));
-    w.PutU8(PackEntryFlags(b));
-    w.PutVarint(b.stored_length);
-    w.PutVarint(b.raw_length);
-    w.PutRaw(b.id.bytes());
-  }
+  EncodePackEntries(blobs, /*with_offset=*/false, w);
   return out;
 }
 

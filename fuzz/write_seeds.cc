@@ -118,6 +118,29 @@ IndexFile SampleIndex(bool dictionary) {
   return file;
 }
 
+// An index whose pack ends with a frame of two members.
+IndexFile FramedIndex() {
+  IndexFile file = SampleIndex(true);
+  PackBlob frame;
+  frame.type = BlobType::kFrame;
+  frame.compressed = true;
+  frame.dictionary = 1;
+  frame.offset = 340;
+  frame.stored_length = 200;
+  frame.raw_length = 300;
+  file.packs[0].blobs.push_back(frame);
+  for (uint32_t m = 0; m < 2; ++m) {
+    PackBlob member = frame;
+    member.type = BlobType::kData;
+    member.raw_length = 150;
+    member.id = IdOf("member " + std::to_string(m));
+    member.member_offset = m * 150;
+    member.frame_raw_length = 300;
+    file.packs[0].blobs.push_back(member);
+  }
+  return file;
+}
+
 Snapshot SampleSnapshot() {
   Snapshot s;
   s.time_ns = 1764001800123456789;
@@ -248,12 +271,14 @@ int Run(const std::filesystem::path& root) {
   const Bytes index = EncodeIndexPayload(SampleIndex(false));
   out.Write("fuzz_index", index);
   out.Write("fuzz_index", EncodeIndexPayload(SampleIndex(true)));
+  out.Write("fuzz_index", EncodeIndexPayload(FramedIndex()));
   out.Write("fuzz_index", EncodeIndexPayload(IndexFile{}));
 
   for (const auto& [alg, dictionary] :
        {std::pair{ciphers[0], false}, std::pair{ciphers[1], false}, std::pair{ciphers[0], true}}) {
-    // A whole pack of two blobs (one naming a dictionary entry before it, in
-    // a version 2 pack), and a header plaintext with its blob area.
+    // A whole pack of two blobs (one naming a dictionary entry before it,
+    // and a frame, in a version 3 pack), and a header plaintext with its
+    // blob area.
     auto builder = PackBuilder::Create(alg, key, BlobType::kData);
     if (!builder.ok()) return 1;
     if (!(*builder)->Add(IdOf("a"), 5, false, AsBytes("hello")).ok()) return 1;
@@ -264,25 +289,25 @@ int Run(const std::filesystem::path& root) {
     if (!frame.ok() || !(*builder)->Add(IdOf("b"), 1000, true, *frame, dictionary ? 1 : 0).ok()) {
       return 1;
     }
+    if (dictionary) {
+      // And a frame of two members (version 3).
+      const FrameMember members[] = {{IdOf("m0"), 600}, {IdOf("m1"), 400}};
+      auto slot = (*builder)->ReserveFrame(members, true, frame->size(), 1);
+      if (!slot.ok() || !(*builder)->Seal(*std::move(slot), *frame).ok()) return 1;
+    }
     auto pack = (*builder)->Finish();
     if (!pack.ok()) return 1;
     out.Write("fuzz_pack_header", fuzz::ModeByte(fuzz::kPackModeRaw, alg), pack->bytes);
     Bytes plain;
     ByteWriter w(plain);
     uint32_t area = 0;
-    for (const PackBlob& b : pack->blobs) area += b.stored_length;
+    for (const PackBlob& b : pack->blobs) area += b.member() ? 0 : b.stored_length;
     w.PutU8(static_cast<uint8_t>(area));
     w.PutU8(static_cast<uint8_t>(area >> 8));
     w.PutU8(static_cast<uint8_t>(area >> 16));
-    w.PutU8(dictionary ? kPackHeaderVersionDictionaries : kPackHeaderVersion);
+    w.PutU8(PackEntriesVersion(pack->blobs));
     w.PutVarint(pack->blobs.size());
-    for (const PackBlob& b : pack->blobs) {
-      w.PutU8(static_cast<uint8_t>(b.type));
-      w.PutU8(PackEntryFlags(b));
-      w.PutVarint(b.stored_length);
-      w.PutVarint(b.raw_length);
-      w.PutRaw(b.id.bytes());
-    }
+    EncodePackEntries(pack->blobs, /*with_offset=*/false, w);
     out.Write("fuzz_pack_header", fuzz::ModeByte(fuzz::kPackModePlaintext, alg), plain);
 
     // Sealed objects of every kind, a zstd frame, and a payload to round-trip.

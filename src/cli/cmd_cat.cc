@@ -15,10 +15,15 @@ struct CatArgs {
 };
 
 nlohmann::json BlobJson(const PackBlob& b) {
-  return {{"id", b.id.Hex()},           {"type", BlobTypeName(b.type)},
-          {"offset", b.offset},         {"stored_length", b.stored_length},
-          {"raw_length", b.raw_length}, {"compressed", b.compressed},
-          {"dictionary", b.dictionary}};
+  nlohmann::json json = {{"type", BlobTypeName(b.type)},     {"offset", b.offset},
+                         {"stored_length", b.stored_length}, {"raw_length", b.raw_length},
+                         {"compressed", b.compressed},       {"dictionary", b.dictionary}};
+  if (b.type != BlobType::kFrame) json["id"] = b.id.Hex();
+  if (b.member()) {
+    json["member_offset"] = b.member_offset;
+    json["frame_raw_length"] = b.frame_raw_length;
+  }
+  return json;
 }
 
 Status RunCat(CliContext& ctx, const CatArgs& args) {

@@ -21,7 +21,7 @@ Status RunStats(CliContext& ctx) {
   repo->ForEachIndexedBlob([&](const BlobLocation& loc) {
     (loc.blob.type == BlobType::kData ? data_blobs : tree_blobs)++;
     raw_bytes += loc.blob.raw_length;
-    stored_bytes += loc.blob.stored_length;
+    stored_bytes += loc.blob.stored_share();
   });
   // What the snapshots would take without deduplication and compression.
   uint64_t logical = 0;

@@ -222,10 +222,15 @@ struct ExtentChunks {
 // that small ones (8 KiB database pages) go many to a task instead of one
 // task, queue hand-off and thread wake-up each.
 struct ChunkBatch {
-  // A batch is handed over once it holds this much or this many chunks; a
-  // chunk of this size or more goes alone. Its buffer holds twice kBytes,
-  // so that it never grows.
-  static constexpr size_t kBytes = 128 << 10;
+  // A batch is handed over once it holds kBytes or kChunks chunks; a chunk
+  // of kAloneBytes or more (every content-defined chunk but a file's last,
+  // at the default chunk sizes) goes alone. The chunks of a batch that are
+  // new are stored as one frame (Repository::SaveFramed): 64 pages of
+  // 8 KiB. Its buffer holds kBytes and one chunk short of kAloneBytes, so
+  // that it never grows.
+  static constexpr size_t kBytes = 512 << 10;
+  static constexpr size_t kAloneBytes = 128 << 10;
+  static constexpr size_t kBufferBytes = kBytes + kAloneBytes;
   static constexpr size_t kChunks = 64;
 
   Bytes data;
@@ -901,18 +906,20 @@ class Archiver {
   }
 
   // Adds one chunk to the extent's batch, and hands the batch to the pool
-  // when it is full. A chunk of a batch's size or more goes on its own.
+  // when it is full. A chunk of kAloneBytes or more goes on its own.
   Status SubmitChunk(ByteView chunk, ExtentChunks& futures,
                      const std::shared_ptr<const BlobDictionary>& dictionary) {
-    if (chunk.size() >= ChunkBatch::kBytes) {
+    const bool alone = chunk.size() >= ChunkBatch::kAloneBytes;
+    if (alone) {
       FlushChunks(futures, dictionary);
       batch_.data = chunk_buffers_.Take(chunk.size());
     } else if (batch_.data.capacity() == 0) {
-      batch_.data = chunk_buffers_.Take(2 * ChunkBatch::kBytes);
+      batch_.data = chunk_buffers_.Take(ChunkBatch::kBufferBytes);
     }
     batch_.data.insert(batch_.data.end(), chunk.begin(), chunk.end());
     batch_.ends.push_back(batch_.data.size());
-    if (batch_.data.size() >= ChunkBatch::kBytes || batch_.ends.size() >= ChunkBatch::kChunks) {
+    if (alone || batch_.data.size() >= ChunkBatch::kBytes ||
+        batch_.ends.size() >= ChunkBatch::kChunks) {
       FlushChunks(futures, dictionary);
     }
     return CheckCancel();
@@ -933,20 +940,26 @@ class Archiver {
     batch_ = ChunkBatch();
     futures.Add(pool_.Submit(
         [this, batch = std::move(batch), dictionary]() mutable -> StatusOr<std::vector<BlobId>> {
-          std::vector<BlobId> ids;
-          ids.reserve(batch->ends.size());
-          Status failed;
+          std::vector<ByteView> chunks;
+          chunks.reserve(batch->ends.size());
           size_t begin = 0;
           for (size_t end : batch->ends) {
-            const ByteView chunk(batch->data.data() + begin, end - begin);
+            chunks.emplace_back(batch->data.data() + begin, end - begin);
             begin = end;
-            auto saved = repo_.SaveBlob(BlobType::kData, chunk, level_, dictionary.get());
-            if (!saved.ok()) {
-              failed = saved.status();
-              break;
+          }
+          // The chunks of a batch follow each other in their file (a
+          // database's pages): the new ones are stored as one frame.
+          std::vector<BlobId> ids;
+          ids.reserve(chunks.size());
+          Status failed;
+          auto saved = repo_.SaveFramed(BlobType::kData, chunks, level_, dictionary.get());
+          if (saved.ok()) {
+            for (size_t i = 0; i < chunks.size(); ++i) {
+              if ((*saved)[i].added) progress_.bytes_new += chunks[i].size();
+              ids.push_back((*saved)[i].id);
             }
-            if (saved->added) progress_.bytes_new += chunk.size();
-            ids.push_back(saved->id);
+          } else {
+            failed = saved.status();
           }
           // The future's shared state keeps this task alive until the file
           // completes: give the buffer back now, or a folder's chunks pile up.

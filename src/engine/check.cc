@@ -5,6 +5,7 @@
 #include <future>
 #include <map>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -336,8 +337,9 @@ class Checker {
     verdict.bytes_read = bytes->size();
     const bool hash_ok = PackId(ByteView(Sha256(*bytes))) == pack.id;
     std::vector<std::string> bad;
-    std::sort(blobs.begin(), blobs.end(),
-              [](const PackBlob& a, const PackBlob& b) { return a.offset < b.offset; });
+    std::sort(blobs.begin(), blobs.end(), [](const PackBlob& a, const PackBlob& b) {
+      return std::tie(a.offset, a.member_offset) < std::tie(b.offset, b.member_offset);
+    });
     // The pack's key is derived once for all its blobs; if that fails, each
     // blob's decoding reports why.
     auto cipher = repo_.PackCipher(pack);

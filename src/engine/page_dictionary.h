@@ -25,9 +25,10 @@ struct PageDictionaryOptions {
   uint64_t min_file_size = 4 << 20;  // smaller files: no dictionary (it would cost more)
   size_t min_samples = 64;
   size_t max_samples = 512;
-  // Twice zstd's suggested 110 KiB: database pages compress 2.5 % smaller,
-  // more than the larger copy in each pack costs.
-  size_t max_dictionary_size = 256 * 1024;
+  // Pages compressed 64 to a frame share context with each other: a larger
+  // dictionary wins less than its copy in each pack costs, a smaller one
+  // loses more (doc/performance.md, run T).
+  size_t max_dictionary_size = 128 * 1024;
 };
 
 // Reads `out.size()` bytes at `offset` of the file.

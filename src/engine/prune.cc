@@ -322,7 +322,7 @@ class Pruner {
 
     std::unordered_map<PackId, uint64_t, IdHash> used;
     repo_.ForEachIndexedBlob([&](const BlobLocation& loc) {
-      if (live_.Contains(loc.blob.id)) used[loc.pack.id] += loc.blob.stored_length;
+      if (live_.Contains(loc.blob.id)) used[loc.pack.id] += loc.blob.stored_share();
     });
     std::vector<PackRecord> condemn;
     std::vector<PackRecord> repack;
@@ -422,7 +422,7 @@ class Pruner {
     for (const PackBlob* b : to_copy) {
       if (options_.dry_run) {
         report_.blobs_repacked++;
-        report_.bytes_repacked += b->stored_length;
+        report_.bytes_repacked += b->stored_share();
         continue;
       }
       auto copied = repo_.CopyBlob(pack, *b, ByteView(*bytes).subspan(b->offset, b->stored_length));
@@ -433,7 +433,7 @@ class Pruner {
       }
       if (*copied) {
         report_.blobs_repacked++;
-        report_.bytes_repacked += b->stored_length;
+        report_.bytes_repacked += b->stored_share();
       }
     }
     progress_.bytes_done += pack.length;

@@ -19,6 +19,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "core/crypto/random.h"
 #include "core/file_io.h"
@@ -651,7 +652,8 @@ class Restorer {
       const BlobLocation& x = a.chunk->location;
       const BlobLocation& y = b.chunk->location;
       if (x.pack.id != y.pack.id) return x.pack.id < y.pack.id;
-      return x.blob.offset < y.blob.offset;
+      return std::tie(x.blob.offset, x.blob.member_offset) <
+             std::tie(y.blob.offset, y.blob.member_offset);
     });
     for (size_t begin = 0; begin < wants.size();) {
       const BlobLocation& first = wants[begin].chunk->location;
@@ -705,7 +707,7 @@ class Restorer {
       if (!want.file->Writable()) continue;
       // The same chunk twice in a row (duplicates in one file or across
       // files) is decoded once.
-      if (decoded == nullptr || decoded->offset != blob.offset) {
+      if (decoded == nullptr || !decoded->SamePlace(blob)) {
         if (range.ok() && cipher == nullptr) {
           auto made = repo_.PackCipher(pack);
           if (made.ok()) cipher = *std::move(made);

@@ -1,5 +1,8 @@
 #include "format/index_format.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "core/coding.h"
 
 namespace pxb {
@@ -7,11 +10,11 @@ namespace pxb {
 Bytes EncodeIndexPayload(const IndexFile& file) {
   Bytes out;
   ByteWriter w(out);
-  bool dictionaries = false;
+  uint8_t version = kIndexVersion;
   for (const IndexedPack& pack : file.packs) {
-    for (const PackBlob& b : pack.blobs) dictionaries |= b.type == BlobType::kDictionary;
+    version = std::max(version, PackEntriesVersion(pack.blobs));
   }
-  w.PutU8(dictionaries ? kIndexVersionDictionaries : kIndexVersion);
+  w.PutU8(version);
   w.PutVarint(file.superseded.size());
   for (const IndexId& id : file.superseded) w.PutRaw(id.bytes());
   w.PutVarint(file.packs.size());
@@ -20,14 +23,7 @@ Bytes EncodeIndexPayload(const IndexFile& file) {
     w.PutVarint(pack.length);
     w.PutRaw(pack.salt);
     w.PutVarint(pack.blobs.size());
-    for (const PackBlob& b : pack.blobs) {
-      w.PutU8(static_cast<uint8_t>(b.type));
-      w.PutU8(PackEntryFlags(b));
-      w.PutVarint(b.offset);
-      w.PutVarint(b.stored_length);
-      w.PutVarint(b.raw_length);
-      w.PutRaw(b.id.bytes());
-    }
+    EncodePackEntries(pack.blobs, /*with_offset=*/true, w);
   }
   return out;
 }
@@ -35,11 +31,10 @@ Bytes EncodeIndexPayload(const IndexFile& file) {
 StatusOr<IndexFile> DecodeIndexPayload(ByteView payload) {
   ByteReader r(payload);
   PXB_ASSIGN_OR_RETURN(uint8_t version, r.ReadU8());
-  if (version != kIndexVersion && version != kIndexVersionDictionaries) {
+  if (version < kIndexVersion || version > kIndexVersionFrames) {
     return DataLossError("index version " + std::to_string(version) + " is not supported");
   }
-  const bool dictionaries_allowed = version == kIndexVersionDictionaries;
-  bool any_dictionaries = false;
+  bool any_dictionaries = false, any_frames = false;
   IndexFile file;
   PXB_ASSIGN_OR_RETURN(uint64_t superseded,
                        r.ReadBoundedVarint(r.remaining() / 32, "superseded index count"));
@@ -47,8 +42,9 @@ StatusOr<IndexFile> DecodeIndexPayload(ByteView payload) {
     PXB_ASSIGN_OR_RETURN(ByteView id, r.ReadRaw(32));
     file.superseded.emplace_back(id);
   }
-  // Each pack takes at least 66 bytes, each blob at least 38: bound the
-  // counts by the input so a corrupt count cannot force a huge allocation.
+  // Each pack takes at least 66 bytes, each entry at least 20 (a frame with
+  // one member takes 41): bound the counts by the input so a corrupt count
+  // cannot force a huge allocation.
   PXB_ASSIGN_OR_RETURN(uint64_t packs, r.ReadBoundedVarint(r.remaining() / 66, "pack count"));
   file.packs.reserve(packs);
   for (uint64_t p = 0; p < packs; ++p) {
@@ -59,46 +55,33 @@ StatusOr<IndexFile> DecodeIndexPayload(ByteView payload) {
     PXB_ASSIGN_OR_RETURN(ByteView salt, r.ReadRaw(kSaltSize));
     std::memcpy(pack.salt.data(), salt.data(), kSaltSize);
     PXB_ASSIGN_OR_RETURN(uint64_t blobs, r.ReadBoundedVarint(std::min<uint64_t>(kMaxBlobsPerPack,
-                                                                                r.remaining() / 38),
+                                                                                r.remaining() / 20),
                                                              "blob count"));
     pack.blobs.reserve(blobs);
-    uint64_t previous_end = kPackPrefixSize;
-    size_t dictionaries = 0;
-    for (uint64_t i = 0; i < blobs; ++i) {
-      PackBlob b;
-      PXB_ASSIGN_OR_RETURN(uint8_t type, r.ReadU8());
-      PXB_ASSIGN_OR_RETURN(uint8_t flags, r.ReadU8());
-      auto where = [&] {
-        return "index: pack " + pack.id.ShortHex() + " blob " + std::to_string(i);
-      };
-      if (Status kind = DecodePackEntryKind(type, flags, dictionaries_allowed, dictionaries, b);
-          !kind.ok()) {
-        return kind.WithContext(where());
+    PackEntryDecoder decoder(version, kPackPrefixSize);
+    while (pack.blobs.size() < blobs) {
+      if (Status read = decoder.Read(r, /*with_offset=*/true, pack.length, pack.blobs);
+          !read.ok()) {
+        return read.WithContext("index: pack " + pack.id.ShortHex() + " entry " +
+                                std::to_string(pack.blobs.size()));
       }
-      PXB_ASSIGN_OR_RETURN(uint64_t offset, r.ReadBoundedVarint(pack.length, "blob offset"));
-      PXB_ASSIGN_OR_RETURN(uint64_t stored, r.ReadBoundedVarint(pack.length, "blob length"));
-      PXB_ASSIGN_OR_RETURN(uint64_t raw, r.ReadBoundedVarint(kMaxBlobRawLength, "blob raw length"));
-      if (stored < Aead::kTagSize || offset < previous_end || offset + stored > pack.length) {
-        return DataLossError(where() + " has an impossible range");
-      }
-      previous_end = offset + stored;
-      b.offset = static_cast<uint32_t>(offset);
-      b.stored_length = static_cast<uint32_t>(stored);
-      b.raw_length = static_cast<uint32_t>(raw);
-      if (Status counted = CountDictionaryEntry(b, dictionaries); !counted.ok()) {
-        return counted.WithContext(where());
-      }
-      PXB_ASSIGN_OR_RETURN(ByteView blob_id, r.ReadRaw(32));
-      b.id = BlobId(blob_id);
-      pack.blobs.push_back(b);
     }
-    any_dictionaries |= dictionaries > 0;
+    if (pack.blobs.size() != blobs) {
+      return DataLossError("index: pack " + pack.id.ShortHex() +
+                           " lists more entries than it counts");
+    }
+    any_dictionaries |= decoder.dictionaries() > 0;
+    any_frames |= decoder.frames();
     file.packs.push_back(std::move(pack));
   }
   PXB_RETURN_IF_ERROR(r.ExpectEnd("index"));
-  // One encoding per index: version 2 only with dictionaries.
-  if (dictionaries_allowed && !any_dictionaries) {
+  // One encoding per index: version 2 only with dictionaries and no frames,
+  // version 3 only with frames.
+  if (version == kIndexVersionDictionaries && !any_dictionaries) {
     return DataLossError("index version 2 lists no dictionary");
+  }
+  if (version == kIndexVersionFrames && !any_frames) {
+    return DataLossError("index version 3 lists no frame");
   }
   return file;
 }

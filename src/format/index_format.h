@@ -17,9 +17,11 @@
 namespace pxb {
 
 // Version 2, written when a pack holds dictionaries, allows dictionary
-// entries and dictionary numbers (as in pack headers).
+// entries and dictionary numbers (as in pack headers); version 3, written
+// when a pack holds frames, frame and member entries too.
 inline constexpr uint8_t kIndexVersion = 1;
 inline constexpr uint8_t kIndexVersionDictionaries = 2;
+inline constexpr uint8_t kIndexVersionFrames = 3;
 
 struct IndexedPack {
   PackId id;

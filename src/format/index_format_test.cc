@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <string>
 
@@ -227,6 +228,82 @@ TEST(IndexFormatTest, DictionaryEntriesNeedVersionTwo) {
               b[1].dictionary = 1;
             }),
             StatusCode::kDataLoss);
+}
+
+// A pack with frames makes a version 3 index: a frame entry has its
+// offset, lengths and member count, each member its type, the member flag,
+// raw length and id; members decode with their frame's place.
+TEST(IndexFormatTest, FramesAndTheirMembersNeedVersionThree) {
+  IndexFile file = SampleIndex();
+  IndexedPack& data = file.packs[0];
+  PackBlob frame = Blob(BlobType::kFrame, true, 672, 200, 300, "");
+  frame.id = BlobId();
+  std::vector<PackBlob> members;
+  for (uint32_t m = 0; m < 2; ++m) {
+    PackBlob member = frame;
+    member.type = BlobType::kData;
+    member.raw_length = m == 0 ? 100 : 200;
+    member.id = TestId(m == 0 ? "m0" : "m1");
+    member.member_offset = m == 0 ? 0 : 100;
+    member.frame_raw_length = 300;
+    members.push_back(member);
+  }
+  data.blobs.push_back(frame);
+  data.blobs.insert(data.blobs.end(), members.begin(), members.end());
+  Bytes payload = EncodeIndexPayload(file);
+  EXPECT_EQ(payload[0], std::byte{3});
+  auto decoded = DecodeIndexPayload(payload);
+  ASSERT_OK(decoded);
+  EXPECT_EQ(*decoded, file);
+  EXPECT_EQ(EncodeIndexPayload(*decoded), payload);
+
+  // The bytes of the frame and its members, at the end of the data pack.
+  Bytes tail;
+  ByteWriter w(tail);
+  w.PutU8(4);     // frame
+  w.PutU8(1);     // compressed
+  w.PutU8(0xa0);  // offset 672
+  w.PutU8(0x05);
+  w.PutU8(0xc8);  // stored 200
+  w.PutU8(0x01);
+  w.PutU8(0xac);  // raw 300
+  w.PutU8(0x02);
+  w.PutU8(2);  // members
+  w.PutU8(1);  // data
+  w.PutU8(8);  // member
+  w.PutU8(100);
+  w.PutRaw(TestId("m0").bytes());
+  w.PutU8(1);
+  w.PutU8(8);
+  w.PutU8(0xc8);  // 200
+  w.PutU8(0x01);
+  w.PutRaw(TestId("m1").bytes());
+  const Bytes no_frames = EncodeIndexPayload(SampleIndex());
+  const size_t data_pack_end = [&] {
+    // Where the tree pack starts in the payload without frames.
+    Bytes tree_id = ToBytes(TestId<PackId>("tree pack").bytes());
+    auto at = std::search(no_frames.begin(), no_frames.end(), tree_id.begin(), tree_id.end());
+    return static_cast<size_t>(at - no_frames.begin());
+  }();
+  ASSERT_EQ(payload.size(), no_frames.size() + tail.size());
+  EXPECT_TRUE(std::equal(tail.begin(), tail.end(), payload.begin() + data_pack_end));
+
+  Bytes older = payload;
+  older[0] = std::byte{2};
+  EXPECT_EQ(CodeOf(DecodeIndexPayload(older)), StatusCode::kDataLoss);
+  Bytes without = EncodeIndexPayload(SampleIndex());
+  without[0] = std::byte{3};  // one encoding per index: version 3 only with frames
+  EXPECT_EQ(CodeOf(DecodeIndexPayload(without)), StatusCode::kDataLoss);
+  auto code_after = [&](auto edit) {
+    IndexFile edited = file;
+    edit(edited.packs[0].blobs);
+    return CodeOf(DecodeIndexPayload(EncodeIndexPayload(edited)));
+  };
+  EXPECT_EQ(code_after([](auto& b) { b[4].raw_length = 199; }), StatusCode::kDataLoss);
+  EXPECT_EQ(code_after([](auto& b) { b.pop_back(); }), StatusCode::kDataLoss);
+  EXPECT_EQ(code_after([](auto& b) { b[3].offset = 600; }), StatusCode::kDataLoss);  // overlaps
+  EXPECT_EQ(code_after([](auto& b) { b[3].stored_length = 400; }),
+            StatusCode::kDataLoss);  // past the pack's 1000 bytes
 }
 
 // Counts are bounded by the bytes that follow, so a corrupt count fails

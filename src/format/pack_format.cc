@@ -17,6 +17,8 @@ std::string_view BlobTypeName(BlobType type) {
       return "tree";
     case BlobType::kDictionary:
       return "dictionary";
+    case BlobType::kFrame:
+      return "frame";
   }
   return "unknown";
 }
@@ -208,43 +210,159 @@ Status PackBuilder::SealIntoRing(const Slot& slot, ByteView payload, const Mutab
 }
 
 uint8_t PackEntryFlags(const PackBlob& entry) {
+  if (entry.member()) return kBlobFlagMember;
   return static_cast<uint8_t>((entry.compressed ? kBlobFlagCompressed : 0) |
                               (entry.dictionary << kBlobFlagDictionaryShift));
 }
 
-Status DecodePackEntryKind(uint8_t type, uint8_t flags, bool dictionaries_allowed,
-                           size_t dictionaries_before, PackBlob& entry) {
+uint8_t PackEntriesVersion(std::span<const PackBlob> entries) {
+  uint8_t version = kPackHeaderVersion;
+  for (const PackBlob& b : entries) {
+    if (b.type == BlobType::kFrame) return kPackHeaderVersionFrames;
+    if (b.type == BlobType::kDictionary) version = kPackHeaderVersionDictionaries;
+  }
+  return version;
+}
+
+void EncodePackEntries(std::span<const PackBlob> entries, bool with_offset, ByteWriter& w) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const PackBlob& b = entries[i];
+    w.PutU8(static_cast<uint8_t>(b.type));
+    w.PutU8(PackEntryFlags(b));
+    if (b.member()) {
+      w.PutVarint(b.raw_length);
+      w.PutRaw(b.id.bytes());
+      continue;
+    }
+    if (with_offset) w.PutVarint(b.offset);
+    w.PutVarint(b.stored_length);
+    w.PutVarint(b.raw_length);
+    if (b.type != BlobType::kFrame) {
+      w.PutRaw(b.id.bytes());
+      continue;
+    }
+    size_t members = 0;
+    while (i + 1 + members < entries.size() && entries[i + 1 + members].member() &&
+           entries[i + 1 + members].offset == b.offset) {
+      ++members;
+    }
+    w.PutVarint(members);
+  }
+}
+
+PackEntryDecoder::PackEntryDecoder(uint8_t version, uint64_t first_offset)
+    : version_(version), end_(first_offset) {}
+
+Status PackEntryDecoder::Read(ByteReader& r, bool with_offset, uint64_t max_offset,
+                              std::vector<PackBlob>& out) {
+  PXB_ASSIGN_OR_RETURN(uint8_t type, r.ReadU8());
+  PXB_ASSIGN_OR_RETURN(uint8_t flags, r.ReadU8());
+  const bool frames_allowed = version_ >= kPackHeaderVersionFrames;
+  const bool dictionaries_allowed = version_ >= kPackHeaderVersionDictionaries;
   const bool known_type =
       type == static_cast<uint8_t>(BlobType::kData) ||
       type == static_cast<uint8_t>(BlobType::kTree) ||
-      (dictionaries_allowed && type == static_cast<uint8_t>(BlobType::kDictionary));
+      (dictionaries_allowed && type == static_cast<uint8_t>(BlobType::kDictionary)) ||
+      (frames_allowed && type == static_cast<uint8_t>(BlobType::kFrame));
   if (!known_type) return DataLossError("unknown type " + std::to_string(type));
+  PackBlob entry;
   entry.type = static_cast<BlobType>(type);
   const uint8_t known_flags =
       kBlobFlagCompressed | (dictionaries_allowed ? kBlobFlagDictionaryMask : 0);
-  if ((flags & ~known_flags) != 0) return DataLossError("unknown flags");
+  if ((flags & ~known_flags) != 0) {
+    return DataLossError((flags & kBlobFlagMember) != 0 && frames_allowed
+                             ? "a member without its frame"
+                             : "unknown flags");
+  }
   entry.compressed = (flags & kBlobFlagCompressed) != 0;
   entry.dictionary =
       static_cast<uint8_t>((flags & kBlobFlagDictionaryMask) >> kBlobFlagDictionaryShift);
   if (entry.type == BlobType::kDictionary && (flags & ~kBlobFlagCompressed) != 0) {
     return DataLossError("a dictionary compressed with a dictionary");
   }
-  if (entry.dictionary != 0 && (!entry.compressed || entry.dictionary > dictionaries_before)) {
+  if (entry.dictionary != 0 && (!entry.compressed || entry.dictionary > dictionaries_)) {
     return DataLossError(
         "names dictionary " + std::to_string(entry.dictionary) +
         (entry.compressed ? ", which is not listed before it" : " but is not compressed"));
   }
+  uint64_t offset = end_;
+  if (with_offset) {
+    PXB_ASSIGN_OR_RETURN(offset, r.ReadBoundedVarint(max_offset, "blob offset"));
+    if (offset < end_) return DataLossError("overlaps the entry before it");
+  }
+  PXB_ASSIGN_OR_RETURN(
+      uint64_t stored,
+      r.ReadBoundedVarint(kMaxBlobRawLength + 1024 + Aead::kTagSize, "blob length"));
+  PXB_ASSIGN_OR_RETURN(uint64_t raw, r.ReadBoundedVarint(kMaxBlobRawLength, "blob raw length"));
+  if (stored < Aead::kTagSize) return DataLossError("shorter than its tag");
+  if (offset + stored > max_offset) return DataLossError("extends past the blob area");
+  end_ = offset + stored;
+  entry.offset = static_cast<uint32_t>(offset);
+  entry.stored_length = static_cast<uint32_t>(stored);
+  entry.raw_length = static_cast<uint32_t>(raw);
+  if (entry.type == BlobType::kDictionary) {
+    if (++dictionaries_ > kMaxPackDictionaries) {
+      return DataLossError("a dictionary past the limit of " +
+                           std::to_string(kMaxPackDictionaries));
+    }
+    if (entry.raw_length > kMaxDictionaryLength ||
+        (!entry.compressed && entry.raw_length != entry.payload_length())) {
+      return DataLossError("a dictionary whose lengths disagree");
+    }
+  }
+  if (entry.type != BlobType::kFrame) {
+    PXB_ASSIGN_OR_RETURN(ByteView id, r.ReadRaw(32));
+    entry.id = BlobId(id);
+    out.push_back(entry);
+    return Status::Ok();
+  }
+  frames_ = true;
+  if (!entry.compressed && entry.raw_length != entry.payload_length()) {
+    return DataLossError("a frame whose lengths disagree");
+  }
+  PXB_ASSIGN_OR_RETURN(uint64_t members, r.ReadBoundedVarint(kMaxFrameMembers, "member count"));
+  if (members == 0) return DataLossError("a frame without members");
+  out.push_back(entry);
+  uint64_t member_offset = 0;
+  for (uint64_t m = 0; m < members; ++m) {
+    PXB_ASSIGN_OR_RETURN(uint8_t member_type, r.ReadU8());
+    PXB_ASSIGN_OR_RETURN(uint8_t member_flags, r.ReadU8());
+    if (member_type != static_cast<uint8_t>(BlobType::kData) &&
+        member_type != static_cast<uint8_t>(BlobType::kTree)) {
+      return DataLossError("member " + std::to_string(m) + " has type " +
+                           std::to_string(member_type));
+    }
+    if (member_flags != kBlobFlagMember) {
+      return DataLossError("member " + std::to_string(m) + " has wrong flags");
+    }
+    PXB_ASSIGN_OR_RETURN(uint64_t length, r.ReadBoundedVarint(kMaxBlobRawLength, "member length"));
+    if (length == 0 || member_offset + length > entry.raw_length) {
+      return DataLossError("member " + std::to_string(m) + " does not fit its frame");
+    }
+    PXB_ASSIGN_OR_RETURN(ByteView id, r.ReadRaw(32));
+    PackBlob member = entry;
+    member.type = static_cast<BlobType>(member_type);
+    member.raw_length = static_cast<uint32_t>(length);
+    member.id = BlobId(id);
+    member.member_offset = static_cast<uint32_t>(member_offset);
+    member.frame_raw_length = entry.raw_length;
+    out.push_back(member);
+    member_offset += length;
+  }
+  if (member_offset != entry.raw_length) {
+    return DataLossError("members fill " + std::to_string(member_offset) + " of their frame's " +
+                         std::to_string(entry.raw_length) + " bytes");
+  }
   return Status::Ok();
 }
 
-Status CountDictionaryEntry(const PackBlob& entry, size_t& dictionaries) {
-  if (entry.type != BlobType::kDictionary) return Status::Ok();
-  if (++dictionaries > kMaxPackDictionaries) {
-    return DataLossError("a dictionary past the limit of " + std::to_string(kMaxPackDictionaries));
+Status PackEntryDecoder::Finish() const {
+  // One encoding per list: version 2 only with dictionaries, 3 only with frames.
+  if (version_ == kPackHeaderVersionDictionaries && dictionaries_ == 0) {
+    return DataLossError("version 2 lists no dictionary");
   }
-  if (entry.raw_length > kMaxDictionaryLength ||
-      (!entry.compressed && entry.raw_length != entry.payload_length())) {
-    return DataLossError("a dictionary whose lengths disagree");
+  if (version_ == kPackHeaderVersionFrames && !frames_) {
+    return DataLossError("version 3 lists no frame");
   }
   return Status::Ok();
 }
@@ -265,19 +383,11 @@ StatusOr<uint8_t> PackBuilder::AddDictionary(const BlobId& id, ByteView dictiona
   return ++dictionaries_;
 }
 
-StatusOr<PackBuilder::Slot> PackBuilder::Reserve(const BlobId& id, uint32_t raw_length,
-                                                 bool compressed, size_t payload_size,
-                                                 uint8_t dictionary) {
-  if (blobs_.size() >= kMaxBlobsPerPack) return InvalidArgumentError("pack is full (blob count)");
-  if (dictionary > dictionaries_ || (dictionary != 0 && !compressed)) {
-    return InvalidArgumentError("blob " + id.ShortHex() + " names dictionary " +
-                                std::to_string(dictionary) + ", which this pack does not hold");
+StatusOr<PackBuilder::Slot> PackBuilder::MakeSlot(size_t stored, size_t entries) {
+  if (blobs_.size() + entries > kMaxBlobsPerPack) {
+    return InvalidArgumentError("pack is full (blob count)");
   }
-  if (raw_length > kMaxBlobRawLength || payload_size > kMaxBlobRawLength + 1024) {
-    return InvalidArgumentError("blob " + id.ShortHex() + " is too large for a pack");
-  }
-  const size_t stored = payload_size + Aead::kTagSize;
-  if (size_ + stored + kMaxPackHeaderEntrySize * (blobs_.size() + 1) + 64 >= kMaxPackSize) {
+  if (size_ + stored + kMaxPackHeaderEntrySize * (blobs_.size() + entries) + 64 >= kMaxPackSize) {
     return InvalidArgumentError("pack is full (size)");
   }
   PXB_ASSIGN_OR_RETURN(std::unique_ptr<Aead> aead, TakeAead());
@@ -295,9 +405,69 @@ StatusOr<PackBuilder::Slot> PackBuilder::Reserve(const BlobId& id, uint32_t raw_
     std::lock_guard lock(seal_mu_);
     unsealed_++;
   }
-  blobs_.push_back(PackBlob{type_, compressed, static_cast<uint32_t>(size_),
-                            static_cast<uint32_t>(stored), raw_length, id, dictionary});
   size_ += stored;
+  return slot;
+}
+
+StatusOr<PackBuilder::Slot> PackBuilder::Reserve(const BlobId& id, uint32_t raw_length,
+                                                 bool compressed, size_t payload_size,
+                                                 uint8_t dictionary) {
+  if (dictionary > dictionaries_ || (dictionary != 0 && !compressed)) {
+    return InvalidArgumentError("blob " + id.ShortHex() + " names dictionary " +
+                                std::to_string(dictionary) + ", which this pack does not hold");
+  }
+  if (raw_length > kMaxBlobRawLength || payload_size > kMaxBlobRawLength + 1024) {
+    return InvalidArgumentError("blob " + id.ShortHex() + " is too large for a pack");
+  }
+  const size_t stored = payload_size + Aead::kTagSize;
+  PXB_ASSIGN_OR_RETURN(Slot slot, MakeSlot(stored, 1));
+  blobs_.push_back(PackBlob{type_, compressed, static_cast<uint32_t>(slot.offset_),
+                            static_cast<uint32_t>(stored), raw_length, id, dictionary});
+  return slot;
+}
+
+StatusOr<PackBuilder::Slot> PackBuilder::ReserveFrame(std::span<const FrameMember> members,
+                                                      bool compressed, size_t payload_size,
+                                                      uint8_t dictionary) {
+  if (members.empty() || members.size() > kMaxFrameMembers) {
+    return InvalidArgumentError("a frame of " + std::to_string(members.size()) + " blobs (1 to " +
+                                std::to_string(kMaxFrameMembers) + ")");
+  }
+  if (dictionary > dictionaries_ || (dictionary != 0 && !compressed)) {
+    return InvalidArgumentError("frame names dictionary " + std::to_string(dictionary) +
+                                ", which this pack does not hold");
+  }
+  uint64_t raw_length = 0;
+  for (const FrameMember& m : members) {
+    if (m.raw_length == 0) return InvalidArgumentError("an empty blob cannot be a member");
+    raw_length += m.raw_length;
+  }
+  if (raw_length > kMaxBlobRawLength || payload_size > kMaxBlobRawLength + 1024 ||
+      (!compressed && payload_size != raw_length)) {
+    return InvalidArgumentError("a frame of " + std::to_string(raw_length) +
+                                " bytes cannot go in a pack");
+  }
+  const size_t stored = payload_size + Aead::kTagSize;
+  PXB_ASSIGN_OR_RETURN(Slot slot, MakeSlot(stored, members.size() + 1));
+  PackBlob frame{BlobType::kFrame,
+                 compressed,
+                 static_cast<uint32_t>(slot.offset_),
+                 static_cast<uint32_t>(stored),
+                 static_cast<uint32_t>(raw_length),
+                 BlobId(),
+                 dictionary};
+  blobs_.push_back(frame);
+  uint32_t member_offset = 0;
+  for (const FrameMember& m : members) {
+    PackBlob member = frame;
+    member.type = type_;
+    member.raw_length = m.raw_length;
+    member.id = m.id;
+    member.member_offset = member_offset;
+    member.frame_raw_length = frame.raw_length;
+    blobs_.push_back(member);
+    member_offset += m.raw_length;
+  }
   return slot;
 }
 
@@ -399,15 +569,9 @@ StatusOr<FinishedPack> PackBuilder::Finish() {
   }
   Bytes header;
   ByteWriter hw(header);
-  hw.PutU8(dictionaries_ > 0 ? kPackHeaderVersionDictionaries : kPackHeaderVersion);
+  hw.PutU8(PackEntriesVersion(blobs_));
   hw.PutVarint(blobs_.size());
-  for (const PackBlob& b : blobs_) {
-    hw.PutU8(static_cast<uint8_t>(b.type));
-    hw.PutU8(PackEntryFlags(b));
-    hw.PutVarint(b.stored_length);
-    hw.PutVarint(b.raw_length);
-    hw.PutRaw(b.id.bytes());
-  }
+  EncodePackEntries(blobs_, /*with_offset=*/false, hw);
   const size_t header_and_trailer = header.size() + Aead::kTagSize + kPackTrailerSize;
   FinishedPack done;
   done.size = size_ + header_and_trailer;
@@ -511,51 +675,29 @@ StatusOr<std::vector<PackBlob>> DecodePackHeader(AeadAlgorithm algorithm, const 
 
   ByteReader r(header);
   PXB_ASSIGN_OR_RETURN(uint8_t version, r.ReadU8());
-  if (version != kPackHeaderVersion && version != kPackHeaderVersionDictionaries) {
+  if (version < kPackHeaderVersion || version > kPackHeaderVersionFrames) {
     return DataLossError("pack header version " + std::to_string(version) + " is not supported");
   }
-  const bool dictionaries_allowed = version == kPackHeaderVersionDictionaries;
-  size_t dictionaries = 0;
+  // The smallest entries: a member (type, flags, length, id), or a frame
+  // (5 bytes) with one member, 20 bytes per entry.
   PXB_ASSIGN_OR_RETURN(uint64_t count, r.ReadBoundedVarint(kMaxBlobsPerPack, "pack blob count"));
-  if (count * 36 > r.remaining()) return DataLossError("pack header blob count exceeds its size");
+  if (count * 20 > r.remaining()) return DataLossError("pack header blob count exceeds its size");
   std::vector<PackBlob> blobs;
   blobs.reserve(count);
-  uint64_t offset = kPackPrefixSize;
-  for (uint64_t i = 0; i < count; ++i) {
-    PackBlob b;
-    PXB_ASSIGN_OR_RETURN(uint8_t type, r.ReadU8());
-    PXB_ASSIGN_OR_RETURN(uint8_t flags, r.ReadU8());
-    if (Status kind = DecodePackEntryKind(type, flags, dictionaries_allowed, dictionaries, b);
-        !kind.ok()) {
-      return kind.WithContext("pack header: blob " + std::to_string(i));
+  PackEntryDecoder decoder(version, kPackPrefixSize);
+  while (blobs.size() < count) {
+    if (Status read = decoder.Read(r, /*with_offset=*/false, header_offset, blobs); !read.ok()) {
+      return read.WithContext("pack header: entry " + std::to_string(blobs.size()));
     }
-    PXB_ASSIGN_OR_RETURN(
-        uint64_t stored,
-        r.ReadBoundedVarint(kMaxBlobRawLength + 1024 + Aead::kTagSize, "blob length"));
-    PXB_ASSIGN_OR_RETURN(uint64_t raw, r.ReadBoundedVarint(kMaxBlobRawLength, "blob raw length"));
-    if (stored < Aead::kTagSize) return DataLossError("pack header: blob shorter than its tag");
-    PXB_ASSIGN_OR_RETURN(ByteView id, r.ReadRaw(32));
-    b.id = BlobId(id);
-    b.offset = static_cast<uint32_t>(offset);
-    b.stored_length = static_cast<uint32_t>(stored);
-    b.raw_length = static_cast<uint32_t>(raw);
-    if (Status counted = CountDictionaryEntry(b, dictionaries); !counted.ok()) {
-      return counted.WithContext("pack header: blob " + std::to_string(i));
-    }
-    offset += stored;
-    if (offset > header_offset) {
-      return DataLossError("pack header: blob " + std::to_string(i) +
-                           " extends past the blob area");
-    }
-    blobs.push_back(b);
   }
   PXB_RETURN_IF_ERROR(r.ExpectEnd("pack header"));
-  // One encoding per header: version 2 only with dictionaries.
-  if (dictionaries_allowed && dictionaries == 0) {
-    return DataLossError("pack header version 2 lists no dictionary");
+  if (blobs.size() != count) {
+    return DataLossError("pack header lists " + std::to_string(blobs.size()) +
+                         " entries, not the " + std::to_string(count) + " it counts");
   }
-  if (offset != header_offset) {
-    return DataLossError("pack header: blobs cover " + std::to_string(offset) +
+  PXB_RETURN_IF_ERROR_CTX(decoder.Finish(), "pack header");
+  if (decoder.end() != header_offset) {
+    return DataLossError("pack header: blobs cover " + std::to_string(decoder.end()) +
                          " bytes but the header starts at " + std::to_string(header_offset));
   }
   return blobs;

@@ -19,11 +19,13 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "core/coding.h"
 #include "core/crypto/aead.h"
 #include "core/crypto/secret.h"
 #include "core/crypto/sha256.h"
@@ -41,9 +43,11 @@ inline constexpr size_t kPackPrefixSize = 40;  // magic(7) version(1) salt(32)
 inline constexpr std::string_view kPackTrailerMagic = "PXBE";
 inline constexpr size_t kPackTrailerSize = 8;  // header length u32, "PXBE"
 // Version 1 headers list blobs only; version 2, written when a pack holds
-// compression dictionaries, adds dictionary entries and dictionary numbers.
+// compression dictionaries, adds dictionary entries and dictionary numbers;
+// version 3, written when it holds frames, adds frame and member entries.
 inline constexpr uint8_t kPackHeaderVersion = 1;
 inline constexpr uint8_t kPackHeaderVersionDictionaries = 2;
+inline constexpr uint8_t kPackHeaderVersionFrames = 3;
 inline constexpr uint32_t kMaxBlobsPerPack = 1u << 20;
 inline constexpr uint64_t kMaxPackSize = uint64_t{1} << 32;
 inline constexpr uint32_t kMaxBlobRawLength = 64u << 20;
@@ -51,19 +55,27 @@ inline constexpr uint32_t kMaxBlobRawLength = 64u << 20;
 // in-memory index also has room for) and their size.
 inline constexpr uint8_t kMaxPackDictionaries = 3;
 inline constexpr uint32_t kMaxDictionaryLength = 1u << 20;
+// Blobs one frame holds at most.
+inline constexpr uint32_t kMaxFrameMembers = 256;
 // Bytes per blob in the header at most: type, flags, two 5-byte varints, id.
 inline constexpr size_t kMaxPackHeaderEntrySize = 2 + 5 + 5 + 32;
 
 // kDictionary is not a blob of the index but a zstd dictionary that blobs of
-// the same pack were compressed with; it is listed among them.
-enum class BlobType : uint8_t { kData = 1, kTree = 2, kDictionary = 3 };
+// the same pack were compressed with; it is listed among them. kFrame is not
+// a blob either: it is one sealed (and compressed) piece holding the blobs
+// listed right after it, its members, one after the other.
+enum class BlobType : uint8_t { kData = 1, kTree = 2, kDictionary = 3, kFrame = 4 };
 std::string_view BlobTypeName(BlobType type);
 
 inline constexpr uint8_t kBlobFlagCompressed = 1;
 inline constexpr uint8_t kBlobFlagDictionaryShift = 1;  // bits 1-2: dictionary number
 inline constexpr uint8_t kBlobFlagDictionaryMask = 0x06;
+inline constexpr uint8_t kBlobFlagMember = 0x08;  // version 3: a member of the frame before it
 
-// One blob as listed in a pack header or an index.
+// One blob as listed in a pack header or an index. A member of a frame
+// carries its frame's offset, stored length, compression and dictionary, so
+// that whatever reads a blob's stored bytes reads its frame's; its own part
+// of the frame's plaintext is [member_offset, member_offset + raw_length).
 struct PackBlob {
   BlobType type = BlobType::kData;
   bool compressed = false;
@@ -74,9 +86,30 @@ struct PackBlob {
   // The zstd frame needs the pack's dictionary with this number (1-based, in
   // the order the dictionary entries are listed); 0: none.
   uint8_t dictionary = 0;
+  // Members only: where the blob starts in its frame's plaintext, and that
+  // plaintext's length (0 for anything but a member).
+  uint32_t member_offset = 0;
+  uint32_t frame_raw_length = 0;
 
-  // Length of the blob's plaintext as stored (compressed or raw).
+  bool member() const { return frame_raw_length != 0; }
+  // Length of the blob's plaintext as stored (compressed or raw); of the
+  // frame's, for a member.
   uint32_t payload_length() const { return stored_length - static_cast<uint32_t>(Aead::kTagSize); }
+  // The stored bytes that are this blob's: a member's share of its frame's
+  // by plaintext length.
+  uint64_t stored_share() const {
+    return member() ? uint64_t{stored_length} * raw_length / frame_raw_length : stored_length;
+  }
+  // Whether two entries name the same stored bytes and the same part of them.
+  bool SamePlace(const PackBlob& other) const {
+    return offset == other.offset && member_offset == other.member_offset;
+  }
+};
+
+// A blob to be stored in a frame: its id and plaintext length.
+struct FrameMember {
+  BlobId id;
+  uint32_t raw_length = 0;
 };
 
 struct FinishedPack {
@@ -148,6 +181,12 @@ class PackBuilder {
   // whatever lock serialises Reserve. A failure spoils the pack: Finish then
   // reports it, and the pack must not be stored.
   Status Seal(Slot slot, ByteView payload);
+  // Lists a frame of `members` (their plaintexts one after the other, as
+  // the zstd frame or the raw bytes of `payload_size` bytes), makes room for
+  // it, and returns its one slot. kInvalidArgument as Reserve, and for no
+  // members or more than kMaxFrameMembers.
+  StatusOr<Slot> ReserveFrame(std::span<const FrameMember> members, bool compressed,
+                              size_t payload_size, uint8_t dictionary = 0);
   // Reserve and Seal together.
   Status Add(const BlobId& id, uint32_t raw_length, bool compressed, ByteView payload,
              uint8_t dictionary = 0);
@@ -159,6 +198,7 @@ class PackBuilder {
   uint8_t dictionary_count() const { return dictionaries_; }
 
   BlobType type() const { return type_; }
+  // Entries listed: blobs, dictionaries, frames and their members.
   size_t blob_count() const { return blobs_.size(); }
   // Bytes the pack will have without its header.
   size_t size() const { return size_; }
@@ -178,6 +218,9 @@ class PackBuilder {
   PackBuilder(BlobType type, Salt salt, SecretKey key, std::unique_ptr<Aead> aead, PageBytes buffer,
               std::unique_ptr<StagedBytes> staged);
   StatusOr<std::unique_ptr<Aead>> TakeAead();
+  // Checks that an entry of `stored` bytes and `entries` header entries
+  // fits, and makes room for it.
+  StatusOr<Slot> MakeSlot(size_t stored, size_t entries);
   // Ends a slot: gives its cipher context back and records how it ended.
   void EndSlot(std::unique_ptr<Aead> aead, const Status& sealed);
   void WaitForSeals();
@@ -237,7 +280,7 @@ class PackBuilder {
   Sha256Hasher hasher_;  // of bytes [0, hashed_); used by one thread at a time
   std::thread ring_writer_;
   size_t size_ = 0;
-  std::vector<PackBlob> blobs_;  // dictionary entries included, in pack order
+  std::vector<PackBlob> blobs_;  // dictionary, frame and member entries included, in pack order
   uint8_t dictionaries_ = 0;
 
   std::mutex seal_mu_;
@@ -249,16 +292,43 @@ class PackBuilder {
 
 // The type and flag bytes of an entry in a pack header or an index.
 uint8_t PackEntryFlags(const PackBlob& entry);
-// Checks an entry's type and flags in a structure whose format allows
-// dictionaries or not (pack header or index version 2) and fills type,
-// compressed and dictionary; `dictionaries_before` is the number of
-// dictionary entries listed before it. kDataLoss otherwise (the caller adds
-// which entry).
-Status DecodePackEntryKind(uint8_t type, uint8_t flags, bool dictionaries_allowed,
-                           size_t dictionaries_before, PackBlob& entry);
-// After an entry's lengths are known: counts it in `dictionaries` if it is a
-// dictionary and checks it. kDataLoss otherwise.
-Status CountDictionaryEntry(const PackBlob& entry, size_t& dictionaries);
+
+// The version of a pack header or index listing these entries: the lowest
+// whose encoding has every kind of entry they hold.
+uint8_t PackEntriesVersion(std::span<const PackBlob> entries);
+
+// Decodes the entries of one pack, as a pack header or an index lists them
+// (sections 5 and 6), checking the rules both share: types and flags the
+// version allows, dictionaries named only after they are listed, members
+// following their frame and filling it exactly. Frame and dictionary entries
+// are kept in the list, members carry their frame's place (see PackBlob).
+class PackEntryDecoder {
+ public:
+  // Version 1, 2 or 3 of the pack header or index; `first_offset` where the
+  // first entry's stored bytes start, used when the entries list no offset.
+  PackEntryDecoder(uint8_t version, uint64_t first_offset);
+
+  // Reads one entry (or a frame and its members) with `r`; `with_offset`
+  // for an index, which lists each stored piece's offset. Appends what it
+  // read to `out`. kDataLoss when malformed (the caller adds where).
+  Status Read(ByteReader& r, bool with_offset, uint64_t max_offset, std::vector<PackBlob>& out);
+  // After the last entry: the version's rules about what it must hold.
+  Status Finish() const;
+  // Where the next stored piece would start when the entries list no offset.
+  uint64_t end() const { return end_; }
+  size_t dictionaries() const { return dictionaries_; }
+  bool frames() const { return frames_; }
+
+ private:
+  uint8_t version_;
+  uint64_t end_;
+  size_t dictionaries_ = 0;
+  bool frames_ = false;
+};
+
+// Writes the entries of one pack, as a pack header (without offsets) or an
+// index (with them) lists them.
+void EncodePackEntries(std::span<const PackBlob> entries, bool with_offset, ByteWriter& w);
 
 // Reads the salt from a pack's first 40 bytes. kDataLoss on a wrong magic or version.
 StatusOr<Salt> DecodePackPrefix(ByteView prefix);

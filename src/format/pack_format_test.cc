@@ -778,6 +778,164 @@ TEST_P(PackTest, AStagedSlotDroppedUnsealedFailsTheSlotsWaitingBehindIt) {
   EXPECT_EQ(CodeOf(pack.Finish()), StatusCode::kInternal);
 }
 
+// The header plaintext of a version 3 pack, written field by field from
+// section 5: a frame entry lists its member count instead of an id, and its
+// members follow with type, the member flag, raw length and id only.
+Bytes FramedHeaderPlaintext(const std::vector<PackBlob>& entries) {
+  Bytes out;
+  ByteWriter w(out);
+  w.PutU8(3);
+  w.PutVarint(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const PackBlob& b = entries[i];
+    w.PutU8(static_cast<uint8_t>(b.type));
+    if (b.frame_raw_length != 0) {
+      w.PutU8(0x08);
+      w.PutVarint(b.raw_length);
+      w.PutRaw(b.id.bytes());
+      continue;
+    }
+    w.PutU8(static_cast<uint8_t>((b.compressed ? 1 : 0) | (b.dictionary << 1)));
+    w.PutVarint(b.stored_length);
+    w.PutVarint(b.raw_length);
+    if (b.type != BlobType::kFrame) {
+      w.PutRaw(b.id.bytes());
+      continue;
+    }
+    size_t members = 0;
+    while (i + 1 + members < entries.size() && entries[i + 1 + members].frame_raw_length != 0) {
+      ++members;
+    }
+    w.PutVarint(members);
+  }
+  return out;
+}
+
+// A frame is one sealed, compressed payload that holds the plaintexts of
+// its members one after the other; each member is a blob of the index with
+// its own id, found at its frame's offset.
+TEST_P(PackTest, AFrameHoldsItsMembersInOneSealedPayload) {
+  const TestBlob before = MakeBlob("a blob of its own", false);
+  const std::vector<std::string> pages = {std::string(8192, 'a'), std::string(8192, 'b'),
+                                          std::string(100, 'c') + "page end"};
+  std::string frame_plaintext;
+  std::vector<FrameMember> members;
+  for (const std::string& page : pages) {
+    frame_plaintext += page;
+    members.push_back(FrameMember{TestId(page), static_cast<uint32_t>(page.size())});
+  }
+  auto frame_payload = ZstdCompressAll(AsBytes(frame_plaintext), 3);
+  ASSERT_OK(frame_payload);
+  const TestBlob after = MakeBlob(std::string(500, 'q'), true);
+
+  auto builder = PackBuilder::Create(alg(), key_, BlobType::kData);
+  ASSERT_OK(builder);
+  ASSERT_OK((*builder)->Add(TestId(before.raw), static_cast<uint32_t>(before.raw.size()), false,
+                            before.payload));
+  auto slot = (*builder)->ReserveFrame(members, true, frame_payload->size());
+  ASSERT_OK(slot);
+  ASSERT_OK((*builder)->Seal(*std::move(slot), *frame_payload));
+  ASSERT_OK((*builder)->Add(TestId(after.raw), static_cast<uint32_t>(after.raw.size()), true,
+                            after.payload));
+  EXPECT_EQ((*builder)->blob_count(), 6u);
+  // What a frame cannot be.
+  EXPECT_EQ((*builder)->ReserveFrame({}, true, 10).status().code(), StatusCode::kInvalidArgument);
+  const std::vector<FrameMember> too_many(kMaxFrameMembers + 1, FrameMember{TestId("m"), 1});
+  EXPECT_EQ((*builder)->ReserveFrame(too_many, true, 10).status().code(),
+            StatusCode::kInvalidArgument);
+  const FrameMember empty{TestId(""), 0};
+  EXPECT_EQ((*builder)->ReserveFrame({&empty, 1}, true, 10).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ((*builder)->ReserveFrame(members, false, 10).status().code(),
+            StatusCode::kInvalidArgument);  // raw, yet not its members' length
+  EXPECT_EQ((*builder)->ReserveFrame(members, true, 10, /*dictionary=*/1).status().code(),
+            StatusCode::kInvalidArgument);
+  auto done = (*builder)->Finish();
+  ASSERT_OK(done);
+
+  std::vector<PackBlob> expected;
+  expected.push_back(ExpectedBlobs({before}, BlobType::kData)[0]);
+  PackBlob frame;
+  frame.type = BlobType::kFrame;
+  frame.compressed = true;
+  frame.offset = expected[0].offset + expected[0].stored_length;
+  frame.stored_length = static_cast<uint32_t>(frame_payload->size() + 16);
+  frame.raw_length = static_cast<uint32_t>(frame_plaintext.size());
+  expected.push_back(frame);
+  uint32_t member_offset = 0;
+  for (const std::string& page : pages) {
+    PackBlob member = frame;
+    member.type = BlobType::kData;
+    member.raw_length = static_cast<uint32_t>(page.size());
+    member.id = TestId(page);
+    member.member_offset = member_offset;
+    member.frame_raw_length = frame.raw_length;
+    member_offset += member.raw_length;
+    expected.push_back(member);
+  }
+  PackBlob last = ExpectedBlobs({after}, BlobType::kData)[0];
+  last.offset = frame.offset + frame.stored_length;
+  expected.push_back(last);
+  EXPECT_EQ(done->blobs, expected);
+
+  const std::vector<Bytes> payloads = {before.payload, *frame_payload, after.payload};
+  Bytes hand = HandBuiltPack(alg(), key_, done->salt, payloads, FramedHeaderPlaintext(expected));
+  EXPECT_EQ(ToBytes(ByteView(done->bytes)), hand);
+  auto decoded = DecodePackHeader(alg(), key_, done->salt, done->bytes, done->bytes.size());
+  ASSERT_OK(decoded);
+  EXPECT_EQ(*decoded, expected);
+  // Each member's plaintext is its part of the frame's.
+  std::vector<Bytes> opened;
+  ASSERT_OK(VerifyPack(alg(), key_, done->bytes, &opened));
+  auto plain = ZstdDecompressAll(opened[2], frame.raw_length);
+  ASSERT_OK(plain);
+  for (size_t m = 0; m < pages.size(); ++m) {
+    const PackBlob& member = expected[2 + m];
+    EXPECT_EQ(ToString(ByteView(*plain).subspan(member.member_offset, member.raw_length)),
+              pages[m]);
+  }
+
+  // What a reader must refuse, each sealed correctly.
+  auto decode = [&](const std::vector<PackBlob>& listed, std::string_view extra = "") {
+    Bytes header = FramedHeaderPlaintext(listed);
+    Append(header, AsBytes(extra));
+    Bytes pack = HandBuiltPack(alg(), key_, done->salt, payloads, header);
+    return DecodePackHeader(alg(), key_, done->salt, pack, pack.size());
+  };
+  ASSERT_OK(decode(expected));
+  auto changed = [&](auto edit) {
+    std::vector<PackBlob> listed = expected;
+    edit(listed);
+    return CodeOf(decode(listed));
+  };
+  // Members that do not fill their frame exactly.
+  EXPECT_EQ(changed([](auto& l) { l[4].raw_length -= 1; }), StatusCode::kDataLoss);
+  EXPECT_EQ(changed([](auto& l) { l[4].raw_length += 1; }), StatusCode::kDataLoss);
+  EXPECT_EQ(changed([](auto& l) { l.erase(l.begin() + 4); }), StatusCode::kDataLoss);
+  // A frame without members, a member without its frame.
+  EXPECT_EQ(changed([](auto& l) { l.erase(l.begin() + 2, l.begin() + 5); }), StatusCode::kDataLoss);
+  EXPECT_EQ(changed([](auto& l) { l.erase(l.begin() + 1); }), StatusCode::kDataLoss);
+  // A member of the type a frame or a dictionary has.
+  EXPECT_EQ(changed([](auto& l) { l[3].type = BlobType::kFrame; }), StatusCode::kDataLoss);
+  EXPECT_EQ(changed([](auto& l) { l[3].type = BlobType::kDictionary; }), StatusCode::kDataLoss);
+  // A frame naming a dictionary the pack does not hold.
+  EXPECT_EQ(changed([](auto& l) { l[1].dictionary = 1; }), StatusCode::kDataLoss);
+  // A raw frame must be as long as its members.
+  EXPECT_EQ(changed([](auto& l) { l[1].compressed = false; }), StatusCode::kDataLoss);
+  EXPECT_EQ(CodeOf(decode(expected, "x")), StatusCode::kDataLoss);
+  // Frames only in version 3, and version 3 only with a frame.
+  Bytes header = FramedHeaderPlaintext(expected);
+  header[0] = std::byte{2};
+  Bytes pack = HandBuiltPack(alg(), key_, done->salt, payloads, header);
+  EXPECT_EQ(CodeOf(DecodePackHeader(alg(), key_, done->salt, pack, pack.size())),
+            StatusCode::kDataLoss);
+  const std::vector<PackBlob> plain_entries = ExpectedBlobs(SampleBlobs(), BlobType::kData);
+  pack = HandBuiltPack(alg(), key_, done->salt, Payloads(SampleBlobs()),
+                       FramedHeaderPlaintext(plain_entries));
+  EXPECT_EQ(CodeOf(DecodePackHeader(alg(), key_, done->salt, pack, pack.size())),
+            StatusCode::kDataLoss);
+}
+
 INSTANTIATE_TEST_SUITE_P(BothCiphers, PackTest,
                          testing::Values(AeadAlgorithm::kAes256Gcm,
                                          AeadAlgorithm::kXChaCha20Poly1305),
@@ -797,7 +955,12 @@ TEST(PackFormatTest, LayoutConstantsAreFrozen) {
   EXPECT_EQ(kMaxBlobRawLength, 64u << 20);
   EXPECT_EQ(static_cast<int>(BlobType::kData), 1);
   EXPECT_EQ(static_cast<int>(BlobType::kTree), 2);
+  EXPECT_EQ(static_cast<int>(BlobType::kDictionary), 3);
+  EXPECT_EQ(static_cast<int>(BlobType::kFrame), 4);
   EXPECT_EQ(kBlobFlagCompressed, 1);
+  EXPECT_EQ(kBlobFlagMember, 8);
+  EXPECT_EQ(kPackHeaderVersionFrames, 3);
+  EXPECT_EQ(kMaxFrameMembers, 256u);
   EXPECT_EQ(kNonceDomainBlob, 0u);
   EXPECT_EQ(kNonceDomainPackHeader, 1u);
   EXPECT_EQ(kNonceDomainEnvelope, 2u);
@@ -891,6 +1054,8 @@ TEST(PackFormatTest, HeaderReadSizeChecksTheTrailer) {
 TEST(PackFormatTest, BlobTypeNames) {
   EXPECT_EQ(BlobTypeName(BlobType::kData), "data");
   EXPECT_EQ(BlobTypeName(BlobType::kTree), "tree");
+  EXPECT_EQ(BlobTypeName(BlobType::kDictionary), "dictionary");
+  EXPECT_EQ(BlobTypeName(BlobType::kFrame), "frame");
 }
 
 }  // namespace

@@ -266,8 +266,8 @@ Status MasterIndex::AddPack(const IndexedPack& pack,
   uint64_t blob_bytes = 0;
   for (const PackBlob& b : pack.blobs) {
     // A dictionary is overhead of its pack, like the header: repacking
-    // judges the blobs alone.
-    if (b.type != BlobType::kDictionary) blob_bytes += b.stored_length;
+    // judges the blobs alone. A frame's bytes count once, not per member.
+    if (b.type != BlobType::kDictionary && !b.member()) blob_bytes += b.stored_length;
   }
   packs_.push_back(PackRecord{pack.id, pack.length, pack.salt, blob_bytes});
   pack_slots_.emplace(pack.id, slot);
@@ -277,10 +277,16 @@ Status MasterIndex::AddPack(const IndexedPack& pack,
       pack_dictionaries_[pack.id].push_back(b);
       continue;
     }
+    if (b.type == BlobType::kFrame) continue;  // its members carry where it is
     const Entry e{
-        b.id, slot, b.offset, b.stored_length,
+        b.id,
+        slot,
+        b.offset,
+        b.stored_length,
         (b.raw_length & kRawMask) | ((b.dictionary & kDictionaryMask) << kDictionaryShift) |
-            (b.compressed ? kCompressedBit : 0) | (static_cast<uint32_t>(b.type) << kTypeShift)};
+            (b.compressed ? kCompressedBit : 0) | (static_cast<uint32_t>(b.type) << kTypeShift),
+        b.member_offset,
+        b.frame_raw_length};
     if (auto existing = FindPosition(b.id)) {
       if (replace_from != nullptr &&
           replace_from->contains(packs_[entries[*existing].pack_slot].id)) {
@@ -455,6 +461,8 @@ BlobLocation MasterIndex::Location(const Entry& e) const {
       static_cast<uint8_t>((e.raw_and_flags >> kDictionaryShift) & kDictionaryMask);
   loc.blob.compressed = (e.raw_and_flags & kCompressedBit) != 0;
   loc.blob.type = static_cast<BlobType>(e.raw_and_flags >> kTypeShift);
+  loc.blob.member_offset = e.member_offset;
+  loc.blob.frame_raw_length = e.frame_raw_length;
   return loc;
 }
 

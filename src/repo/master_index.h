@@ -1,7 +1,8 @@
 // The repository index: blob id -> (pack, offset, lengths).
 //
-// Every blob has a 48-byte entry (id 32 B, pack slot, offset, stored length,
-// raw length with type, compression and dictionary bits folded in). The
+// Every blob has a 56-byte entry (id 32 B, pack slot, offset, stored length,
+// raw length with type, compression and dictionary bits folded in, and for
+// a member of a frame its place in the frame's plaintext). The
 // entries form one array: sorted by id up to the last Merge(), then the
 // blobs added since, in the order they came. An index below
 // `mapped_from_blobs` keeps that array in anonymous memory; a larger one
@@ -48,7 +49,8 @@ struct PackRecord {
   PackId id;
   uint64_t length = 0;
   Salt salt{};
-  uint64_t blob_bytes = 0;  // stored bytes of all its blobs; the rest is headers and dictionaries
+  uint64_t blob_bytes =
+      0;  // stored bytes of all its blobs and frames; the rest is headers and dictionaries
 };
 
 struct BlobLocation {
@@ -58,7 +60,7 @@ struct BlobLocation {
 
 struct MasterIndexOptions {
   // Entries move to a temporary file once the index holds this many blobs
-  // (48 MiB of entries at the default).
+  // (56 MiB of entries at the default).
   size_t mapped_from_blobs = size_t{1} << 20;
   // Where that file is created. Empty: the user's cache folder
   // ($XDG_CACHE_HOME or ~/.cache, subfolder plexibackup), else $TMPDIR, else
@@ -76,8 +78,12 @@ class MasterIndex {
     // Raw length (bits 0-26), dictionary number (27-28), compressed bit 29,
     // type (30-31).
     uint32_t raw_and_flags;
+    // A frame's member: where it starts in the frame's plaintext, and that
+    // plaintext's length; 0 and 0 for a blob of its own.
+    uint32_t member_offset;
+    uint32_t frame_raw_length;
   };
-  static_assert(sizeof(Entry) == 48);
+  static_assert(sizeof(Entry) == 56);
 
   explicit MasterIndex(MasterIndexOptions options = {});
 

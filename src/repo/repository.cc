@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/coding.h"
 #include "core/crypto/random.h"
@@ -396,15 +397,10 @@ StatusOr<std::unique_ptr<Aead>> Repository::PackCipher(const PackRecord& pack) c
   return Aead::Create(config_.cipher, key);
 }
 
-template <class PayloadBuffer, class PlainBuffer>
-Status Repository::DecryptAndVerify(const PackRecord& pack, const PackBlob& blob, ByteView stored,
-                                    PayloadBuffer& payload, PlainBuffer& plain,
-                                    Aead* cipher) const {
-  // Named only on failure: a restore decodes thousands of blobs a second.
-  const auto what = [&] {
-    return std::string(BlobTypeName(blob.type)) + " blob " + blob.id.ShortHex() + " in pack " +
-           pack.id.ShortHex();
-  };
+template <class PayloadBuffer, class PlainBuffer, class What>
+Status Repository::Decrypt(const PackRecord& pack, const PackBlob& blob, ByteView stored,
+                           PayloadBuffer& payload, PlainBuffer& plain, Aead* cipher,
+                           const What& what) const {
   if (stored.size() != blob.stored_length || stored.size() < Aead::kTagSize) {
     return DataLossError(what() + ": stored length mismatch");
   }
@@ -430,14 +426,88 @@ Status Repository::DecryptAndVerify(const PackRecord& pack, const PackBlob& blob
   } else if (payload.size() != blob.raw_length) {
     return DataLossError(what() + ": length mismatch");
   }
+  return Status::Ok();
+}
+
+template <class PayloadBuffer, class PlainBuffer>
+Status Repository::DecryptAndVerify(const PackRecord& pack, const PackBlob& blob, ByteView stored,
+                                    PayloadBuffer& payload, PlainBuffer& plain,
+                                    Aead* cipher) const {
+  // Named only on failure: a restore decodes thousands of blobs a second.
+  const auto what = [&] {
+    return std::string(BlobTypeName(blob.type)) + " blob " + blob.id.ShortHex() + " in pack " +
+           pack.id.ShortHex();
+  };
+  if (blob.member()) return InternalError(what() + " is a member of a frame");
+  PXB_RETURN_IF_ERROR(Decrypt(pack, blob, stored, payload, plain, cipher, what));
   if (!(ComputeBlobId(blob.compressed ? ByteView(plain) : ByteView(payload)) == blob.id)) {
     return DataLossError(what() + ": content does not match its id");
   }
   return Status::Ok();
 }
 
+namespace {
+
+// The last frame this thread decoded. Keyed by the stored bytes' address
+// too: a frame read again (check reading a pack a second time) is decoded
+// again, so that what was read is what is checked.
+struct FrameCache {
+  PackId pack;
+  uint32_t offset = 0;
+  const std::byte* stored = nullptr;
+  bool valid = false;
+  PageBytes payload, plain;
+
+  bool Holds(const PackRecord& p, const PackBlob& member) const {
+    return valid && pack == p.id && offset == member.offset &&
+           plain.size() == member.frame_raw_length;
+  }
+};
+
+FrameCache& ThreadFrameCache() {
+  thread_local FrameCache cache;
+  return cache;
+}
+
+}  // namespace
+
+StatusOr<ByteView> Repository::DecodeMember(const PackRecord& pack, const PackBlob& blob,
+                                            ByteView stored, Aead* cipher) const {
+  const auto what = [&] {
+    return std::string(BlobTypeName(blob.type)) + " blob " + blob.id.ShortHex() +
+           " in the frame at " + std::to_string(blob.offset) + " of pack " + pack.id.ShortHex();
+  };
+  FrameCache& cache = ThreadFrameCache();
+  // Empty `stored`: the frame this thread holds, if it is the member's.
+  if (!cache.Holds(pack, blob) || (!stored.empty() && cache.stored != stored.data())) {
+    if (stored.empty()) return NotFoundError(what() + " is not decoded");
+    cache.valid = false;
+    PackBlob frame = blob;
+    frame.type = BlobType::kFrame;
+    frame.raw_length = blob.frame_raw_length;
+    PXB_RETURN_IF_ERROR(Decrypt(pack, frame, stored, cache.payload, cache.plain, cipher, what));
+    if (!frame.compressed) std::swap(cache.payload, cache.plain);
+    cache.pack = pack.id;
+    cache.offset = blob.offset;
+    cache.stored = stored.data();
+    cache.valid = true;
+  }
+  if (uint64_t{blob.member_offset} + blob.raw_length > cache.plain.size()) {
+    return DataLossError(what() + ": beyond its frame");
+  }
+  const ByteView member(cache.plain.data() + blob.member_offset, blob.raw_length);
+  if (!(ComputeBlobId(member) == blob.id)) {
+    return DataLossError(what() + ": content does not match its id");
+  }
+  return member;
+}
+
 StatusOr<Bytes> Repository::DecodeBlob(const PackRecord& pack, const PackBlob& blob,
                                        ByteView stored) const {
+  if (blob.member()) {
+    PXB_ASSIGN_OR_RETURN(ByteView member, DecodeMember(pack, blob, stored, nullptr));
+    return Bytes(member.begin(), member.end());
+  }
   Bytes payload, plain;
   PXB_RETURN_IF_ERROR(DecryptAndVerify(pack, blob, stored, payload, plain));
   return blob.compressed ? std::move(plain) : std::move(payload);
@@ -446,6 +516,7 @@ StatusOr<Bytes> Repository::DecodeBlob(const PackRecord& pack, const PackBlob& b
 StatusOr<ByteView> Repository::DecodeBlob(const PackRecord& pack, const PackBlob& blob,
                                           ByteView stored, PageBytes& payload, PageBytes& plain,
                                           Aead* cipher) const {
+  if (blob.member()) return DecodeMember(pack, blob, stored, cipher);
   PXB_RETURN_IF_ERROR(DecryptAndVerify(pack, blob, stored, payload, plain, cipher));
   return blob.compressed ? ByteView(plain) : ByteView(payload);
 }
@@ -477,6 +548,11 @@ StatusOr<ByteView> Repository::DecodeBlobInto(const PackRecord& pack, const Pack
                                 std::to_string(blob.raw_length) + " bytes, not " +
                                 std::to_string(out.size()));
   }
+  if (blob.member()) {
+    PXB_ASSIGN_OR_RETURN(ByteView member, DecodeMember(pack, blob, stored, cipher));
+    std::memcpy(out.data(), member.data(), member.size());
+    return ByteView(out);
+  }
   FixedBuffer into(out);
   if (blob.compressed) {
     PXB_RETURN_IF_ERROR(DecryptAndVerify(pack, blob, stored, scratch, into, cipher));
@@ -496,6 +572,12 @@ StatusOr<Bytes> Repository::LoadBlob(BlobType type, const BlobId& id) {
     return DataLossError("blob " + id.ShortHex() + " is indexed as " +
                          std::string(BlobTypeName(loc->blob.type)) + ", expected " +
                          std::string(BlobTypeName(type)));
+  }
+  // Members read one after the other (dump, a restore's blob read on its
+  // own) fetch and decode their frame once.
+  if (loc->blob.member()) {
+    auto cached = DecodeMember(loc->pack, loc->blob, ByteView(), nullptr);
+    if (cached.ok()) return Bytes(cached->begin(), cached->end());
   }
   auto stored =
       backend_->Get(PackObjectName(loc->pack.id), loc->blob.offset, loc->blob.stored_length);
@@ -584,6 +666,33 @@ StatusOr<std::shared_ptr<const BlobDictionary>> Repository::DictionaryFor(
   return dictionary;
 }
 
+namespace {
+
+// The compressed form of a blob or frame, kept per thread and not cleared:
+// a fresh buffer per blob would fault in and zero its pages each time. One
+// that a rare large chunk grew is let go after it.
+class CompressionBuffer {
+ public:
+  ~CompressionBuffer() {
+    if (buffer().capacity() > kKept) PageBytes().swap(buffer());
+  }
+  static PageBytes& buffer() {
+    thread_local PageBytes compressed;
+    return compressed;
+  }
+
+ private:
+  static constexpr size_t kKept = size_t{2} << 20;
+};
+
+StatusOr<bool> CompressWith(CompressionLevel level, ByteView plaintext, PageBytes& out,
+                            const BlobDictionary* dictionary) {
+  return dictionary != nullptr ? ThreadCompressor(level).Compress(plaintext, out, *dictionary->zstd)
+                               : ThreadCompressor(level).Compress(plaintext, out);
+}
+
+}  // namespace
+
 StatusOr<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteView plaintext,
                                               CompressionLevel level,
                                               const BlobDictionary* dictionary) {
@@ -595,45 +704,119 @@ StatusOr<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteView plaintext,
   }
   if (HasReusableBlob(result.id)) return result;
   if (!ClaimPending(result.id, /*unless_reusable=*/true)) return result;
-  // Kept per thread and not cleared: a fresh buffer per blob would fault
-  // in and zero its pages each time. One that a rare large chunk grew is
-  // let go after it.
-  constexpr size_t kKeptCompressionBuffer = size_t{2} << 20;
-  thread_local PageBytes compressed;
-  struct Trim {
-    ~Trim() {
-      if (compressed.capacity() > kKeptCompressionBuffer) PageBytes().swap(compressed);
-    }
-  } trim;
-  auto use_compressed =
-      dictionary != nullptr
-          ? ThreadCompressor(level).Compress(plaintext, compressed, *dictionary->zstd)
-          : ThreadCompressor(level).Compress(plaintext, compressed);
-  if (!use_compressed.ok()) {
-    ReleasePending(result.id);
-    return use_compressed.status();
-  }
-  ByteView payload = *use_compressed ? ByteView(compressed) : plaintext;
-  PXB_RETURN_IF_ERROR(AppendBlob(type, result.id, static_cast<uint32_t>(plaintext.size()),
-                                 *use_compressed, payload, *use_compressed ? dictionary : nullptr));
+  PXB_ASSIGN_OR_RETURN(result.stored_length,
+                       StoreClaimed(type, result.id, plaintext, level, dictionary));
   result.added = true;
-  result.stored_length = payload.size() + Aead::kTagSize;
   return result;
 }
 
+StatusOr<uint64_t> Repository::StoreClaimed(BlobType type, const BlobId& id, ByteView plaintext,
+                                            CompressionLevel level,
+                                            const BlobDictionary* dictionary) {
+  CompressionBuffer compressed;
+  auto use_compressed = CompressWith(level, plaintext, compressed.buffer(), dictionary);
+  if (!use_compressed.ok()) {
+    ReleasePending(id);
+    return use_compressed.status();
+  }
+  ByteView payload = *use_compressed ? ByteView(compressed.buffer()) : plaintext;
+  const FrameMember blob{id, static_cast<uint32_t>(plaintext.size())};
+  PXB_RETURN_IF_ERROR(AppendBlob(type, std::span(&blob, 1), /*frame=*/false, *use_compressed,
+                                 payload, *use_compressed ? dictionary : nullptr));
+  return payload.size() + Aead::kTagSize;
+}
+
+StatusOr<std::vector<SaveBlobResult>> Repository::SaveFramed(BlobType type,
+                                                             std::span<const ByteView> blobs,
+                                                             CompressionLevel level,
+                                                             const BlobDictionary* dictionary) {
+  std::vector<SaveBlobResult> results(blobs.size());
+  std::vector<size_t> claimed;
+  uint64_t raw = 0;
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    if (blobs[i].empty() || blobs[i].size() > kMaxBlobRawLength) {
+      for (size_t c : claimed) ReleasePending(results[c].id);
+      return InvalidArgumentError("blob of " + std::to_string(blobs[i].size()) +
+                                  " bytes cannot be a member of a frame");
+    }
+    results[i].id = ComputeBlobId(blobs[i]);
+    if (HasReusableBlob(results[i].id)) continue;
+    // Also false for the second copy of a blob within the batch.
+    if (!ClaimPending(results[i].id, /*unless_reusable=*/true)) continue;
+    claimed.push_back(i);
+    raw += blobs[i].size();
+  }
+  // A frame pays for itself with two members; without compression it
+  // would save only tags.
+  const bool framed = claimed.size() >= 2 && claimed.size() <= kMaxFrameMembers &&
+                      level != CompressionLevel::kOff && raw <= kMaxBlobRawLength;
+  if (!framed) {
+    for (size_t n = 0; n < claimed.size(); ++n) {
+      const size_t i = claimed[n];
+      auto stored = StoreClaimed(type, results[i].id, blobs[i], level, dictionary);
+      if (!stored.ok()) {
+        for (size_t rest = n + 1; rest < claimed.size(); ++rest) {
+          ReleasePending(results[claimed[rest]].id);
+        }
+        return stored.status();
+      }
+      results[i].added = true;
+      results[i].stored_length = *stored;
+    }
+    return results;
+  }
+  thread_local PageBytes plaintext;
+  plaintext.clear();
+  std::vector<FrameMember> members;
+  members.reserve(claimed.size());
+  for (size_t i : claimed) {
+    plaintext.insert(plaintext.end(), blobs[i].begin(), blobs[i].end());
+    members.push_back(FrameMember{results[i].id, static_cast<uint32_t>(blobs[i].size())});
+  }
+  CompressionBuffer compressed;
+  auto use_compressed = CompressWith(level, plaintext, compressed.buffer(), dictionary);
+  if (!use_compressed.ok()) {
+    for (const FrameMember& m : members) ReleasePending(m.id);
+    return use_compressed.status();
+  }
+  const ByteView payload = *use_compressed ? ByteView(compressed.buffer()) : ByteView(plaintext);
+  PXB_RETURN_IF_ERROR(AppendBlob(type, members, /*frame=*/true, *use_compressed, payload,
+                                 *use_compressed ? dictionary : nullptr));
+  // The frame's stored bytes are shared out by plaintext length.
+  const uint64_t stored = payload.size() + Aead::kTagSize;
+  for (size_t i : claimed) {
+    results[i].added = true;
+    results[i].stored_length = stored * blobs[i].size() / raw;
+  }
+  return results;
+}
+
 StatusOr<bool> Repository::CopyBlob(const PackRecord& pack, const PackBlob& blob, ByteView stored) {
-  if (blob.type == BlobType::kDictionary) {
-    return InvalidArgumentError("dictionary " + blob.id.ShortHex() +
+  if (blob.type == BlobType::kDictionary || blob.type == BlobType::kFrame) {
+    return InvalidArgumentError(std::string(BlobTypeName(blob.type)) + " " + blob.id.ShortHex() +
                                 " is not a blob: it is copied with the blobs that need it");
+  }
+  // The frame still needs its dictionary, which goes along into the new pack.
+  PXB_ASSIGN_OR_RETURN(std::shared_ptr<const BlobDictionary> dictionary, DictionaryFor(pack, blob));
+  if (blob.member()) {
+    // A member leaves its frame as a blob of its own, compressed again with
+    // the frame's dictionary.
+    PXB_ASSIGN_OR_RETURN(ByteView member, DecodeMember(pack, blob, stored, nullptr));
+    if (!ClaimPending(blob.id, /*unless_reusable=*/false)) return false;
+    PXB_RETURN_IF_ERROR(
+        StoreClaimed(blob.type, blob.id, member,
+                     blob.compressed ? CompressionLevel::kDefault : CompressionLevel::kOff,
+                     dictionary.get())
+            .status());
+    return true;
   }
   // A damaged blob must not be copied into a pack that looks healthy.
   Bytes payload, plain;
   PXB_RETURN_IF_ERROR(DecryptAndVerify(pack, blob, stored, payload, plain));
-  // The frame still needs its dictionary, which goes along into the new pack.
-  PXB_ASSIGN_OR_RETURN(std::shared_ptr<const BlobDictionary> dictionary, DictionaryFor(pack, blob));
   if (!ClaimPending(blob.id, /*unless_reusable=*/false)) return false;
-  PXB_RETURN_IF_ERROR(
-      AppendBlob(blob.type, blob.id, blob.raw_length, blob.compressed, payload, dictionary.get()));
+  const FrameMember copied{blob.id, blob.raw_length};
+  PXB_RETURN_IF_ERROR(AppendBlob(blob.type, std::span(&copied, 1), /*frame=*/false, blob.compressed,
+                                 payload, dictionary.get()));
   return true;
 }
 
@@ -650,8 +833,8 @@ void Repository::ReleasePending(const BlobId& id) {
   pending_.erase(id);
 }
 
-Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_length, bool compressed,
-                              ByteView payload, const BlobDictionary* dictionary) {
+Status Repository::AppendBlob(BlobType type, std::span<const FrameMember> blobs, bool frame,
+                              bool compressed, ByteView payload, const BlobDictionary* dictionary) {
   std::vector<std::unique_ptr<PackBuilder>> full;
   PackBuilder* target = nullptr;
   PackBuilder::Slot slot;
@@ -661,7 +844,7 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
     auto& builder = builders_[type_slot];
     auto& dictionaries = builder_dictionaries_[type_slot];
     auto fail = [&](Status s) {
-      ReleasePending(id);
+      for (const FrameMember& b : blobs) ReleasePending(b.id);
       // A pack ended before this blob holds blobs already accepted.
       if (!full.empty()) return DropPacks(full, std::move(s));
       return s;
@@ -716,7 +899,9 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
             (compressed.empty() ? dictionary->zstd->bytes() : compressed).size() + Aead::kTagSize;
       }
     }
-    auto reserved = builder->Reserve(id, raw_length, compressed, payload.size(), number);
+    auto reserved = frame ? builder->ReserveFrame(blobs, compressed, payload.size(), number)
+                          : builder->Reserve(blobs[0].id, blobs[0].raw_length, compressed,
+                                             payload.size(), number);
     if (!reserved.ok()) return fail(reserved.status());
     slot = *std::move(reserved);
     target = builder.get();
@@ -733,8 +918,8 @@ Status Repository::AppendBlob(BlobType type, const BlobId& id, uint32_t raw_leng
   // seal spoils the pack, which stays open, so that finishing it (at the
   // latest in Flush) fails the backup, whatever its other blobs.
   Status sealed = target->Seal(std::move(slot), payload);
-  stats_.blobs_added++;
-  stats_.bytes_added += raw_length;
+  stats_.blobs_added += blobs.size();
+  for (const FrameMember& b : blobs) stats_.bytes_added += b.raw_length;
   stats_.bytes_stored += payload.size() + Aead::kTagSize;
   for (size_t i = 0; i < full.size(); ++i) {
     // A staged pack is finished by the finisher: that waits for its ring to

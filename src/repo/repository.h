@@ -23,6 +23,7 @@
 #include <optional>
 #include <set>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -192,6 +193,14 @@ class Repository {
   // pack gets a copy of the dictionary.
   StatusOr<SaveBlobResult> SaveBlob(BlobType type, ByteView plaintext, CompressionLevel level,
                                     const BlobDictionary* dictionary = nullptr);
+  // Stores blobs that are read together (a database's pages in file order)
+  // like SaveBlob, but those not stored yet compressed together as one
+  // frame when there are at least two of them: the members of a frame share
+  // its compression, tag and header entry. A result's stored_length is the
+  // member's share of its frame.
+  StatusOr<std::vector<SaveBlobResult>> SaveFramed(BlobType type, std::span<const ByteView> blobs,
+                                                   CompressionLevel level,
+                                                   const BlobDictionary* dictionary = nullptr);
   // Gives a dictionary its id.
   BlobDictionary MakeBlobDictionary(std::shared_ptr<const ZstdDictionary> zstd) const;
   // The dictionary an indexed blob was compressed with; nullptr if none.
@@ -285,18 +294,36 @@ class Repository {
              RepositoryKeys keys, std::shared_ptr<const GearTable> gear, KeySlotId unlocked_slot);
   Status StorePack(FinishedPack pack);
   // Decrypts a stored blob into `payload` (as stored: compressed or not)
-  // and a compressed one's plaintext into `plain`, and checks its id.
+  // and a compressed one's plaintext into `plain`, and checks its id. Not
+  // for members of frames (DecodeMember).
   template <class PayloadBuffer, class PlainBuffer>
   Status DecryptAndVerify(const PackRecord& pack, const PackBlob& blob, ByteView stored,
                           PayloadBuffer& payload, PlainBuffer& plain, Aead* cipher = nullptr) const;
+  // The same without checking an id, for a frame or a blob; `what()` names
+  // it in an error.
+  template <class PayloadBuffer, class PlainBuffer, class What>
+  Status Decrypt(const PackRecord& pack, const PackBlob& blob, ByteView stored,
+                 PayloadBuffer& payload, PlainBuffer& plain, Aead* cipher, const What& what) const;
+  // A member's plaintext, checked against its id: a view into this
+  // thread's copy of the frame's plaintext, which is decoded once for all
+  // the members read from the same stored bytes one after the other. Valid
+  // until this thread decodes another frame. With `stored` empty, only from
+  // the frame this thread holds (kNotFound if it holds another).
+  StatusOr<ByteView> DecodeMember(const PackRecord& pack, const PackBlob& blob, ByteView stored,
+                                  Aead* cipher) const;
   // Marks a blob as being stored by this process; false if it already is
   // (or, with unless_reusable, if a reusable copy exists).
   bool ClaimPending(const BlobId& id, bool unless_reusable);
   void ReleasePending(const BlobId& id);
-  // Appends a claimed blob's payload to the open pack of its type and queues
-  // the pack once full; releases the claim on failure.
-  Status AppendBlob(BlobType type, const BlobId& id, uint32_t raw_length, bool compressed,
+  // Appends a claimed blob's payload, or with `frame` the payload of a frame
+  // of claimed blobs, to the open pack of its type and queues the pack once
+  // full; releases the claims on failure.
+  Status AppendBlob(BlobType type, std::span<const FrameMember> blobs, bool frame, bool compressed,
                     ByteView payload, const BlobDictionary* dictionary);
+  // Compresses a claimed blob (if that pays) and appends it; returns the
+  // bytes it takes in its pack. Releases the claim on failure.
+  StatusOr<uint64_t> StoreClaimed(BlobType type, const BlobId& id, ByteView plaintext,
+                                  CompressionLevel level, const BlobDictionary* dictionary);
   // The dictionary `blob` names in `pack` (through the index); nullptr if it
   // names none.
   StatusOr<std::shared_ptr<const BlobDictionary>> DictionaryFor(const PackRecord& pack,

@@ -127,6 +127,42 @@ class RepositoryTest : public testing::Test {
     return n;
   }
 
+  // Copies every blob of the repository's only pack into a new pack, as
+  // prune does (dictionaries and frames are refused: they are no blobs),
+  // then deletes the old pack and the index that names it.
+  void CopyEveryBlobOutOfTheOnlyPack(Repository& repo) {
+    ASSERT_EQ(repo.IndexedPacks().size(), 1u);
+    const PackRecord old_pack = repo.IndexedPacks().front();
+    auto bytes = repo.backend().Get(PackObjectName(old_pack.id));
+    ASSERT_OK(bytes);
+    auto entries = repo.DecodePackBlobs(*bytes);
+    ASSERT_OK(entries);
+    for (const PackBlob& e : *entries) {
+      auto copied = repo.CopyBlob(old_pack, e, ByteView(*bytes).subspan(e.offset, e.stored_length));
+      if (e.type == BlobType::kDictionary || e.type == BlobType::kFrame) {
+        EXPECT_EQ(CodeOf(copied), StatusCode::kInvalidArgument);
+      } else {
+        ASSERT_OK(copied);
+        EXPECT_TRUE(*copied);
+      }
+    }
+    ASSERT_OK(repo.Flush());
+    ASSERT_OK(repo.backend().Delete(PackObjectName(old_pack.id)));
+    std::vector<std::string> indexes;
+    ASSERT_OK(repo.backend().List(kIndexPrefix, [&](const ObjectInfo& info) {
+      indexes.push_back(info.name);
+      return Status::Ok();
+    }));
+    // Only the new pack's index stays: the old one named the deleted pack.
+    for (const std::string& name : indexes) {
+      auto file = repo.ReadIndexFile(*IdFromObjectName<IndexId>(name, kIndexPrefix));
+      ASSERT_OK(file);
+      if (file->packs.front().id == old_pack.id) {
+        ASSERT_OK(repo.backend().Delete(name));
+      }
+    }
+  }
+
   std::string name_;
 };
 
@@ -1356,35 +1392,7 @@ TEST_F(RepositoryTest, CopyBlobTakesTheDictionaryAlong) {
   const Bytes page = RecordPage(400);
   ASSERT_OK(repo->SaveBlob(BlobType::kData, page, CompressionLevel::kDefault, &dictionary));
   ASSERT_OK(repo->Flush());
-  const PackRecord old_pack = repo->IndexedPacks().front();
-  auto bytes = repo->backend().Get(PackObjectName(old_pack.id));
-  ASSERT_OK(bytes);
-  auto entries = repo->DecodePackBlobs(*bytes);
-  ASSERT_OK(entries);
-  for (const PackBlob& e : *entries) {
-    auto copied = repo->CopyBlob(old_pack, e, ByteView(*bytes).subspan(e.offset, e.stored_length));
-    if (e.type == BlobType::kDictionary) {
-      EXPECT_EQ(CodeOf(copied), StatusCode::kInvalidArgument);  // not a blob
-    } else {
-      ASSERT_OK(copied);
-    }
-  }
-  ASSERT_OK(repo->Flush());
-  ASSERT_OK(repo->backend().Delete(PackObjectName(old_pack.id)));
-  std::vector<std::string> indexes;
-  ASSERT_OK(repo->backend().List(kIndexPrefix, [&](const ObjectInfo& info) {
-    indexes.push_back(info.name);
-    return Status::Ok();
-  }));
-  // Only the new pack's index stays: the old one named the deleted pack.
-  for (const std::string& name : indexes) {
-    auto id = IdFromObjectName<IndexId>(name, kIndexPrefix);
-    auto file = repo->ReadIndexFile(*id);
-    ASSERT_OK(file);
-    if (file->packs.front().id == old_pack.id) {
-      ASSERT_OK(repo->backend().Delete(name));
-    }
-  }
+  CopyEveryBlobOutOfTheOnlyPack(*repo);
   repo = Reopen();
   auto loaded = repo->LoadBlob(BlobType::kData, repo->ComputeBlobId(page));
   ASSERT_OK(loaded);
@@ -1411,6 +1419,184 @@ TEST_F(RepositoryTest, ADamagedDictionaryIsDataLossForTheBlobsThatNeedIt) {
   auto loaded = repo->LoadBlob(BlobType::kData, repo->ComputeBlobId(page));
   EXPECT_EQ(CodeOf(loaded), StatusCode::kDataLoss);
   EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("dictionary 1 of pack"));
+}
+
+// --- Frames ---
+
+// Blobs read together are stored, those not stored yet, as one frame: one
+// sealed payload compressed as a whole, each member found and read back on
+// its own.
+TEST_F(RepositoryTest, SaveFramedStoresTheNewBlobsOfABatchAsOneFrame) {
+  auto repo = Init();
+  const BlobDictionary dictionary = repo->MakeBlobDictionary(TrainedDictionary(7));
+  std::vector<Bytes> pages;
+  for (uint64_t i = 0; i < 10; ++i) pages.push_back(RecordPage(700 + i));
+  ASSERT_OK(repo->SaveBlob(BlobType::kData, pages[3], CompressionLevel::kDefault, &dictionary));
+  std::vector<ByteView> batch(pages.begin(), pages.end());
+  batch.push_back(pages[5]);  // twice in one batch: stored once
+  auto saved = repo->SaveFramed(BlobType::kData, batch, CompressionLevel::kDefault, &dictionary);
+  ASSERT_OK(saved);
+  ASSERT_EQ(saved->size(), batch.size());
+  uint64_t shares = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    EXPECT_EQ((*saved)[i].id, repo->ComputeBlobId(batch[i]));
+    EXPECT_EQ((*saved)[i].added, i != 3 && i != 10) << i;
+    shares += (*saved)[i].stored_length;
+  }
+  // Compressed together, the frame is smaller than the pages one by one.
+  uint64_t alone = 0;
+  for (uint64_t i = 0; i < 9; ++i) {
+    auto single = repo->SaveBlob(BlobType::kData, RecordPage(800 + i), CompressionLevel::kDefault,
+                                 &dictionary);
+    ASSERT_OK(single);
+    alone += single->stored_length;
+  }
+  EXPECT_LT(shares, alone);
+  ASSERT_OK(repo->Flush());
+
+  const auto packs = PackEntries(*repo);
+  ASSERT_EQ(packs.size(), 1u);
+  size_t frames = 0, members = 0;
+  for (const PackBlob& entry : packs[0]) {
+    if (entry.type == BlobType::kFrame) {
+      frames++;
+      EXPECT_TRUE(entry.compressed);
+      EXPECT_EQ(entry.dictionary, 1);
+      EXPECT_EQ(entry.raw_length, 9u * 8192);
+      EXPECT_LE(entry.stored_length - shares, 9u);  // shares are rounded down
+    }
+    members += entry.member() ? 1 : 0;
+  }
+  EXPECT_EQ(frames, 1u);
+  EXPECT_EQ(members, 9u);
+
+  repo = Reopen();
+  EXPECT_EQ(repo->IndexedBlobCount(), 19u);
+  for (const Bytes& page : pages) {
+    auto loaded = repo->LoadBlob(BlobType::kData, repo->ComputeBlobId(page));
+    ASSERT_OK(loaded);
+    EXPECT_EQ(*loaded, page);
+  }
+  // Into the caller's memory, and from the pack's bytes with its cipher.
+  auto location = repo->FindBlob(repo->ComputeBlobId(pages[7]));
+  ASSERT_TRUE(location.has_value());
+  ASSERT_TRUE(location->blob.member());
+  auto bytes = repo->backend().Get(PackObjectName(location->pack.id));
+  ASSERT_OK(bytes);
+  const ByteView stored =
+      ByteView(*bytes).subspan(location->blob.offset, location->blob.stored_length);
+  Bytes out(8192);
+  PageBytes scratch, payload, plain;
+  auto into = repo->DecodeBlobInto(location->pack, location->blob, stored, out, scratch);
+  ASSERT_OK(into);
+  EXPECT_EQ(out, pages[7]);
+  auto cipher = repo->PackCipher(location->pack);
+  ASSERT_OK(cipher);
+  for (size_t i : {0, 9, 7}) {
+    auto other = repo->FindBlob(repo->ComputeBlobId(pages[i]));
+    ASSERT_TRUE(other.has_value());
+    auto view = repo->DecodeBlob(other->pack, other->blob, stored, payload, plain, cipher->get());
+    ASSERT_OK(view);
+    EXPECT_EQ(ToBytes(*view), pages[i]);
+  }
+}
+
+// Members loaded one after the other fetch and decode their frame once.
+TEST_F(RepositoryTest, LoadBlobFetchesAFrameOnceForItsMembersInARow) {
+  FaultyBackend* faulty = nullptr;
+  auto repo = InitFaulty(&faulty);
+  std::vector<Bytes> pages;
+  for (uint64_t i = 0; i < 8; ++i) pages.push_back(RecordPage(960 + i));
+  const std::vector<ByteView> batch(pages.begin(), pages.end());
+  ASSERT_OK(repo->SaveFramed(BlobType::kData, batch, CompressionLevel::kDefault));
+  ASSERT_OK(repo->Flush());
+  const int gets = faulty->Calls(FaultyBackend::Method::kGet);
+  for (const Bytes& page : pages) {
+    auto loaded = repo->LoadBlob(BlobType::kData, repo->ComputeBlobId(page));
+    ASSERT_OK(loaded);
+    EXPECT_EQ(*loaded, page);
+  }
+  EXPECT_EQ(faulty->Calls(FaultyBackend::Method::kGet) - gets, 1);
+}
+
+// One new blob goes as a blob of its own, and without compression nothing
+// is framed: a frame would save only tags.
+TEST_F(RepositoryTest, SaveFramedFramesOnlyTwoNewBlobsOrMoreThatAreCompressed) {
+  auto repo = Init();
+  const Bytes a = RecordPage(900), b = RecordPage(901), c = RecordPage(902), d = RecordPage(903);
+  ASSERT_OK(repo->SaveBlob(BlobType::kData, a, CompressionLevel::kDefault));
+  const std::vector<ByteView> one_new = {a, b};
+  ASSERT_OK(repo->SaveFramed(BlobType::kData, one_new, CompressionLevel::kDefault));
+  const std::vector<ByteView> uncompressed = {c, d};
+  ASSERT_OK(repo->SaveFramed(BlobType::kData, uncompressed, CompressionLevel::kOff));
+  const std::vector<ByteView> empty_member = {c, ByteView()};
+  EXPECT_EQ(CodeOf(repo->SaveFramed(BlobType::kData, empty_member, CompressionLevel::kDefault)),
+            StatusCode::kInvalidArgument);
+  ASSERT_OK(repo->Flush());
+  for (const auto& pack : PackEntries(*repo)) {
+    for (const PackBlob& entry : pack) {
+      EXPECT_NE(entry.type, BlobType::kFrame);
+      EXPECT_FALSE(entry.member());
+    }
+  }
+  ExpectBlobsReadBack({a, b, c, d});
+}
+
+// Damage to a frame is damage to each member; a member is checked against
+// the bytes it is given, not against a frame decoded before from others.
+TEST_F(RepositoryTest, ADamagedFrameIsDataLossForEachMember) {
+  auto repo = Init();
+  std::vector<Bytes> pages;
+  for (uint64_t i = 0; i < 4; ++i) pages.push_back(RecordPage(950 + i));
+  const std::vector<ByteView> batch(pages.begin(), pages.end());
+  ASSERT_OK(repo->SaveFramed(BlobType::kData, batch, CompressionLevel::kDefault));
+  ASSERT_OK(repo->Flush());
+  repo = Reopen();
+  auto first = repo->FindBlob(repo->ComputeBlobId(pages[0]));
+  ASSERT_TRUE(first.has_value());
+  auto bytes = repo->backend().Get(PackObjectName(first->pack.id));
+  ASSERT_OK(bytes);
+  Bytes damaged = *bytes;
+  damaged[first->blob.offset + 20] ^= std::byte{1};
+  const ByteView good = ByteView(*bytes).subspan(first->blob.offset, first->blob.stored_length);
+  const ByteView bad = ByteView(damaged).subspan(first->blob.offset, first->blob.stored_length);
+  ASSERT_OK(repo->DecodeBlob(first->pack, first->blob, good));
+  for (const Bytes& page : pages) {
+    auto loc = repo->FindBlob(repo->ComputeBlobId(page));
+    ASSERT_TRUE(loc.has_value());
+    auto decoded = repo->DecodeBlob(loc->pack, loc->blob, bad);
+    EXPECT_EQ(CodeOf(decoded), StatusCode::kDataLoss);
+    EXPECT_THAT(std::string(decoded.status().message()), HasSubstr("in the frame at"));
+  }
+  ASSERT_OK(repo->backend().Put(PackObjectName(first->pack.id), damaged));
+  repo = Reopen();
+  for (const Bytes& page : pages) {
+    EXPECT_EQ(CodeOf(repo->LoadBlob(BlobType::kData, repo->ComputeBlobId(page))),
+              StatusCode::kDataLoss);
+  }
+}
+
+// Prune copies a live member out of a frame as a blob of its own,
+// compressed again with the frame's dictionary.
+TEST_F(RepositoryTest, CopyBlobTakesAMemberOutOfItsFrame) {
+  auto repo = Init();
+  const BlobDictionary dictionary = repo->MakeBlobDictionary(TrainedDictionary(8));
+  std::vector<Bytes> pages;
+  for (uint64_t i = 0; i < 3; ++i) pages.push_back(RecordPage(980 + i));
+  const std::vector<ByteView> batch(pages.begin(), pages.end());
+  ASSERT_OK(repo->SaveFramed(BlobType::kData, batch, CompressionLevel::kDefault, &dictionary));
+  ASSERT_OK(repo->Flush());
+  CopyEveryBlobOutOfTheOnlyPack(*repo);
+  repo = Reopen();
+  for (const Bytes& page : pages) {
+    auto loc = repo->FindBlob(repo->ComputeBlobId(page));
+    ASSERT_TRUE(loc.has_value());
+    EXPECT_FALSE(loc->blob.member());
+    EXPECT_EQ(loc->blob.dictionary, 1);
+    auto loaded = repo->LoadBlob(BlobType::kData, repo->ComputeBlobId(page));
+    ASSERT_OK(loaded);
+    EXPECT_EQ(*loaded, page);
+  }
 }
 
 }  // namespace

@@ -44,12 +44,17 @@ Id TestId(std::string_view text) {
 
 inline bool operator==(const PackBlob& a, const PackBlob& b) {
   return a.type == b.type && a.compressed == b.compressed && a.offset == b.offset &&
-         a.stored_length == b.stored_length && a.raw_length == b.raw_length && a.id == b.id;
+         a.stored_length == b.stored_length && a.raw_length == b.raw_length && a.id == b.id &&
+         a.dictionary == b.dictionary && a.member_offset == b.member_offset &&
+         a.frame_raw_length == b.frame_raw_length;
 }
 
 inline void PrintTo(const PackBlob& b, std::ostream* os) {
   *os << "{" << BlobTypeName(b.type) << (b.compressed ? " z" : "") << " @" << b.offset << " +"
-      << b.stored_length << " raw " << b.raw_length << " " << b.id.ShortHex() << "}";
+      << b.stored_length << " raw " << b.raw_length << " " << b.id.ShortHex();
+  if (b.dictionary != 0) *os << " dictionary " << static_cast<int>(b.dictionary);
+  if (b.member()) *os << " member at " << b.member_offset << " of " << b.frame_raw_length;
+  *os << "}";
 }
 
 inline bool operator==(const IndexedPack& a, const IndexedPack& b) {
