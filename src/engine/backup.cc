@@ -222,15 +222,13 @@ struct ExtentChunks {
 // that small ones (8 KiB database pages) go many to a task instead of one
 // task, queue hand-off and thread wake-up each.
 struct ChunkBatch {
-  // A batch is handed over once it holds kBytes or kChunks chunks; a chunk
-  // of kAloneBytes or more (every content-defined chunk but a file's last,
-  // at the default chunk sizes) goes alone. The chunks of a batch that are
-  // new are stored as one frame (Repository::SaveFramed): 64 pages of
-  // 8 KiB. Its buffer holds kBytes and one chunk short of kAloneBytes, so
-  // that it never grows.
+  // A batch holds at most kBytes and kChunks chunks; a chunk of kAloneBytes
+  // or more (every content-defined chunk but a file's last, at the default
+  // chunk sizes) goes alone. The chunks of a batch that are new are stored
+  // as one frame (Repository::SaveFramed): 64 pages of 8 KiB. Its buffer
+  // holds kBytes, so that it never grows.
   static constexpr size_t kBytes = 512 << 10;
   static constexpr size_t kAloneBytes = 128 << 10;
-  static constexpr size_t kBufferBytes = kBytes + kAloneBytes;
   static constexpr size_t kChunks = 64;
 
   Bytes data;
@@ -910,11 +908,13 @@ class Archiver {
   Status SubmitChunk(ByteView chunk, ExtentChunks& futures,
                      const std::shared_ptr<const BlobDictionary>& dictionary) {
     const bool alone = chunk.size() >= ChunkBatch::kAloneBytes;
-    if (alone) {
+    if (alone || batch_.data.size() + chunk.size() > ChunkBatch::kBytes) {
       FlushChunks(futures, dictionary);
+    }
+    if (alone) {
       batch_.data = chunk_buffers_.Take(chunk.size());
     } else if (batch_.data.capacity() == 0) {
-      batch_.data = chunk_buffers_.Take(ChunkBatch::kBufferBytes);
+      batch_.data = chunk_buffers_.Take(ChunkBatch::kBytes);
     }
     batch_.data.insert(batch_.data.end(), chunk.begin(), chunk.end());
     batch_.ends.push_back(batch_.data.size());

@@ -341,8 +341,10 @@ class Checker {
       return std::tie(a.offset, a.member_offset) < std::tie(b.offset, b.member_offset);
     });
     // The pack's key is derived once for all its blobs; if that fails, each
-    // blob's decoding reports why.
+    // blob's decoding reports why. A frame decoded from an earlier read is
+    // not taken for this one's.
     auto cipher = repo_.PackCipher(pack);
+    Repository::ForgetDecodedFrame();
     for (const PackBlob& b : blobs) {
       Status s;
       if (static_cast<uint64_t>(b.offset) + b.stored_length > bytes->size()) {

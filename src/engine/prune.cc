@@ -419,21 +419,41 @@ class Pruner {
       if (b.offset + uint64_t{b.stored_length} > bytes->size()) return false;
       to_copy.push_back(&b);
     }
-    for (const PackBlob* b : to_copy) {
+    for (size_t i = 0; i < to_copy.size();) {
+      const PackBlob& b = *to_copy[i];
+      // The live members of one frame are listed one after the other: they
+      // are copied together, into a new frame.
+      std::vector<PackBlob> members;
+      for (size_t j = i; b.member() && j < to_copy.size() && to_copy[j]->member() &&
+                         to_copy[j]->offset == b.offset;
+           ++j) {
+        members.push_back(*to_copy[j]);
+      }
+      i += std::max<size_t>(members.size(), 1);
       if (options_.dry_run) {
-        report_.blobs_repacked++;
-        report_.bytes_repacked += b->stored_share();
+        report_.blobs_repacked += std::max<size_t>(members.size(), 1);
+        for (const PackBlob& m : members) report_.bytes_repacked += m.stored_share();
+        if (members.empty()) report_.bytes_repacked += b.stored_length;
         continue;
       }
-      auto copied = repo_.CopyBlob(pack, *b, ByteView(*bytes).subspan(b->offset, b->stored_length));
+      const ByteView stored = ByteView(*bytes).subspan(b.offset, b.stored_length);
+      StatusOr<std::vector<SaveBlobResult>> copied = std::vector<SaveBlobResult>();
+      if (!members.empty()) {
+        copied = repo_.CopyMembers(pack, members, stored);
+      } else if (auto one = repo_.CopyBlob(pack, b, stored); one.ok()) {
+        copied->push_back(SaveBlobResult{b.id, *one, *one ? b.stored_length : 0});
+      } else {
+        copied = one.status();
+      }
       if (!copied.ok()) {
         // A damaged live blob must keep its pack: it may still be repaired.
         if (copied.status().code() == StatusCode::kDataLoss) return false;
         return copied.status();
       }
-      if (*copied) {
+      for (const SaveBlobResult& result : *copied) {
+        if (!result.added) continue;
         report_.blobs_repacked++;
-        report_.bytes_repacked += b->stored_share();
+        report_.bytes_repacked += result.stored_length;
       }
     }
     progress_.bytes_done += pack.length;

@@ -49,11 +49,15 @@ class PruneTest : public testing::Test {
   // A snapshot of `path` whose one file is `chunk`; flushes first.
   SnapshotId SnapshotOfChunk(Repository& repo, const BlobId& chunk, uint64_t size,
                              const std::string& path) {
+    return SnapshotOfChunks(repo, {chunk}, size, path);
+  }
+  SnapshotId SnapshotOfChunks(Repository& repo, const std::vector<BlobId>& chunks, uint64_t size,
+                              const std::string& path) {
     Tree tree;
     Node file;
     file.name = "file";
     file.size = size;
-    file.extents.push_back(Extent{0, {chunk}});
+    file.extents.push_back(Extent{0, chunks});
     tree.nodes.push_back(file);
     auto encoded = EncodeTree(tree);
     EXPECT_OK(encoded);
@@ -234,6 +238,66 @@ TEST_F(PruneTest, RepacksMostlyUnusedPacks) {
   PruneReport report = Prune();
   EXPECT_EQ(report.packs_repacked, 0u);  // the unused 'q' chunk is 1/4 of the pack: below 30 %
   EXPECT_GT(report.bytes_unused_kept, 0u);
+  ExpectCheckPasses();
+}
+
+// Pages of a table: compressible, different in every page.
+Bytes TextPage(uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string page;
+  while (page.size() < 8192) {
+    page += "{\"sender\":\"user-" + std::to_string(rng() % 300) + "\",\"body\":\"message " +
+            std::to_string(rng() % 100000) + "\"}";
+  }
+  page.resize(8192);
+  return Bytes(reinterpret_cast<const std::byte*>(page.data()),
+               reinterpret_cast<const std::byte*>(page.data()) + page.size());
+}
+
+// A frame whose members are mostly dead is repacked: its live members go
+// into a new frame together, the dead ones are gone, and everything checks.
+TEST_F(PruneTest, TheLiveMembersOfARepackedFrameStayOneFrame) {
+  std::vector<Bytes> pages;
+  for (uint64_t i = 0; i < 8; ++i) pages.push_back(TextPage(40 + i));
+  std::vector<BlobId> ids;
+  SnapshotId all;
+  {
+    auto writer = Process("backup");
+    const std::vector<ByteView> batch(pages.begin(), pages.end());
+    auto saved = writer->SaveFramed(BlobType::kData, batch, CompressionLevel::kDefault);
+    ASSERT_OK(saved);
+    for (const SaveBlobResult& r : *saved) ids.push_back(r.id);
+    all = SnapshotOfChunks(*writer, ids, 8 * 8192, "/all");
+    SnapshotOfChunks(*writer, {ids[1], ids[2], ids[5]}, 3 * 8192, "/some");
+  }
+  Forget(all);
+  PruneReport report = Prune();
+  EXPECT_GE(report.packs_repacked, 1u);  // the frame's pack (and the trees')
+  EXPECT_GT(report.bytes_repacked, 0u);
+
+  auto repo = Process("look");
+  size_t frames = 0;
+  std::vector<BlobId> members;
+  for (const PackRecord& pack : repo->IndexedPacks()) {
+    auto bytes = repo->backend().Get(PackObjectName(pack.id));
+    ASSERT_OK(bytes);
+    auto entries = repo->DecodePackBlobs(*bytes);
+    ASSERT_OK(entries);
+    for (const PackBlob& e : *entries) {
+      frames += e.type == BlobType::kFrame ? 1 : 0;
+      if (e.member()) members.push_back(e.id);
+    }
+  }
+  EXPECT_EQ(frames, 1u);
+  EXPECT_EQ(members, (std::vector<BlobId>{ids[1], ids[2], ids[5]}));
+  for (size_t i = 0; i < pages.size(); ++i) {
+    const bool live = i == 1 || i == 2 || i == 5;
+    EXPECT_EQ(repo->FindBlob(ids[i]).has_value(), live) << i;
+    if (!live) continue;
+    auto loaded = repo->LoadBlob(BlobType::kData, ids[i]);
+    ASSERT_OK(loaded);
+    EXPECT_EQ(*loaded, pages[i]);
+  }
   ExpectCheckPasses();
 }
 

@@ -7,6 +7,12 @@
 
 namespace pxb {
 
+// An index lists a pack's entries as its header does, and shares the
+// header's decoder: the versions must mean the same.
+static_assert(kIndexVersion == kPackHeaderVersion &&
+              kIndexVersionDictionaries == kPackHeaderVersionDictionaries &&
+              kIndexVersionFrames == kPackHeaderVersionFrames);
+
 Bytes EncodeIndexPayload(const IndexFile& file) {
   Bytes out;
   ByteWriter w(out);

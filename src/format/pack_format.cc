@@ -270,9 +270,8 @@ Status PackEntryDecoder::Read(ByteReader& r, bool with_offset, uint64_t max_offs
   const uint8_t known_flags =
       kBlobFlagCompressed | (dictionaries_allowed ? kBlobFlagDictionaryMask : 0);
   if ((flags & ~known_flags) != 0) {
-    return DataLossError((flags & kBlobFlagMember) != 0 && frames_allowed
-                             ? "a member without its frame"
-                             : "unknown flags");
+    return DataLossError(flags == kBlobFlagMember && frames_allowed ? "a member without its frame"
+                                                                    : "unknown flags");
   }
   entry.compressed = (flags & kBlobFlagCompressed) != 0;
   entry.dictionary =

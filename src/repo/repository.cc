@@ -448,9 +448,13 @@ Status Repository::DecryptAndVerify(const PackRecord& pack, const PackBlob& blob
 
 namespace {
 
-// The last frame this thread decoded. Keyed by the stored bytes' address
-// too: a frame read again (check reading a pack a second time) is decoded
-// again, so that what was read is what is checked.
+// Frames and frame plaintexts larger than this are not kept for the
+// thread's next one (the backup's are at most 512 KiB).
+constexpr size_t kKeptFrameBytes = size_t{4} << 20;
+
+// The last frame this thread decoded, keyed by the address of the stored
+// bytes too, so that the members of one read share one decoding while
+// another read is decoded again.
 struct FrameCache {
   PackId pack;
   uint32_t offset = 0;
@@ -462,6 +466,13 @@ struct FrameCache {
     return valid && pack == p.id && offset == member.offset &&
            plain.size() == member.frame_raw_length;
   }
+  void Trim() {
+    if (payload.capacity() > kKeptFrameBytes) PageBytes().swap(payload);
+    if (plain.capacity() > kKeptFrameBytes) {
+      valid = false;
+      PageBytes().swap(plain);
+    }
+  }
 };
 
 FrameCache& ThreadFrameCache() {
@@ -471,17 +482,39 @@ FrameCache& ThreadFrameCache() {
 
 }  // namespace
 
+void Repository::ForgetDecodedFrame() { ThreadFrameCache().valid = false; }
+
+StatusOr<ByteView> Repository::MemberOfFrame(const PackRecord& pack, const PackBlob& blob) const {
+  const FrameCache& cache = ThreadFrameCache();
+  if (uint64_t{blob.member_offset} + blob.raw_length > cache.plain.size()) {
+    return DataLossError(std::string(BlobTypeName(blob.type)) + " blob " + blob.id.ShortHex() +
+                         " lies beyond its frame in pack " + pack.id.ShortHex());
+  }
+  const ByteView member(cache.plain.data() + blob.member_offset, blob.raw_length);
+  if (!(ComputeBlobId(member) == blob.id)) {
+    return DataLossError(std::string(BlobTypeName(blob.type)) + " blob " + blob.id.ShortHex() +
+                         " in the frame at " + std::to_string(blob.offset) + " of pack " +
+                         pack.id.ShortHex() + ": content does not match its id");
+  }
+  return member;
+}
+
+std::optional<StatusOr<ByteView>> Repository::DecodedMember(const PackRecord& pack,
+                                                            const PackBlob& blob) const {
+  if (!ThreadFrameCache().Holds(pack, blob)) return std::nullopt;
+  return MemberOfFrame(pack, blob);
+}
+
 StatusOr<ByteView> Repository::DecodeMember(const PackRecord& pack, const PackBlob& blob,
                                             ByteView stored, Aead* cipher) const {
-  const auto what = [&] {
-    return std::string(BlobTypeName(blob.type)) + " blob " + blob.id.ShortHex() +
-           " in the frame at " + std::to_string(blob.offset) + " of pack " + pack.id.ShortHex();
-  };
   FrameCache& cache = ThreadFrameCache();
-  // Empty `stored`: the frame this thread holds, if it is the member's.
-  if (!cache.Holds(pack, blob) || (!stored.empty() && cache.stored != stored.data())) {
-    if (stored.empty()) return NotFoundError(what() + " is not decoded");
+  if (!cache.Holds(pack, blob) || cache.stored != stored.data()) {
+    const auto what = [&] {
+      return std::string(BlobTypeName(blob.type)) + " blob " + blob.id.ShortHex() +
+             " in the frame at " + std::to_string(blob.offset) + " of pack " + pack.id.ShortHex();
+    };
     cache.valid = false;
+    cache.Trim();
     PackBlob frame = blob;
     frame.type = BlobType::kFrame;
     frame.raw_length = blob.frame_raw_length;
@@ -492,14 +525,7 @@ StatusOr<ByteView> Repository::DecodeMember(const PackRecord& pack, const PackBl
     cache.stored = stored.data();
     cache.valid = true;
   }
-  if (uint64_t{blob.member_offset} + blob.raw_length > cache.plain.size()) {
-    return DataLossError(what() + ": beyond its frame");
-  }
-  const ByteView member(cache.plain.data() + blob.member_offset, blob.raw_length);
-  if (!(ComputeBlobId(member) == blob.id)) {
-    return DataLossError(what() + ": content does not match its id");
-  }
-  return member;
+  return MemberOfFrame(pack, blob);
 }
 
 StatusOr<Bytes> Repository::DecodeBlob(const PackRecord& pack, const PackBlob& blob,
@@ -576,8 +602,8 @@ StatusOr<Bytes> Repository::LoadBlob(BlobType type, const BlobId& id) {
   // Members read one after the other (dump, a restore's blob read on its
   // own) fetch and decode their frame once.
   if (loc->blob.member()) {
-    auto cached = DecodeMember(loc->pack, loc->blob, ByteView(), nullptr);
-    if (cached.ok()) return Bytes(cached->begin(), cached->end());
+    auto cached = DecodedMember(loc->pack, loc->blob);
+    if (cached && cached->ok()) return Bytes((*cached)->begin(), (*cached)->end());
   }
   auto stored =
       backend_->Get(PackObjectName(loc->pack.id), loc->blob.offset, loc->blob.stored_length);
@@ -730,19 +756,32 @@ StatusOr<std::vector<SaveBlobResult>> Repository::SaveFramed(BlobType type,
                                                              std::span<const ByteView> blobs,
                                                              CompressionLevel level,
                                                              const BlobDictionary* dictionary) {
+  return StoreFramed(type, blobs, level, dictionary, /*copying=*/false);
+}
+
+StatusOr<std::vector<SaveBlobResult>> Repository::StoreFramed(BlobType type,
+                                                              std::span<const ByteView> blobs,
+                                                              CompressionLevel level,
+                                                              const BlobDictionary* dictionary,
+                                                              bool copying) {
+  // Every blob is checked before any is claimed: a claim taken and given
+  // back would have let another writer skip a blob it was about to store.
+  for (const ByteView& blob : blobs) {
+    if (blob.empty() || blob.size() > kMaxBlobRawLength) {
+      return InvalidArgumentError("blob of " + std::to_string(blob.size()) +
+                                  " bytes cannot be a member of a frame");
+    }
+  }
   std::vector<SaveBlobResult> results(blobs.size());
   std::vector<size_t> claimed;
   uint64_t raw = 0;
   for (size_t i = 0; i < blobs.size(); ++i) {
-    if (blobs[i].empty() || blobs[i].size() > kMaxBlobRawLength) {
-      for (size_t c : claimed) ReleasePending(results[c].id);
-      return InvalidArgumentError("blob of " + std::to_string(blobs[i].size()) +
-                                  " bytes cannot be a member of a frame");
-    }
     results[i].id = ComputeBlobId(blobs[i]);
-    if (HasReusableBlob(results[i].id)) continue;
-    // Also false for the second copy of a blob within the batch.
-    if (!ClaimPending(results[i].id, /*unless_reusable=*/true)) continue;
+    // A copy is stored although the index has the blob (in the pack it
+    // leaves), unless this process stored it already. Also false for the
+    // second copy of a blob within the batch.
+    if (!copying && HasReusableBlob(results[i].id)) continue;
+    if (!ClaimPending(results[i].id, /*unless_reusable=*/!copying)) continue;
     claimed.push_back(i);
     raw += blobs[i].size();
   }
@@ -765,7 +804,13 @@ StatusOr<std::vector<SaveBlobResult>> Repository::SaveFramed(BlobType type,
     }
     return results;
   }
+  // Kept per thread like the compression buffer, and let go of likewise.
   thread_local PageBytes plaintext;
+  struct Trim {
+    ~Trim() {
+      if (plaintext.capacity() > kKeptFrameBytes) PageBytes().swap(plaintext);
+    }
+  } trim;
   plaintext.clear();
   std::vector<FrameMember> members;
   members.reserve(claimed.size());
@@ -791,25 +836,53 @@ StatusOr<std::vector<SaveBlobResult>> Repository::SaveFramed(BlobType type,
   return results;
 }
 
+StatusOr<std::vector<SaveBlobResult>> Repository::CopyMembers(const PackRecord& pack,
+                                                              std::span<const PackBlob> members,
+                                                              ByteView stored) {
+  if (members.empty()) return std::vector<SaveBlobResult>();
+  const PackBlob& first = members.front();
+  for (const PackBlob& m : members) {
+    if (!m.member() || m.offset != first.offset || m.type != first.type) {
+      return InvalidArgumentError("blob " + m.id.ShortHex() + " is not a member of the frame at " +
+                                  std::to_string(first.offset) + " of pack " + pack.id.ShortHex());
+    }
+  }
+  // The copies still need the frame's dictionary, which goes along into the
+  // new pack.
+  PXB_ASSIGN_OR_RETURN(std::shared_ptr<const BlobDictionary> dictionary,
+                       DictionaryFor(pack, first));
+  // Each checked against its id; copied out of the frame cache, which the
+  // dictionary's or the new pack's work must not find in use.
+  Bytes plaintexts;
+  std::vector<size_t> ends;
+  for (const PackBlob& m : members) {
+    PXB_ASSIGN_OR_RETURN(ByteView member, DecodeMember(pack, m, stored, nullptr));
+    plaintexts.insert(plaintexts.end(), member.begin(), member.end());
+    ends.push_back(plaintexts.size());
+  }
+  std::vector<ByteView> views;
+  size_t begin = 0;
+  for (size_t end : ends) {
+    views.emplace_back(plaintexts.data() + begin, end - begin);
+    begin = end;
+  }
+  return StoreFramed(first.type, views,
+                     first.compressed ? CompressionLevel::kDefault : CompressionLevel::kOff,
+                     dictionary.get(), /*copying=*/true);
+}
+
 StatusOr<bool> Repository::CopyBlob(const PackRecord& pack, const PackBlob& blob, ByteView stored) {
   if (blob.type == BlobType::kDictionary || blob.type == BlobType::kFrame) {
     return InvalidArgumentError(std::string(BlobTypeName(blob.type)) + " " + blob.id.ShortHex() +
                                 " is not a blob: it is copied with the blobs that need it");
   }
-  // The frame still needs its dictionary, which goes along into the new pack.
-  PXB_ASSIGN_OR_RETURN(std::shared_ptr<const BlobDictionary> dictionary, DictionaryFor(pack, blob));
   if (blob.member()) {
-    // A member leaves its frame as a blob of its own, compressed again with
-    // the frame's dictionary.
-    PXB_ASSIGN_OR_RETURN(ByteView member, DecodeMember(pack, blob, stored, nullptr));
-    if (!ClaimPending(blob.id, /*unless_reusable=*/false)) return false;
-    PXB_RETURN_IF_ERROR(
-        StoreClaimed(blob.type, blob.id, member,
-                     blob.compressed ? CompressionLevel::kDefault : CompressionLevel::kOff,
-                     dictionary.get())
-            .status());
-    return true;
+    PXB_ASSIGN_OR_RETURN(auto copied, CopyMembers(pack, std::span(&blob, 1), stored));
+    return copied.front().added;
   }
+  // The zstd frame still needs its dictionary, which goes along into the
+  // new pack.
+  PXB_ASSIGN_OR_RETURN(std::shared_ptr<const BlobDictionary> dictionary, DictionaryFor(pack, blob));
   // A damaged blob must not be copied into a pack that looks healthy.
   Bytes payload, plain;
   PXB_RETURN_IF_ERROR(DecryptAndVerify(pack, blob, stored, payload, plain));

@@ -169,8 +169,9 @@ class Repository {
   StatusOr<std::unique_ptr<Aead>> PackCipher(const PackRecord& pack) const;
   // The same into the caller's buffers, which keep their capacity for the
   // next blob and are not cleared before being written: the view is of
-  // `payload` or `plain` and valid until they change. `cipher`, if given,
-  // is PackCipher(pack).
+  // `payload` or `plain` and valid until they change; for a member of a
+  // frame, of this thread's copy of the frame's plaintext, valid until the
+  // thread decodes another frame. `cipher`, if given, is PackCipher(pack).
   StatusOr<ByteView> DecodeBlob(const PackRecord& pack, const PackBlob& blob, ByteView stored,
                                 PageBytes& payload, PageBytes& plain, Aead* cipher = nullptr) const;
   // The same straight into `out`, which must be the blob's raw length (else
@@ -179,6 +180,10 @@ class Repository {
   StatusOr<ByteView> DecodeBlobInto(const PackRecord& pack, const PackBlob& blob, ByteView stored,
                                     MutableByteView out, PageBytes& scratch,
                                     Aead* cipher = nullptr) const;
+  // Members of a frame read one after the other from the same stored bytes
+  // share one decoding of the frame, kept per thread. A reader that must
+  // verify every read of the same pack (check) forgets it first.
+  static void ForgetDecodedFrame();
   // Reads a pack's header from the backend.
   StatusOr<std::vector<PackBlob>> ReadPackHeader(const PackId& id, uint64_t pack_size);
   // Decodes the header of a whole pack held in memory.
@@ -211,6 +216,13 @@ class Repository {
   // recompressing. Skipped (returns false) if this process already stored
   // it. kDataLoss when the stored bytes are damaged.
   StatusOr<bool> CopyBlob(const PackRecord& pack, const PackBlob& blob, ByteView stored);
+  // Copies members of one frame (`stored`: the frame's bytes) the same way:
+  // two or more are compressed together again as a new frame, with their
+  // dictionary, so that repacking keeps what frames save. Results as
+  // SaveFramed's; kInvalidArgument for entries not of one frame.
+  StatusOr<std::vector<SaveBlobResult>> CopyMembers(const PackRecord& pack,
+                                                    std::span<const PackBlob> members,
+                                                    ByteView stored);
   // Writes one index object naming `packs` that supersedes `superseded`.
   StatusOr<IndexId> WriteSupersedingIndex(std::vector<IndexedPack> packs,
                                           std::vector<IndexId> superseded);
@@ -307,10 +319,20 @@ class Repository {
   // A member's plaintext, checked against its id: a view into this
   // thread's copy of the frame's plaintext, which is decoded once for all
   // the members read from the same stored bytes one after the other. Valid
-  // until this thread decodes another frame. With `stored` empty, only from
-  // the frame this thread holds (kNotFound if it holds another).
+  // until this thread decodes another frame.
   StatusOr<ByteView> DecodeMember(const PackRecord& pack, const PackBlob& blob, ByteView stored,
                                   Aead* cipher) const;
+  // The same from the frame this thread decoded last, if it is the
+  // member's (nullopt if not), without its stored bytes.
+  std::optional<StatusOr<ByteView>> DecodedMember(const PackRecord& pack,
+                                                  const PackBlob& blob) const;
+  // A member of the frame this thread holds, checked against its id.
+  StatusOr<ByteView> MemberOfFrame(const PackRecord& pack, const PackBlob& blob) const;
+  // SaveFramed, and with `copying` the members CopyMembers copies: stored
+  // although the index has them, unless this process stored them already.
+  StatusOr<std::vector<SaveBlobResult>> StoreFramed(BlobType type, std::span<const ByteView> blobs,
+                                                    CompressionLevel level,
+                                                    const BlobDictionary* dictionary, bool copying);
   // Marks a blob as being stored by this process; false if it already is
   // (or, with unless_reusable, if a reusable copy exists).
   bool ClaimPending(const BlobId& id, bool unless_reusable);

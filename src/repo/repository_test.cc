@@ -1576,6 +1576,95 @@ TEST_F(RepositoryTest, ADamagedFrameIsDataLossForEachMember) {
   }
 }
 
+// Pages that do not compress make a frame stored raw; its members read back
+// through every path, and members of two frames read in turn stay apart.
+TEST_F(RepositoryTest, AnUncompressedFrameAndMembersOfTwoFramesInTurnReadBack) {
+  auto repo = Init();
+  std::mt19937_64 rng(77);
+  std::vector<Bytes> random_pages(3, Bytes(8192)), text_pages;
+  for (Bytes& page : random_pages) {
+    for (std::byte& b : page) b = static_cast<std::byte>(rng());
+  }
+  for (uint64_t i = 0; i < 3; ++i) text_pages.push_back(RecordPage(990 + i));
+  const std::vector<ByteView> raw_batch(random_pages.begin(), random_pages.end());
+  const std::vector<ByteView> text_batch(text_pages.begin(), text_pages.end());
+  ASSERT_OK(repo->SaveFramed(BlobType::kData, raw_batch, CompressionLevel::kDefault));
+  ASSERT_OK(repo->SaveFramed(BlobType::kData, text_batch, CompressionLevel::kDefault));
+  ASSERT_OK(repo->Flush());
+  size_t raw_frames = 0, compressed_frames = 0;
+  for (const auto& pack : PackEntries(*repo)) {
+    for (const PackBlob& e : pack) {
+      if (e.type != BlobType::kFrame) continue;
+      (e.compressed ? compressed_frames : raw_frames)++;
+    }
+  }
+  EXPECT_EQ(raw_frames, 1u);
+  EXPECT_EQ(compressed_frames, 1u);
+
+  repo = Reopen();
+  const PackRecord pack = repo->IndexedPacks().front();
+  auto bytes = repo->backend().Get(PackObjectName(pack.id));
+  ASSERT_OK(bytes);
+  PageBytes scratch;
+  for (size_t i = 0; i < 3; ++i) {
+    for (const Bytes* page : {&random_pages[i], &text_pages[i]}) {
+      auto loc = repo->FindBlob(repo->ComputeBlobId(*page));
+      ASSERT_TRUE(loc.has_value());
+      ASSERT_TRUE(loc->blob.member());
+      const ByteView stored = ByteView(*bytes).subspan(loc->blob.offset, loc->blob.stored_length);
+      Bytes out(page->size());
+      ASSERT_OK(repo->DecodeBlobInto(loc->pack, loc->blob, stored, out, scratch));
+      EXPECT_EQ(out, *page);
+      auto loaded = repo->LoadBlob(BlobType::kData, loc->blob.id);
+      ASSERT_OK(loaded);
+      EXPECT_EQ(*loaded, *page);
+    }
+  }
+}
+
+// Prune copies the live members of a frame together, into a new frame.
+TEST_F(RepositoryTest, CopyMembersKeepsTheMembersOfAFrameTogether) {
+  auto repo = Init();
+  const BlobDictionary dictionary = repo->MakeBlobDictionary(TrainedDictionary(9));
+  std::vector<Bytes> pages;
+  for (uint64_t i = 0; i < 4; ++i) pages.push_back(RecordPage(1100 + i));
+  const std::vector<ByteView> batch(pages.begin(), pages.end());
+  ASSERT_OK(repo->SaveFramed(BlobType::kData, batch, CompressionLevel::kDefault, &dictionary));
+  ASSERT_OK(repo->Flush());
+  const PackRecord old_pack = repo->IndexedPacks().front();
+  auto bytes = repo->backend().Get(PackObjectName(old_pack.id));
+  ASSERT_OK(bytes);
+  auto entries = repo->DecodePackBlobs(*bytes);
+  ASSERT_OK(entries);
+  std::vector<PackBlob> members;
+  for (const PackBlob& e : *entries) {
+    if (e.member() && e.id != repo->ComputeBlobId(pages[2])) members.push_back(e);
+  }
+  ASSERT_EQ(members.size(), 3u);
+  const ByteView stored = ByteView(*bytes).subspan(members[0].offset, members[0].stored_length);
+  auto copied = repo->CopyMembers(old_pack, members, stored);
+  ASSERT_OK(copied);
+  for (const SaveBlobResult& r : *copied) EXPECT_TRUE(r.added);
+  // Copied already by this process: skipped.
+  auto again = repo->CopyMembers(old_pack, members, stored);
+  ASSERT_OK(again);
+  for (const SaveBlobResult& r : *again) EXPECT_FALSE(r.added);
+  // Entries of no frame, or of two, are refused.
+  std::vector<PackBlob> mixed = {members[0], entries->front()};
+  EXPECT_EQ(CodeOf(repo->CopyMembers(old_pack, mixed, stored)), StatusCode::kInvalidArgument);
+  ASSERT_OK(repo->Flush());
+  size_t new_frames = 0;
+  for (const auto& pack : PackEntries(*repo)) {
+    size_t pack_members = 0;
+    for (const PackBlob& e : pack) pack_members += e.member() ? 1 : 0;
+    if (pack_members == 3) {
+      new_frames++;
+      EXPECT_EQ(pack.front().type, BlobType::kDictionary);  // the dictionary went along
+    }
+  }
+  EXPECT_EQ(new_frames, 1u);
+}
+
 // Prune copies a live member out of a frame as a blob of its own,
 // compressed again with the frame's dictionary.
 TEST_F(RepositoryTest, CopyBlobTakesAMemberOutOfItsFrame) {
