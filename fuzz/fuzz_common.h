@@ -13,6 +13,7 @@
 #include "core/crypto/aead.h"
 #include "core/crypto/secret.h"
 #include "format/crypto_format.h"
+#include "format/pack_format.h"
 #include "pxb/bytes.h"
 #include "pxb/ids.h"
 
@@ -87,5 +88,37 @@ inline uint8_t ModeByte(uint8_t mode, AeadAlgorithm cipher) {
 inline ByteView AsView(const uint8_t* data, size_t size) {
   return ByteView(reinterpret_cast<const std::byte*>(data), size);
 }
+
+// Follows the entries of one decoded pack (header or index) and checks that
+// each frame's members sit where it is, one after the other, and fill it.
+class FrameMembersCheck {
+ public:
+  // True if `b` is a member (checked here), false for an entry of its own.
+  bool Member(const PackBlob& b) {
+    if (!b.member()) {
+      Finish();
+      frame_ = b.type == BlobType::kFrame ? &b : nullptr;
+      member_end_ = 0;
+      return false;
+    }
+    FUZZ_CHECK(frame_ != nullptr, "a member without its frame");
+    FUZZ_CHECK(b.offset == frame_->offset && b.stored_length == frame_->stored_length,
+               "a member not where its frame is");
+    FUZZ_CHECK(b.member_offset == member_end_, "members do not follow each other");
+    FUZZ_CHECK(b.frame_raw_length == frame_->raw_length, "a member of another frame's length");
+    member_end_ += b.raw_length;
+    FUZZ_CHECK(member_end_ <= frame_->raw_length, "members past their frame's end");
+    return true;
+  }
+  // After the last entry.
+  void Finish() const {
+    FUZZ_CHECK(frame_ == nullptr || member_end_ == frame_->raw_length,
+               "members do not fill their frame");
+  }
+
+ private:
+  const PackBlob* frame_ = nullptr;
+  uint64_t member_end_ = 0;
+};
 
 }  // namespace pxb::fuzz

@@ -17,29 +17,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const IndexedPack& pack : file->packs) {
     FUZZ_CHECK(pack.length <= kMaxPackSize, "pack longer than the limit");
     uint64_t end = kPackPrefixSize;
-    const PackBlob* frame = nullptr;
-    uint64_t member_end = 0;
+    fuzz::FrameMembersCheck frames;
     for (const PackBlob& b : pack.blobs) {
       FUZZ_CHECK(b.raw_length <= kMaxBlobRawLength, "raw length above the limit");
-      if (b.member()) {
-        FUZZ_CHECK(frame != nullptr && b.offset == frame->offset &&
-                       b.frame_raw_length == frame->raw_length && b.member_offset == member_end,
-                   "a member not where its frame's members end");
-        member_end += b.raw_length;
-        FUZZ_CHECK(member_end <= frame->raw_length, "members past their frame's end");
-        continue;
-      }
-      FUZZ_CHECK(frame == nullptr || member_end == frame->raw_length,
-                 "members do not fill their frame");
-      frame = b.type == BlobType::kFrame ? &b : nullptr;
-      member_end = 0;
+      if (frames.Member(b)) continue;
       FUZZ_CHECK(b.offset >= end, "blobs overlap or start inside the prefix");
       FUZZ_CHECK(b.stored_length >= Aead::kTagSize, "blob shorter than its tag");
       end = uint64_t{b.offset} + b.stored_length;
       FUZZ_CHECK(end <= pack.length, "blob past the end of its pack");
     }
-    FUZZ_CHECK(frame == nullptr || member_end == frame->raw_length,
-               "members do not fill their frame");
+    frames.Finish();
   }
   Bytes again = EncodeIndexPayload(*file);
   FUZZ_CHECK(again.size() <= size, "re-encoding is longer than the input");

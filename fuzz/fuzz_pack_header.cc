@@ -16,31 +16,16 @@ namespace {
 
 void CheckBlobs(const std::vector<PackBlob>& blobs, uint64_t header_offset) {
   uint64_t offset = kPackPrefixSize;
-  const PackBlob* frame = nullptr;
-  uint64_t member_end = 0;
+  fuzz::FrameMembersCheck frames;
   for (const PackBlob& b : blobs) {
     FUZZ_CHECK(b.raw_length <= kMaxBlobRawLength, "raw length above the limit");
     FUZZ_CHECK(b.dictionary <= kMaxPackDictionaries, "dictionary number above the limit");
-    if (b.member()) {
-      FUZZ_CHECK(frame != nullptr, "a member without its frame");
-      FUZZ_CHECK(b.offset == frame->offset && b.stored_length == frame->stored_length,
-                 "a member not where its frame is");
-      FUZZ_CHECK(b.member_offset == member_end, "members do not follow each other");
-      FUZZ_CHECK(b.frame_raw_length == frame->raw_length, "a member of another frame's length");
-      member_end += b.raw_length;
-      FUZZ_CHECK(member_end <= frame->raw_length, "members past their frame's end");
-      continue;
-    }
-    FUZZ_CHECK(frame == nullptr || member_end == frame->raw_length,
-               "members do not fill their frame");
-    frame = b.type == BlobType::kFrame ? &b : nullptr;
-    member_end = 0;
+    if (frames.Member(b)) continue;
     FUZZ_CHECK(b.offset == offset, "blobs do not follow each other");
     FUZZ_CHECK(b.stored_length >= Aead::kTagSize, "blob shorter than its tag");
     offset += b.stored_length;
   }
-  FUZZ_CHECK(frame == nullptr || member_end == frame->raw_length,
-             "members do not fill their frame");
+  frames.Finish();
   FUZZ_CHECK(offset == header_offset, "blobs do not end where the header starts");
 }
 

@@ -421,25 +421,25 @@ class Pruner {
     }
     for (size_t i = 0; i < to_copy.size();) {
       const PackBlob& b = *to_copy[i];
-      // The live members of one frame are listed one after the other: they
-      // are copied together, into a new frame.
-      std::vector<PackBlob> members;
-      for (size_t j = i; b.member() && j < to_copy.size() && to_copy[j]->member() &&
-                         to_copy[j]->offset == b.offset;
-           ++j) {
-        members.push_back(*to_copy[j]);
+      // A blob goes alone; the live members of one frame, listed one after
+      // the other, go together into a new frame.
+      size_t end = i + 1;
+      while (b.member() && end < to_copy.size() && to_copy[end]->member() &&
+             to_copy[end]->offset == b.offset) {
+        ++end;
       }
-      i += std::max<size_t>(members.size(), 1);
+      std::vector<PackBlob> group;
+      for (size_t j = i; j < end; ++j) group.push_back(*to_copy[j]);
+      i = end;
       if (options_.dry_run) {
-        report_.blobs_repacked += std::max<size_t>(members.size(), 1);
-        for (const PackBlob& m : members) report_.bytes_repacked += m.stored_share();
-        if (members.empty()) report_.bytes_repacked += b.stored_length;
+        report_.blobs_repacked += group.size();
+        for (const PackBlob& g : group) report_.bytes_repacked += g.stored_share();
         continue;
       }
       const ByteView stored = ByteView(*bytes).subspan(b.offset, b.stored_length);
       StatusOr<std::vector<SaveBlobResult>> copied = std::vector<SaveBlobResult>();
-      if (!members.empty()) {
-        copied = repo_.CopyMembers(pack, members, stored);
+      if (b.member()) {
+        copied = repo_.CopyMembers(pack, group, stored);
       } else if (auto one = repo_.CopyBlob(pack, b, stored); one.ok()) {
         copied->push_back(SaveBlobResult{b.id, *one, *one ? b.stored_length : 0});
       } else {

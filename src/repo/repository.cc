@@ -736,20 +736,26 @@ StatusOr<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteView plaintext,
   return result;
 }
 
-StatusOr<uint64_t> Repository::StoreClaimed(BlobType type, const BlobId& id, ByteView plaintext,
-                                            CompressionLevel level,
+StatusOr<uint64_t> Repository::StoreClaimed(BlobType type, std::span<const FrameMember> blobs,
+                                            ByteView plaintext, CompressionLevel level,
                                             const BlobDictionary* dictionary) {
   CompressionBuffer compressed;
   auto use_compressed = CompressWith(level, plaintext, compressed.buffer(), dictionary);
   if (!use_compressed.ok()) {
-    ReleasePending(id);
+    for (const FrameMember& b : blobs) ReleasePending(b.id);
     return use_compressed.status();
   }
   ByteView payload = *use_compressed ? ByteView(compressed.buffer()) : plaintext;
-  const FrameMember blob{id, static_cast<uint32_t>(plaintext.size())};
-  PXB_RETURN_IF_ERROR(AppendBlob(type, std::span(&blob, 1), /*frame=*/false, *use_compressed,
-                                 payload, *use_compressed ? dictionary : nullptr));
+  PXB_RETURN_IF_ERROR(AppendBlob(type, blobs, /*frame=*/blobs.size() > 1, *use_compressed, payload,
+                                 *use_compressed ? dictionary : nullptr));
   return payload.size() + Aead::kTagSize;
+}
+
+StatusOr<uint64_t> Repository::StoreClaimed(BlobType type, const BlobId& id, ByteView plaintext,
+                                            CompressionLevel level,
+                                            const BlobDictionary* dictionary) {
+  const FrameMember blob{id, static_cast<uint32_t>(plaintext.size())};
+  return StoreClaimed(type, std::span(&blob, 1), plaintext, level, dictionary);
 }
 
 StatusOr<std::vector<SaveBlobResult>> Repository::SaveFramed(BlobType type,
@@ -818,17 +824,9 @@ StatusOr<std::vector<SaveBlobResult>> Repository::StoreFramed(BlobType type,
     plaintext.insert(plaintext.end(), blobs[i].begin(), blobs[i].end());
     members.push_back(FrameMember{results[i].id, static_cast<uint32_t>(blobs[i].size())});
   }
-  CompressionBuffer compressed;
-  auto use_compressed = CompressWith(level, plaintext, compressed.buffer(), dictionary);
-  if (!use_compressed.ok()) {
-    for (const FrameMember& m : members) ReleasePending(m.id);
-    return use_compressed.status();
-  }
-  const ByteView payload = *use_compressed ? ByteView(compressed.buffer()) : ByteView(plaintext);
-  PXB_RETURN_IF_ERROR(AppendBlob(type, members, /*frame=*/true, *use_compressed, payload,
-                                 *use_compressed ? dictionary : nullptr));
+  PXB_ASSIGN_OR_RETURN(const uint64_t stored,
+                       StoreClaimed(type, members, plaintext, level, dictionary));
   // The frame's stored bytes are shared out by plaintext length.
-  const uint64_t stored = payload.size() + Aead::kTagSize;
   for (size_t i : claimed) {
     results[i].added = true;
     results[i].stored_length = stored * blobs[i].size() / raw;
@@ -852,19 +850,17 @@ StatusOr<std::vector<SaveBlobResult>> Repository::CopyMembers(const PackRecord& 
   PXB_ASSIGN_OR_RETURN(std::shared_ptr<const BlobDictionary> dictionary,
                        DictionaryFor(pack, first));
   // Each checked against its id; copied out of the frame cache, which the
-  // dictionary's or the new pack's work must not find in use.
+  // dictionary's or the new pack's work must not find in use. Room for all
+  // is made first, so that the views stay where they point.
+  size_t total = 0;
+  for (const PackBlob& m : members) total += m.raw_length;
   Bytes plaintexts;
-  std::vector<size_t> ends;
+  plaintexts.reserve(total);
+  std::vector<ByteView> views;
   for (const PackBlob& m : members) {
     PXB_ASSIGN_OR_RETURN(ByteView member, DecodeMember(pack, m, stored, nullptr));
     plaintexts.insert(plaintexts.end(), member.begin(), member.end());
-    ends.push_back(plaintexts.size());
-  }
-  std::vector<ByteView> views;
-  size_t begin = 0;
-  for (size_t end : ends) {
-    views.emplace_back(plaintexts.data() + begin, end - begin);
-    begin = end;
+    views.push_back(ByteView(plaintexts).last(member.size()));
   }
   return StoreFramed(first.type, views,
                      first.compressed ? CompressionLevel::kDefault : CompressionLevel::kOff,

@@ -346,6 +346,11 @@ class Repository {
   // bytes it takes in its pack. Releases the claim on failure.
   StatusOr<uint64_t> StoreClaimed(BlobType type, const BlobId& id, ByteView plaintext,
                                   CompressionLevel level, const BlobDictionary* dictionary);
+  // The same for claimed blobs whose plaintexts follow each other in
+  // `plaintext`: two or more go as one frame.
+  StatusOr<uint64_t> StoreClaimed(BlobType type, std::span<const FrameMember> blobs,
+                                  ByteView plaintext, CompressionLevel level,
+                                  const BlobDictionary* dictionary);
   // The dictionary `blob` names in `pack` (through the index); nullptr if it
   // names none.
   StatusOr<std::shared_ptr<const BlobDictionary>> DictionaryFor(const PackRecord& pack,
